@@ -1,0 +1,66 @@
+import { cors } from '@elysiajs/cors'
+import { Elysia } from 'elysia'
+import packageJson from '../package.json'
+import { authPlugin } from './auth/plugin'
+import { createBearerVerifier } from './auth/tokens'
+import type { Config } from './config'
+import type { DatabaseHandle } from './db/client'
+import { docsRoutes } from './docs/routes'
+import { healthRoutes } from './health/routes'
+import { errorHandler } from './http/error-handler'
+import { jsonBody, MAX_BODY_BYTES } from './http/json-body'
+import type { Logger } from './http/logger'
+import { requestLog } from './http/request-log'
+import { TaskModel } from './tasks/model'
+import { taskRoutes } from './tasks/routes'
+
+export interface AppDeps {
+  database: DatabaseHandle
+  config: Config & { jwtSecret: string }
+  logger: Logger
+}
+
+export async function createApp({ database, config, logger }: AppDeps) {
+  const auth = authPlugin(
+    await createBearerVerifier({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+  )
+  const app = new Elysia({
+    // Refuse unknown body fields (422) instead of silently dropping them.
+    normalize: false,
+    // Bun's own 413 has an empty body: let requests reach json-body, which answers
+    // in JSON; this backstop only stops bodies far past the 64 KiB limit.
+    serve: { maxRequestBodySize: MAX_BODY_BYTES * 16 },
+  })
+    .use(requestLog(logger))
+    .use(errorHandler(logger, (path) => allowedMethods(path)))
+    .use(
+      cors({
+        origin: config.corsOrigins,
+        credentials: true,
+        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        allowedHeaders: ['Authorization', 'Content-Type', 'If-Match'],
+        exposeHeaders: ['ETag', 'X-Total-Count', 'Link', 'Location'],
+        maxAge: 600,
+      }),
+    )
+    .use(jsonBody)
+    .use(healthRoutes(database, packageJson.version))
+    .use(docsRoutes(packageJson.version))
+    .use(taskRoutes('/api/tasks', database.db, auth, TaskModel.idParams, 'tasks'))
+    .use(taskRoutes('/api/:user_id/tasks', database.db, auth, TaskModel.ownerIdParams, 'tasks (user id in path)'))
+
+  // Which methods a path answers to, for 405 versus 404 on an unmatched request.
+  let routeTable: { pattern: RegExp; method: string }[] | undefined
+  function allowedMethods(path: string): string[] {
+    routeTable ??= app.routes
+      .filter((route) => route.method !== 'OPTIONS' && !route.path.includes('*'))
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(`^${route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+')}/?$`),
+      }))
+    return [...new Set(routeTable.filter((route) => route.pattern.test(path)).map((route) => route.method))]
+  }
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof createApp>>

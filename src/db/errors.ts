@@ -1,0 +1,37 @@
+import { DatabaseUnavailable } from '../http/errors'
+
+// postgres.js connection failures (its own codes and Node's socket codes).
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+])
+
+// SQLSTATEs that mean "the server cannot serve this now", not "the query is wrong":
+// 08 connection exception, 53 insufficient resources, 57P0x shutdown/cannot connect.
+function unavailableSqlState(code: string): boolean {
+  return code.startsWith('08') || code.startsWith('53') || code === '57P01' || code === '57P02' || code === '57P03'
+}
+
+/**
+ * Maps a driver error (wrapped by drizzle in DrizzleQueryError, whose cause
+ * holds the driver's error) to a 503, or undefined when it is not about
+ * availability.
+ */
+export function toDatabaseUnavailable(error: unknown): DatabaseUnavailable | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code !== 'string') continue
+    if (code === '57014') return new DatabaseUnavailable(true)
+    if (CONNECTION_CODES.has(code) || unavailableSqlState(code)) return new DatabaseUnavailable()
+  }
+  return undefined
+}

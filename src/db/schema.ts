@@ -1,0 +1,40 @@
+import { sql } from 'drizzle-orm'
+import { boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core'
+
+// Declared in this order so that ORDER BY priority sorts low < medium < high.
+export const priority = pgEnum('task_priority', ['low', 'medium', 'high'])
+
+// Keyed by (user_id, id) so the table can be distributed by user_id (Citus)
+// without changing a query; user_id is text because Better Auth ids are not UUIDs.
+export const tasks = pgTable(
+  'tasks',
+  {
+    userId: text('user_id').notNull(),
+    id: integer('id').generatedAlwaysAsIdentity(),
+    title: text('title').notNull(),
+    description: text('description'),
+    completed: boolean('completed').notNull().default(false),
+    priority: priority('priority').notNull().default('medium'),
+    dueDate: timestamp('due_date', { withTimezone: true, precision: 3, mode: 'string' }),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
+    version: integer('version').notNull().default(1),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.id] }),
+    // Serves the 403-versus-404 existence check, which must not know the owner.
+    index('tasks_id_idx').on(table.id),
+    index('tasks_user_created_idx').on(table.userId, table.createdAt, table.id),
+    index('tasks_user_updated_idx').on(table.userId, table.updatedAt, table.id),
+    index('tasks_user_due_idx').on(table.userId, table.dueDate, table.id),
+  ],
+)
+
+// One row per user that holds tasks: the per-user limit is enforced by an
+// atomic increment here, so concurrent creates cannot overshoot it.
+export const taskQuotas = pgTable('task_quotas', {
+  userId: text('user_id').primaryKey(),
+  taskCount: integer('task_count').notNull().default(0),
+})

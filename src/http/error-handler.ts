@@ -1,0 +1,82 @@
+import { Elysia, ValidationError } from 'elysia'
+import { toDatabaseUnavailable } from '../db/errors'
+import {
+  BadRequest,
+  ErrorCode,
+  type FieldError,
+  HttpError,
+  MethodNotAllowed,
+  RouteNotFound,
+  ValidationFailed,
+} from './errors'
+import type { Logger } from './logger'
+import { requestIdOf } from './request-log'
+
+// TypeBox error kinds whose own wording is better replaced.
+const UNEXPECTED_PROPERTY = 42
+const REQUIRED_PROPERTY = 45
+
+function fieldName(path: string): string {
+  if (!path) return 'body'
+  return path
+    .slice(1)
+    .split('/')
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('')
+}
+
+function fieldErrors(error: ValidationError): FieldError[] {
+  const seen = new Set<string>()
+  const errors: FieldError[] = []
+  for (const issue of error.all) {
+    if (!('path' in issue)) continue
+    const field = fieldName(issue.path)
+    if (seen.has(field)) continue
+    seen.add(field)
+    const message =
+      issue.type === UNEXPECTED_PROPERTY
+        ? 'is not an accepted field'
+        : issue.type === REQUIRED_PROPERTY
+          ? 'is required'
+          : typeof issue.schema?.error === 'string'
+            ? issue.schema.error
+            : issue.message
+    errors.push({ field, message })
+  }
+  return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]
+}
+
+function toHttpError(code: unknown, error: unknown, request: Request, path: string, allowedMethods: (path: string) => string[]) {
+  if (error instanceof HttpError) return error
+  if (error instanceof ValidationError) return new ValidationFailed(fieldErrors(error))
+  if (code === 'PARSE') {
+    const cause = (error as Error).cause
+    return cause instanceof HttpError ? cause : new BadRequest('Request body is not valid JSON', ErrorCode.INVALID_JSON)
+  }
+  if (code === 'NOT_FOUND') {
+    const allowed = allowedMethods(path)
+    return allowed.length ? new MethodNotAllowed(request.method, allowed) : new RouteNotFound(request.method, path)
+  }
+  return toDatabaseUnavailable(error)
+}
+
+/** The one place errors become HTTP: `{detail, code}` (422 adds `errors`), never a stack or SQL. */
+export function errorHandler(logger: Logger, allowedMethods: (path: string) => string[]) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, set }) => {
+    const known = toHttpError(code, error, request, path, allowedMethods)
+    if (known instanceof HttpError) {
+      set.status = known.status
+      Object.assign(set.headers, known.headers)
+      if (known.status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: String(error) })
+      return known instanceof ValidationFailed
+        ? { detail: known.message, code: known.code, errors: known.errors }
+        : { detail: known.message, code: known.code }
+    }
+    logger.error('unhandled error', {
+      request_id: requestIdOf(request),
+      error: error instanceof Error ? error.stack : String(error),
+    })
+    set.status = 500
+    return { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR }
+  })
+}

@@ -1,0 +1,138 @@
+import { t } from 'elysia'
+
+// Every error the service can answer with, as a class with a status and a
+// code. src/http/error-handler.ts turns them, and the framework's own errors,
+// into the contract's JSON shape in one place.
+
+export const ErrorCode = {
+  BAD_REQUEST: 'bad_request',
+  INVALID_JSON: 'invalid_json',
+  TOKEN_MISSING: 'token_missing',
+  TOKEN_INVALID: 'token_invalid',
+  TOKEN_EXPIRED: 'token_expired',
+  FORBIDDEN: 'forbidden',
+  NOT_FOUND: 'not_found',
+  TASK_NOT_FOUND: 'task_not_found',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  TASK_LIMIT_REACHED: 'task_limit_reached',
+  PRECONDITION_FAILED: 'precondition_failed',
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  VALIDATION_ERROR: 'validation_error',
+  DATABASE_UNAVAILABLE: 'database_unavailable',
+  DATABASE_TIMEOUT: 'database_timeout',
+  INTERNAL_ERROR: 'internal_error',
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** The body of every error response, for the OpenAPI document. */
+export const ErrorBody = t.Object({
+  detail: t.String(),
+  code: t.String(),
+  errors: t.Optional(t.Array(t.Object({ field: t.String(), message: t.String() }))),
+})
+
+export type FieldError = { field: string; message: string }
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail)
+  }
+}
+
+export class BadRequest extends HttpError {
+  constructor(detail: string, code: ErrorCode = ErrorCode.BAD_REQUEST) {
+    super(400, code, detail)
+  }
+}
+
+export type TokenProblem = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims'
+
+/** 401 with a WWW-Authenticate challenge (RFC 6750); the detail never echoes the token. */
+export class Unauthenticated extends HttpError {
+  constructor(problem: TokenProblem, detail: string) {
+    const code =
+      problem === 'missing' ? ErrorCode.TOKEN_MISSING : problem === 'expired' ? ErrorCode.TOKEN_EXPIRED : ErrorCode.TOKEN_INVALID
+    const challenge =
+      problem === 'missing' ? 'Bearer realm="todo-api"' : `Bearer realm="todo-api", error="invalid_token", error_description="${detail}"`
+    super(401, code, detail, { 'www-authenticate': challenge })
+  }
+}
+
+export class Forbidden extends HttpError {
+  constructor(detail: string) {
+    super(403, ErrorCode.FORBIDDEN, detail)
+  }
+}
+
+export class TaskNotFound extends HttpError {
+  constructor() {
+    super(404, ErrorCode.TASK_NOT_FOUND, 'Task not found')
+  }
+}
+
+export class RouteNotFound extends HttpError {
+  constructor(method: string, path: string) {
+    super(404, ErrorCode.NOT_FOUND, `No route for ${method} ${path}`)
+  }
+}
+
+export class MethodNotAllowed extends HttpError {
+  constructor(method: string, allowed: string[]) {
+    super(405, ErrorCode.METHOD_NOT_ALLOWED, `Method ${method} is not allowed here; use ${allowed.join(', ')}`, {
+      allow: allowed.join(', '),
+    })
+  }
+}
+
+export class TaskLimitReached extends HttpError {
+  constructor(limit: number) {
+    super(409, ErrorCode.TASK_LIMIT_REACHED, `Task limit reached: a user holds at most ${limit} tasks`)
+  }
+}
+
+export class PreconditionFailed extends HttpError {
+  constructor() {
+    super(412, ErrorCode.PRECONDITION_FAILED, 'The task has changed since the ETag in If-Match was issued')
+  }
+}
+
+export class PayloadTooLarge extends HttpError {
+  constructor(limit: number) {
+    super(413, ErrorCode.PAYLOAD_TOO_LARGE, `Request body is larger than ${limit / 1024} KiB`)
+  }
+}
+
+export class UnsupportedMediaType extends HttpError {
+  constructor(contentType: string) {
+    super(
+      415,
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      `Content-Type ${contentType ? `"${contentType.slice(0, 100)}"` : 'missing'}: send application/json`,
+    )
+  }
+}
+
+export class ValidationFailed extends HttpError {
+  constructor(readonly errors: FieldError[]) {
+    super(422, ErrorCode.VALIDATION_ERROR, errors.map((e) => `${e.field}: ${e.message}`).join('; '))
+  }
+}
+
+/** The database did not answer: the client may retry shortly. */
+export class DatabaseUnavailable extends HttpError {
+  constructor(timeout = false) {
+    super(
+      503,
+      timeout ? ErrorCode.DATABASE_TIMEOUT : ErrorCode.DATABASE_UNAVAILABLE,
+      timeout ? 'The database took too long to answer; try again' : 'The database is unavailable; try again shortly',
+      { 'retry-after': '2' },
+    )
+  }
+}

@@ -1,0 +1,50 @@
+import { createApp } from './app'
+import { developmentSecret } from './auth/secret'
+import { ConfigError, loadConfig } from './config'
+import { openDatabase } from './db/client'
+import { createLogger } from './http/logger'
+
+const SHUTDOWN_GRACE_MS = 10_000
+
+function fail(message: string): never {
+  process.stderr.write(`todo-api: ${message}\n`)
+  process.exit(1)
+}
+
+let config
+try {
+  config = loadConfig(process.env)
+} catch (error) {
+  fail(error instanceof ConfigError ? `invalid configuration: ${error.message}` : String(error))
+}
+const logger = createLogger(config.logLevel)
+const jwtSecret = config.jwtSecret ?? (await developmentSecret(config.dataDir, logger))
+const database = await openDatabase(config).catch((error: unknown) =>
+  fail(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`),
+)
+logger.info(`database: ${database.description}`)
+
+const app = (await createApp({ database, config: { ...config, jwtSecret }, logger })).listen({
+  port: config.port,
+  hostname: '0.0.0.0',
+})
+logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  logger.info(`${signal}: draining in-flight requests`)
+  // A request that outlives the grace period must not keep the process alive.
+  const forced = setTimeout(() => {
+    logger.error('shutdown grace period over; exiting')
+    process.exit(1)
+  }, SHUTDOWN_GRACE_MS)
+  await app.stop(false)
+  await database.close()
+  clearTimeout(forced)
+  logger.info('stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,199 @@
+import { Elysia, t } from 'elysia'
+import type { authPlugin } from '../auth/plugin'
+import type { Database } from '../db/client'
+import { ErrorBody, ValidationFailed } from '../http/errors'
+import { TaskModel } from './model'
+import {
+  createTask,
+  deleteTask,
+  getTask,
+  listTasks,
+  type Precondition,
+  type TaskRow,
+  toggleTask,
+  updateTask,
+} from './queries'
+
+function etagOf(row: TaskRow): string {
+  return `"${row.id}.${row.version}"`
+}
+
+function withoutVersion({ version: _, ...task }: TaskRow) {
+  return task
+}
+
+/** If-Match → the versions of this task it accepts; weak tags never match (strong comparison). */
+function preconditionOf(ifMatch: string | undefined, id: number): Precondition | undefined {
+  if (ifMatch === undefined) return undefined
+  if (ifMatch.trim() === '*') return { any: true }
+  const versions: number[] = []
+  for (const match of ifMatch.matchAll(/(W\/)?"(\d+)\.(\d+)"/g))
+    if (!match[1] && Number(match[2]) === id) versions.push(Number(match[3]))
+  return { versions }
+}
+
+// Calendar-checked and normalised to UTC so PostgreSQL never sees a date it
+// would refuse (Feb 30, hour 24) or a year it cannot store.
+function parseDueDate(value: string | null | undefined): string | null | undefined {
+  if (value === null || value === undefined) return value
+  const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
+  const parsed = new Date(value)
+  const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
+  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59 || y! < 1)
+    throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
+  return parsed.toISOString()
+}
+
+function linkHeader(url: URL, offset: number, limit: number, total: number): string | undefined {
+  const link = (at: number, rel: string) => {
+    const target = new URL(url)
+    target.searchParams.set('offset', String(at))
+    target.searchParams.set('limit', String(limit))
+    return `<${target.pathname}${target.search}>; rel="${rel}"`
+  }
+  const links = []
+  if (offset + limit < total) links.push(link(offset + limit, 'next'))
+  if (offset > 0) links.push(link(Math.max(0, offset - limit), 'prev'))
+  return links.length ? links.join(', ') : undefined
+}
+
+const DECIMAL = /^\d{1,10}$/
+
+const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
+const errors = {
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  412: ErrorBody,
+  422: ErrorBody,
+  503: ErrorBody,
+}
+
+/**
+ * The task routes under one prefix: `/api/tasks`, or the `/api/:user_id/tasks`
+ * alias (whose user id the auth plugin checks against the token).
+ */
+export function taskRoutes<const Prefix extends string>(
+  prefix: Prefix,
+  db: Database,
+  auth: ReturnType<typeof authPlugin>,
+  paramsSchema: typeof TaskModel.idParams | typeof TaskModel.ownerIdParams,
+  tag: string,
+) {
+  return new Elysia({ prefix })
+    .use(auth)
+    .onTransform(({ params, query, body }) => {
+      // Elysia would read "0x10" or "1e3" as numbers; ids and paging take plain decimals only.
+      const id = (params as Record<string, string> | undefined)?.id
+      if (id !== undefined && !DECIMAL.test(id)) throw new ValidationFailed([{ field: 'id', message: String(TaskModel.id.error) }])
+      for (const name of ['limit', 'offset'] as const)
+        if (typeof query?.[name] === 'string' && !DECIMAL.test(query[name]))
+          throw new ValidationFailed([{ field: name, message: String(TaskModel.listQuery.properties[name].error) }])
+      const input = body as { title?: unknown } | undefined
+      if (input && typeof input.title === 'string') input.title = input.title.trim()
+    })
+    .guard({ auth: true, detail: { tags: [tag] } })
+    .get(
+      '',
+      async ({ userId, query, set, request }) => {
+        const { rows, total } = await listTasks(db, userId, query)
+        set.headers['x-total-count'] = String(total)
+        const link = linkHeader(new URL(request.url), query.offset ?? 0, query.limit ?? 100, total)
+        if (link) set.headers.link = link
+        return rows.map(withoutVersion)
+      },
+      {
+        query: TaskModel.listQuery,
+        response: { 200: t.Array(TaskModel.task), ...errors },
+        detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
+      },
+    )
+    .post(
+      '',
+      async ({ userId, body, set, request }) => {
+        const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
+        set.status = 201
+        set.headers.location = `${new URL(request.url).pathname.replace(/\/$/, '')}/${row.id}`
+        set.headers.etag = etagOf(row)
+        return withoutVersion(row)
+      },
+      {
+        body: TaskModel.create,
+        response: { 201: TaskModel.task, ...errors, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
+      },
+    )
+    .get(
+      '/:id',
+      async ({ userId, params, set }) => {
+        const row = await getTask(db, userId, params.id)
+        set.headers.etag = etagOf(row)
+        return withoutVersion(row)
+      },
+      { params: paramsSchema, response: { 200: TaskModel.task, ...errors }, detail: { summary: 'Get a task' } },
+    )
+    .put(
+      '/:id',
+      async ({ userId, params, body, headers, set }) => {
+        const row = await updateTask(db, userId, params.id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(headers['if-match'], params.id))
+        set.headers.etag = etagOf(row)
+        return withoutVersion(row)
+      },
+      {
+        params: paramsSchema,
+        headers: taskHeaders,
+        body: TaskModel.update,
+        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
+        detail: { summary: 'Update a task (fields not sent are kept)', description: 'Honours If-Match (412 when the task changed).' },
+      },
+    )
+    .patch(
+      '/:id',
+      async ({ userId, params, body, headers, set }) => {
+        const row = await updateTask(db, userId, params.id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(headers['if-match'], params.id))
+        set.headers.etag = etagOf(row)
+        return withoutVersion(row)
+      },
+      {
+        params: paramsSchema,
+        headers: taskHeaders,
+        body: TaskModel.update,
+        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
+        detail: { summary: 'Update some fields of a task', description: 'Honours If-Match (412 when the task changed).' },
+      },
+    )
+    .delete(
+      '/:id',
+      async ({ userId, params, headers, set }) => {
+        await deleteTask(db, userId, params.id, preconditionOf(headers['if-match'], params.id))
+        set.status = 204
+      },
+      {
+        params: paramsSchema,
+        headers: taskHeaders,
+        response: { 204: t.Void(), ...errors },
+        detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
+      },
+    )
+    .patch(
+      '/:id/complete',
+      async ({ userId, params, body, headers, set }) => {
+        const precondition = preconditionOf(headers['if-match'], params.id)
+        // Elysia lets {} through an optional object schema; it is neither a toggle nor a set.
+        if (body && typeof body.completed !== 'boolean')
+          throw new ValidationFailed([{ field: 'completed', message: 'is required when a body is sent' }])
+        const row = body
+          ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
+          : await toggleTask(db, userId, params.id, precondition)
+        set.headers.etag = etagOf(row)
+        return withoutVersion(row)
+      },
+      {
+        params: paramsSchema,
+        headers: taskHeaders,
+        body: TaskModel.complete,
+        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
+        detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
+      },
+    )
+}
