@@ -27,9 +27,9 @@ export async function createApp({ database, config, logger }: AppDeps) {
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
-    // Bun's own 413 has an empty body: let requests reach json-body, which answers
-    // in JSON; this backstop only stops bodies far past the 64 KiB limit.
-    serve: { maxRequestBodySize: MAX_BODY_BYTES * 16 },
+    // Bun's own 413 has an empty body, so its limit sits well above ours: json-body
+    // answers 413 in JSON from Content-Length (without reading) up to 16 MiB.
+    serve: { maxRequestBodySize: MAX_BODY_BYTES * 256 },
   })
     .use(requestLog(logger))
     .use(errorHandler(logger, (path) => allowedMethods(path)))

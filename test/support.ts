@@ -52,7 +52,7 @@ export interface CallOptions {
   token?: string
   body?: unknown
   /** Sent as is, without JSON encoding or a Content-Type. */
-  raw?: BodyInit
+  raw?: string | Uint8Array | ReadableStream
   headers?: Record<string, string>
   on?: TestApp
 }

@@ -25,6 +25,7 @@ export function requestLog(logger: Logger) {
       const id = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID()
       contexts.set(request, { id, start: performance.now() })
       set.headers['x-request-id'] = id
+      logger.debug('request received', { request_id: id, method: request.method })
     })
     .onAfterResponse({ as: 'global' }, ({ request, set, route, path }) => {
       const context = contexts.get(request)

@@ -1,4 +1,20 @@
 import { t } from 'elysia'
+import { TypeRegistry } from 'elysia/type-system'
+
+// TypeBox measures strings in UTF-16 code units, so an emoji would count twice;
+// the contract counts characters. A "Text" kind checks code points, and refuses
+// what PostgreSQL cannot store (NUL, unpaired surrogates). In the OpenAPI
+// document it is a plain string with minLength/maxLength.
+TypeRegistry.Set<{ minLength?: number; maxLength: number }>('Text', (schema, value) => {
+  if (typeof value !== 'string' || value.includes('\u0000') || !value.isWellFormed()) return false
+  let length = 0
+  for (const _ of value) length++
+  return length >= (schema.minLength ?? 0) && length <= schema.maxLength
+})
+
+function text(options: { minLength?: number; maxLength: number; error: string; description?: string }) {
+  return t.Unsafe<string>({ [Symbol.for('TypeBox.Kind')]: 'Text', type: 'string', ...options })
+}
 
 // Literal unions, not t.UnionEnum: Elysia fills an optional UnionEnum with its
 // first member, which would silently reset a field a PATCH did not mention.
@@ -6,14 +22,14 @@ const priority = t.Union([t.Literal('low'), t.Literal('medium'), t.Literal('high
   error: 'must be one of low, medium, high',
 })
 
-const title = t.String({
+const title = text({
   minLength: 1,
   maxLength: 200,
   description: 'Trimmed before it is checked and stored.',
   error: 'must be 1 to 200 characters (after trimming)',
 })
 
-const description = t.Union([t.String({ maxLength: 2000 }), t.Null()], {
+const description = t.Union([text({ maxLength: 2000, error: 'must be at most 2000 characters' }), t.Null()], {
   error: 'must be a string of at most 2000 characters, or null',
 })
 
@@ -23,7 +39,7 @@ const dueDate = t.Union([t.String({ format: 'date-time', pattern: DUE_DATE_PATTE
   error: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-31T17:00:00Z, or null',
 })
 
-const tags = t.Array(t.String({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' }), {
+const tags = t.Array(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' }), {
   maxItems: 20,
   uniqueItems: true,
   error: 'must be at most 20 distinct strings of 1 to 40 characters',
@@ -34,9 +50,6 @@ const completed = t.Boolean({ error: 'must be true or false' })
 const id = t.Integer({ minimum: 1, maximum: 2147483647, error: 'must be a task id: an integer from 1 to 2147483647' })
 
 const timestamp = t.String({ format: 'date-time' })
-
-// PostgreSQL refuses NUL in text; a query string can carry one as %00.
-const NO_NUL = '^[^\\x00]*$'
 
 export const TaskModel = {
   task: t.Object({
@@ -77,8 +90,8 @@ export const TaskModel = {
         t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { error: 'must be one of all, pending, completed' }),
       ),
       priority: t.Optional(priority),
-      tag: t.Optional(t.String({ minLength: 1, maxLength: 40, pattern: NO_NUL, error: 'must be 1 to 40 characters' })),
-      q: t.Optional(t.String({ maxLength: 200, pattern: NO_NUL, error: 'must be at most 200 characters' })),
+      tag: t.Optional(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' })),
+      q: t.Optional(text({ maxLength: 200, error: 'must be at most 200 characters' })),
       sort: t.Optional(
         t.Union(
           [t.Literal('created_at'), t.Literal('updated_at'), t.Literal('due_date'), t.Literal('priority'), t.Literal('title')],

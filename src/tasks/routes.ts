@@ -3,6 +3,8 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { ErrorBody, ValidationFailed } from '../http/errors'
 import { TaskModel } from './model'
+
+type UpdateInput = typeof TaskModel.update.static
 import {
   createTask,
   deleteTask,
@@ -59,6 +61,17 @@ function linkHeader(url: URL, offset: number, limit: number, total: number): str
 
 const DECIMAL = /^\d{1,10}$/
 
+// Elysia would read "0x10" or "1e3" as numbers, and reports a number out of
+// range without naming the field: ids and paging take plain decimals, checked here.
+function requireDecimal(field: string, value: unknown, schema: { minimum?: number; maximum?: number; error?: unknown }) {
+  if (typeof value !== 'string') return
+  const number = Number(value)
+  if (!DECIMAL.test(value) || number < (schema.minimum ?? 0) || number > (schema.maximum ?? Number.MAX_SAFE_INTEGER))
+    throw new ValidationFailed([{ field, message: String(schema.error) }])
+}
+
+// Routes with a body say `parse: 'json'` only to declare the media type in the
+// OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
 const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
 const errors = {
   401: ErrorBody,
@@ -80,19 +93,31 @@ export function taskRoutes<const Prefix extends string>(
   paramsSchema: typeof TaskModel.idParams | typeof TaskModel.ownerIdParams,
   tag: string,
 ) {
+  // PUT and PATCH are the same partial update (the contract gives both one body).
+  const updateHooks = {
+    params: paramsSchema,
+    headers: taskHeaders,
+    parse: 'json',
+    body: TaskModel.update,
+    response: { 200: TaskModel.task, ...errors, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+  } as const
+  async function update(userId: string, id: number, body: UpdateInput, ifMatch: string | undefined, set: { headers: Record<string, unknown> }) {
+    const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
+    set.headers.etag = etagOf(row)
+    return withoutVersion(row)
+  }
+
   return new Elysia({ prefix })
     .use(auth)
+    .guard({ auth: true, detail: { tags: [tag] } })
+    // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
     .onTransform(({ params, query, body }) => {
-      // Elysia would read "0x10" or "1e3" as numbers; ids and paging take plain decimals only.
-      const id = (params as Record<string, string> | undefined)?.id
-      if (id !== undefined && !DECIMAL.test(id)) throw new ValidationFailed([{ field: 'id', message: String(TaskModel.id.error) }])
-      for (const name of ['limit', 'offset'] as const)
-        if (typeof query?.[name] === 'string' && !DECIMAL.test(query[name]))
-          throw new ValidationFailed([{ field: name, message: String(TaskModel.listQuery.properties[name].error) }])
+      requireDecimal('id', (params as Record<string, string> | undefined)?.id, TaskModel.id)
+      requireDecimal('limit', query?.limit, TaskModel.listQuery.properties.limit)
+      requireDecimal('offset', query?.offset, TaskModel.listQuery.properties.offset)
       const input = body as { title?: unknown } | undefined
       if (input && typeof input.title === 'string') input.title = input.title.trim()
     })
-    .guard({ auth: true, detail: { tags: [tag] } })
     .get(
       '',
       async ({ userId, query, set, request }) => {
@@ -118,8 +143,9 @@ export function taskRoutes<const Prefix extends string>(
         return withoutVersion(row)
       },
       {
+        parse: 'json',
         body: TaskModel.create,
-        response: { 201: TaskModel.task, ...errors, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: { 201: TaskModel.task, ...errors, 409: ErrorBody, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
         detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
       },
     )
@@ -132,36 +158,14 @@ export function taskRoutes<const Prefix extends string>(
       },
       { params: paramsSchema, response: { 200: TaskModel.task, ...errors }, detail: { summary: 'Get a task' } },
     )
-    .put(
-      '/:id',
-      async ({ userId, params, body, headers, set }) => {
-        const row = await updateTask(db, userId, params.id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(headers['if-match'], params.id))
-        set.headers.etag = etagOf(row)
-        return withoutVersion(row)
-      },
-      {
-        params: paramsSchema,
-        headers: taskHeaders,
-        body: TaskModel.update,
-        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
-        detail: { summary: 'Update a task (fields not sent are kept)', description: 'Honours If-Match (412 when the task changed).' },
-      },
-    )
-    .patch(
-      '/:id',
-      async ({ userId, params, body, headers, set }) => {
-        const row = await updateTask(db, userId, params.id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(headers['if-match'], params.id))
-        set.headers.etag = etagOf(row)
-        return withoutVersion(row)
-      },
-      {
-        params: paramsSchema,
-        headers: taskHeaders,
-        body: TaskModel.update,
-        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
-        detail: { summary: 'Update some fields of a task', description: 'Honours If-Match (412 when the task changed).' },
-      },
-    )
+    .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+      ...updateHooks,
+      detail: { summary: 'Update a task (fields not sent are kept)', description: 'Honours If-Match (412 when the task changed).' },
+    })
+    .patch('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+      ...updateHooks,
+      detail: { summary: 'Update some fields of a task', description: 'Honours If-Match (412 when the task changed).' },
+    })
     .delete(
       '/:id',
       async ({ userId, params, headers, set }) => {
@@ -191,8 +195,9 @@ export function taskRoutes<const Prefix extends string>(
       {
         params: paramsSchema,
         headers: taskHeaders,
+        parse: 'json',
         body: TaskModel.complete,
-        response: { 200: TaskModel.task, ...errors, 413: ErrorBody, 415: ErrorBody },
+        response: { 200: TaskModel.task, ...errors, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
         detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
       },
     )
