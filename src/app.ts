@@ -2,7 +2,8 @@ import { cors } from '@elysiajs/cors'
 import { Elysia } from 'elysia'
 import packageJson from '../package.json'
 import { authPlugin } from './auth/plugin'
-import { createBearerVerifier } from './auth/tokens'
+import { type AuthLimits, authRoutes, DEFAULT_AUTH_LIMITS } from './auth/routes'
+import { createTokens } from './auth/tokens'
 import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
 import { docsRoutes } from './docs/routes'
@@ -18,12 +19,19 @@ export interface AppDeps {
   database: DatabaseHandle
   config: Config & { jwtSecret: string }
   logger: Logger
+  /** Sign-up and sign-in rate limits; tests tighten or relax them. */
+  authLimits?: AuthLimits
 }
 
-export async function createApp({ database, config, logger }: AppDeps) {
-  const auth = authPlugin(
-    await createBearerVerifier({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience }),
-  )
+export async function createApp({ database, config, logger, authLimits = DEFAULT_AUTH_LIMITS }: AppDeps) {
+  const tokens = await createTokens({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    jwksUrl: config.jwksUrl,
+    betterAuthUrl: config.betterAuthUrl,
+  })
+  const auth = authPlugin(tokens)
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
@@ -46,6 +54,7 @@ export async function createApp({ database, config, logger }: AppDeps) {
     .use(jsonBody)
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
+    .use(authRoutes(database.db, tokens, auth, authLimits, config.trustProxy))
     .use(taskRoutes('/api/tasks', database.db, auth, TaskModel.idParams, 'tasks'))
     .use(taskRoutes('/api/:user_id/tasks', database.db, auth, TaskModel.ownerIdParams, 'tasks (user id in path)'))
 

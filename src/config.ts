@@ -19,6 +19,8 @@ export interface Config {
   logLevel: LogLevel
   poolMax: number
   prepare: boolean
+  /** Proxies in front of the service whose X-Forwarded-For entries are trusted (0: use the socket address). */
+  trustProxy: number
 }
 
 export class ConfigError extends Error {
@@ -116,5 +118,6 @@ export function loadConfig(env: Env): Config {
     logLevel,
     poolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     prepare: boolean(env, 'DATABASE_PREPARE', true),
+    trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
   }
 }

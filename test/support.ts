@@ -23,8 +23,18 @@ export const logger: Logger = createLogger('info', (line) => {
   logLines.push(line)
 })
 
+// TRUST_PROXY=1 lets each test come from an address of its own (X-Forwarded-For),
+// so the per-address sign-up and sign-in limits never couple tests together.
 export function testConfig(env: Record<string, string> = {}): Config & { jwtSecret: string } {
-  return { ...loadConfig({ DATA_DIR: 'memory://', BETTER_AUTH_SECRET: secret, ...env }), jwtSecret: env.BETTER_AUTH_SECRET ?? secret }
+  return {
+    ...loadConfig({ DATA_DIR: 'memory://', BETTER_AUTH_SECRET: secret, TRUST_PROXY: '1', ...env }),
+    jwtSecret: env.BETTER_AUTH_SECRET ?? secret,
+  }
+}
+
+export function randomAddress(): string {
+  const [a, b, c] = crypto.getRandomValues(new Uint8Array(3))
+  return `10.${a}.${b}.${c}`
 }
 
 export type TestApp = Awaited<ReturnType<typeof createApp>>
@@ -100,4 +110,15 @@ export async function createTask(user: User, body: Record<string, unknown> = {})
 export function expectNoLeak(text: string) {
   for (const marker of [/\bat .*\.(ts|js):\d+/, /\bselect\b.*\bfrom\b/i, /\binsert into\b/i, /DrizzleQueryError/, /postgres(ql)?:\/\//])
     if (marker.test(text)) throw new Error(`response leaks internals (${marker}): ${text.slice(0, 300)}`)
+}
+
+export function randomEmail(label = 'user'): string {
+  return `${label}-${crypto.randomUUID()}@example.com`
+}
+
+/** Signs up through the API from an address of its own; returns the reply and what was sent. */
+export async function signUp(body: Record<string, unknown> = {}, from = randomAddress()) {
+  const sent = { email: randomEmail(), password: 'correct horse battery', ...body }
+  const reply = await call('POST', '/api/auth/signup', { body: sent, headers: { 'x-forwarded-for': from } })
+  return { reply, sent, from }
 }

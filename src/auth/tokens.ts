@@ -1,76 +1,139 @@
-import { errors, jwtVerify, type JWTPayload } from 'jose'
-import { Unauthenticated } from '../http/errors'
+import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import { AuthUnavailable, Unauthenticated } from '../http/errors'
 
 export const CLOCK_SKEW_SECONDS = 30
+export const TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60
 // Longer than any id Better Auth or this service issues; bounds what reaches SQL.
 const MAX_SUBJECT_LENGTH = 255
+// What Better Auth's jwt plugin can sign with (EdDSA by default).
+const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256']
 
 export interface TokenOptions {
   secret: string
   issuer?: string
   audience?: string
+  /** Better Auth's key set; its tokens' iss/aud default to betterAuthUrl. */
+  jwksUrl?: string
+  betterAuthUrl?: string
 }
 
-export type BearerVerifier = (authorization: string | undefined) => Promise<string>
+/** Who a verified token speaks for: `sub`, and the profile claims it carries. */
+export interface Identity {
+  userId: string
+  email?: string
+  name?: string
+}
+
+export interface IssuedToken {
+  token: string
+  expiresAt: Date
+}
+
+export interface Tokens {
+  verifyBearer(authorization: string | undefined): Promise<Identity>
+  issue(user: { id: string; email: string; name: string | null }): Promise<IssuedToken>
+}
 
 /** The HMAC key, imported once: importing per request is a measurable cost. */
-export function importSecret(secret: string): Promise<CryptoKey> {
+function importSecret(secret: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
     'verify',
   ])
 }
 
-function toUnauthenticated(error: unknown): Unauthenticated {
+function toAuthError(error: unknown): Unauthenticated | AuthUnavailable {
   if (error instanceof Unauthenticated) return error
   if (error instanceof errors.JWTExpired) return new Unauthenticated('expired', 'Token has expired')
-  if (error instanceof errors.JWSSignatureVerificationFailed)
-    return new Unauthenticated('signature', 'Token signature is invalid')
+  if (error instanceof errors.JWSSignatureVerificationFailed) return new Unauthenticated('signature', 'Token signature is invalid')
   if (error instanceof errors.JOSEAlgNotAllowed) return new Unauthenticated('malformed', 'Token algorithm is not accepted')
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+    return new Unauthenticated('signature', 'Token key is not in the key set')
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.reason === 'missing') return new Unauthenticated('claims', `Token is missing the ${error.claim} claim`)
     if (error.claim === 'nbf') return new Unauthenticated('claims', 'Token is not valid yet')
     return new Unauthenticated('claims', `Token ${error.claim} claim is not accepted`)
   }
+  // The key set could not be fetched or read: the token may be fine, we cannot tell.
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError))
+    return new AuthUnavailable()
   return new Unauthenticated('malformed', 'Token is malformed')
 }
 
-function subjectOf(payload: JWTPayload): string {
-  const { sub, iat } = payload
+function identityOf(payload: JWTPayload): Identity {
+  const { sub, iat, email, name } = payload
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
     throw new Unauthenticated('claims', 'Token sub claim is not accepted')
   // jose checks a future iat only together with maxTokenAge; the contract wants it always.
-  if (typeof iat === 'number' && iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS)
-    throw new Unauthenticated('claims', 'Token is not valid yet')
-  return sub
+  if (typeof iat === 'number' && iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) throw new Unauthenticated('claims', 'Token is not valid yet')
+  return {
+    userId: sub,
+    email: typeof email === 'string' ? email : undefined,
+    name: typeof name === 'string' ? name : undefined,
+  }
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = authorization?.match(/^Bearer +([^\s]+) *$/i)
+  if (match) return match[1]!
+  throw authorization
+    ? new Unauthenticated('malformed', 'Authorization header must be "Bearer <token>"')
+    : new Unauthenticated('missing', 'Missing bearer token')
+}
+
+function algorithmOf(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).alg
+  } catch {
+    throw new Unauthenticated('malformed', 'Token is malformed')
+  }
 }
 
 /**
- * Verifies `Authorization: Bearer <jwt>` and returns the token's `sub`.
- * The algorithm is pinned, `sub` and `exp` are required, and `iss`/`aud`
- * are checked when configured.
+ * HS256 tokens are checked with the shared secret; with a key set configured,
+ * Better Auth's asymmetric tokens against it. The header's `alg` picks the
+ * path and each path accepts only its own algorithms, so neither `none` nor a
+ * public key used as an HMAC secret gets through. `sub` and `exp` are required.
  */
-export async function createBearerVerifier(options: TokenOptions): Promise<BearerVerifier> {
+export async function createTokens(options: TokenOptions): Promise<Tokens> {
   const key = await importSecret(options.secret)
-  const verifyOptions = {
-    algorithms: ['HS256'],
-    requiredClaims: ['sub', 'exp'],
-    clockTolerance: CLOCK_SKEW_SECONDS,
-    issuer: options.issuer,
-    audience: options.audience,
+  const common = { requiredClaims: ['sub', 'exp'], clockTolerance: CLOCK_SKEW_SECONDS }
+  const sharedSecretOptions = { ...common, algorithms: ['HS256'], issuer: options.issuer, audience: options.audience }
+  const keySet = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+    : undefined
+  const keySetOptions = {
+    ...common,
+    algorithms: JWKS_ALGORITHMS,
+    issuer: options.issuer ?? options.betterAuthUrl,
+    audience: options.audience ?? options.betterAuthUrl,
   }
-  return async (authorization) => {
-    const match = authorization?.match(/^Bearer +([^\s]+) *$/i)
-    if (!match) {
-      throw authorization
-        ? new Unauthenticated('malformed', 'Authorization header must be "Bearer <token>"')
-        : new Unauthenticated('missing', 'Missing bearer token')
-    }
-    try {
-      const { payload } = await jwtVerify(match[1]!, key, verifyOptions)
-      return subjectOf(payload)
-    } catch (error) {
-      throw toUnauthenticated(error)
-    }
+
+  return {
+    async verifyBearer(authorization) {
+      const token = bearerToken(authorization)
+      const alg = algorithmOf(token)
+      try {
+        if (alg === 'HS256') return identityOf((await jwtVerify(token, key, sharedSecretOptions)).payload)
+        if (keySet && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg))
+          return identityOf((await jwtVerify(token, keySet, keySetOptions)).payload)
+      } catch (error) {
+        throw toAuthError(error)
+      }
+      throw new Unauthenticated('malformed', 'Token algorithm is not accepted')
+    },
+
+    async issue(user) {
+      const issuedAt = Math.floor(Date.now() / 1000)
+      const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS
+      const jwt = new SignJWT({ email: user.email, name: user.name })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(user.id)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(expiresAt)
+      if (options.issuer) jwt.setIssuer(options.issuer)
+      if (options.audience) jwt.setAudience(options.audience)
+      return { token: await jwt.sign(key), expiresAt: new Date(expiresAt * 1000) }
+    },
   }
 }

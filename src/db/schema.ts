@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core'
+import { boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 
 // Declared in this order so that ORDER BY priority sorts low < medium < high.
 export const priority = pgEnum('task_priority', ['low', 'medium', 'high'])
@@ -38,3 +38,19 @@ export const taskQuotas = pgTable('task_quotas', {
   userId: text('user_id').primaryKey(),
   taskCount: integer('task_count').notNull().default(0),
 })
+
+// Own accounts (/api/auth/*). The id is text, like tasks.user_id, because a
+// Better Auth subject is not a UUID and both kinds of id meet in one query.
+export const users = pgTable(
+  'users',
+  {
+    id: text('id').primaryKey(),
+    email: text('email').notNull(),
+    name: text('name'),
+    passwordHash: text('password_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  // Emails are stored lower-cased; the index on lower() makes uniqueness
+  // case-insensitive in the database itself, whatever a caller stores.
+  (table) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${table.email})`)],
+)

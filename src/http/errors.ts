@@ -7,6 +7,8 @@ import { t } from 'elysia'
 export const ErrorCode = {
   BAD_REQUEST: 'bad_request',
   INVALID_JSON: 'invalid_json',
+  EMAIL_TAKEN: 'email_taken',
+  INVALID_CREDENTIALS: 'invalid_credentials',
   TOKEN_MISSING: 'token_missing',
   TOKEN_INVALID: 'token_invalid',
   TOKEN_EXPIRED: 'token_expired',
@@ -19,6 +21,9 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   VALIDATION_ERROR: 'validation_error',
+  RATE_LIMITED: 'rate_limited',
+  AUTH_UNAVAILABLE: 'auth_unavailable',
+  SERVER_BUSY: 'server_busy',
   DATABASE_UNAVAILABLE: 'database_unavailable',
   DATABASE_TIMEOUT: 'database_timeout',
   INTERNAL_ERROR: 'internal_error',
@@ -62,6 +67,19 @@ export class Unauthenticated extends HttpError {
     const challenge =
       problem === 'missing' ? 'Bearer realm="todo-api"' : `Bearer realm="todo-api", error="invalid_token", error_description="${detail}"`
     super(401, code, detail, { 'www-authenticate': challenge })
+  }
+}
+
+export class EmailTaken extends HttpError {
+  constructor() {
+    super(400, ErrorCode.EMAIL_TAKEN, 'Email already registered')
+  }
+}
+
+/** One answer for an unknown email and a wrong password: nothing tells them apart. */
+export class InvalidCredentials extends HttpError {
+  constructor() {
+    super(401, ErrorCode.INVALID_CREDENTIALS, 'Invalid email or password', { 'www-authenticate': 'Bearer realm="todo-api"' })
   }
 }
 
@@ -122,6 +140,28 @@ export class UnsupportedMediaType extends HttpError {
 export class ValidationFailed extends HttpError {
   constructor(readonly errors: FieldError[]) {
     super(422, ErrorCode.VALIDATION_ERROR, errors.map((e) => `${e.field}: ${e.message}`).join('; '))
+  }
+}
+
+export class RateLimited extends HttpError {
+  constructor(retryAfterSeconds: number) {
+    super(429, ErrorCode.RATE_LIMITED, `Too many attempts; try again in ${retryAfterSeconds} s`, {
+      'retry-after': String(retryAfterSeconds),
+    })
+  }
+}
+
+/** Better Auth's key set could not be fetched: the token may be valid, we cannot tell. */
+export class AuthUnavailable extends HttpError {
+  constructor() {
+    super(503, ErrorCode.AUTH_UNAVAILABLE, 'The token key set cannot be reached; try again shortly', { 'retry-after': '5' })
+  }
+}
+
+/** Bounded work (password hashing) is full: shed load fast rather than queue without end. */
+export class ServerBusy extends HttpError {
+  constructor() {
+    super(503, ErrorCode.SERVER_BUSY, 'The server is busy; try again shortly', { 'retry-after': '1' })
   }
 }
 

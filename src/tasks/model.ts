@@ -1,20 +1,5 @@
 import { t } from 'elysia'
-import { TypeRegistry } from 'elysia/type-system'
-
-// TypeBox measures strings in UTF-16 code units, so an emoji would count twice;
-// the contract counts characters. A "Text" kind checks code points, and refuses
-// what PostgreSQL cannot store (NUL, unpaired surrogates). In the OpenAPI
-// document it is a plain string with minLength/maxLength.
-TypeRegistry.Set<{ minLength?: number; maxLength: number }>('Text', (schema, value) => {
-  if (typeof value !== 'string' || value.includes('\u0000') || !value.isWellFormed()) return false
-  let length = 0
-  for (const _ of value) length++
-  return length >= (schema.minLength ?? 0) && length <= schema.maxLength
-})
-
-function text(options: { minLength?: number; maxLength: number; error: string; description?: string }) {
-  return t.Unsafe<string>({ [Symbol.for('TypeBox.Kind')]: 'Text', type: 'string', ...options })
-}
+import { text } from '../http/text'
 
 // Literal unions, not t.UnionEnum: Elysia fills an optional UnionEnum with its
 // first member, which would silently reset a field a PATCH did not mention.

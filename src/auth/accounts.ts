@@ -1,0 +1,50 @@
+import { eq, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { taskQuotas, tasks, users } from '../db/schema'
+import { EmailTaken } from '../http/errors'
+
+const iso = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+// The public face of an account: never the password hash.
+const accountColumns = { id: users.id, email: users.email, name: users.name, created_at: iso }
+
+export type Account = { id: string; email: string; name: string | null; created_at: string }
+
+export async function createAccount(
+  db: Database,
+  input: { email: string; name: string | null; passwordHash: string },
+): Promise<Account> {
+  try {
+    const [account] = await db
+      .insert(users)
+      .values({ id: crypto.randomUUID(), email: input.email, name: input.name, passwordHash: input.passwordHash })
+      .returning(accountColumns)
+    return account!
+  } catch (error) {
+    // The unique index on lower(email) settles concurrent signups of one address.
+    if ((error as { cause?: { code?: string } }).cause?.code === '23505') throw new EmailTaken()
+    throw error
+  }
+}
+
+export async function findAccountByEmail(db: Database, email: string): Promise<(Account & { passwordHash: string }) | undefined> {
+  const [account] = await db
+    .select({ ...accountColumns, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(sql`lower(${users.email})`, email.toLowerCase()))
+  return account
+}
+
+export async function getAccount(db: Database, id: string): Promise<Account | undefined> {
+  const [account] = await db.select(accountColumns).from(users).where(eq(users.id, id))
+  return account
+}
+
+/** The account (if any) and every task of this user, in one transaction. */
+export async function deleteAccount(db: Database, userId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(tasks).where(eq(tasks.userId, userId))
+    await tx.delete(taskQuotas).where(eq(taskQuotas.userId, userId))
+    await tx.delete(users).where(eq(users.id, userId))
+  })
+}

@@ -1,0 +1,115 @@
+import { Elysia } from 'elysia'
+import type { Database } from '../db/client'
+import { ErrorBody, InvalidCredentials } from '../http/errors'
+import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
+import { AuthModel } from './model'
+import { hashPassword, prepareDummyHash, verifyPassword } from './passwords'
+import type { authPlugin } from './plugin'
+import { createRateLimiter, type RateLimit } from './rate-limit'
+import type { Tokens } from './tokens'
+
+export interface AuthLimits {
+  signup: RateLimit
+  signin: RateLimit
+}
+
+// A person signs up once and mistypes a password a few times; a guesser needs
+// thousands of tries. Per client address and per instance.
+export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+  signup: { burst: 5, refillSeconds: 12 * 60 }, // 5 at once, then 5 an hour
+  signin: { burst: 10, refillSeconds: 30 }, // 10 at once, then 2 a minute
+}
+
+/** The client's address: the socket's, or behind `trustProxy` proxies the entry they appended to X-Forwarded-For. */
+function clientAddress(request: Request, socketAddress: string | undefined, trustProxy: number): string {
+  if (trustProxy > 0) {
+    const forwarded = request.headers.get('x-forwarded-for')?.split(',').map((part) => part.trim()) ?? []
+    const entry = forwarded[forwarded.length - trustProxy]
+    if (entry) return entry
+  }
+  return socketAddress ?? 'unknown'
+}
+
+function normaliseEmail(body: unknown) {
+  const input = body as { email?: unknown } | undefined
+  if (input && typeof input.email === 'string') input.email = input.email.trim().toLowerCase()
+}
+
+export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof authPlugin>, limits: AuthLimits, trustProxy: number) {
+  const limitSignup = createRateLimiter(limits.signup)
+  const limitSignin = createRateLimiter(limits.signin)
+  prepareDummyHash()
+
+  async function session(account: { id: string; email: string; name: string | null; created_at: string }) {
+    const { token, expiresAt } = await tokens.issue(account)
+    return { token, token_type: 'bearer' as const, expires_at: expiresAt.toISOString(), user: account }
+  }
+
+  return new Elysia({ prefix: '/api/auth', tags: ['auth'] })
+    .use(auth)
+    .post(
+      '/signup',
+      async ({ body, set }) => {
+        const account = await createAccount(db, {
+          email: body.email,
+          name: body.name?.trim() || null,
+          passwordHash: await hashPassword(body.password),
+        })
+        set.status = 201
+        return session(account)
+      },
+      {
+        // Counted before validation, so every attempt counts, failed or not.
+        transform({ request, server, body }) {
+          limitSignup(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
+          normaliseEmail(body)
+        },
+        parse: 'json',
+        body: AuthModel.signup,
+        response: { 201: AuthModel.session, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
+      },
+    )
+    .post(
+      '/signin',
+      async ({ body }) => {
+        const account = await findAccountByEmail(db, body.email)
+        // Unknown email or wrong password: the same hash work, the same answer.
+        if (!(await verifyPassword(body.password, account?.passwordHash)) || !account) throw new InvalidCredentials()
+        const { passwordHash: _, ...publicAccount } = account
+        return session(publicAccount)
+      },
+      {
+        transform({ request, server, body }) {
+          limitSignin(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
+          normaliseEmail(body)
+        },
+        parse: 'json',
+        body: AuthModel.signin,
+        response: { 200: AuthModel.session, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
+      },
+    )
+    .get(
+      '/me',
+      async ({ identity }) => {
+        const account = await getAccount(db, identity.userId)
+        if (account) return account
+        // A Better Auth user has no local account: what the token says.
+        return { id: identity.userId, email: identity.email, name: identity.name }
+      },
+      { auth: true, response: { 200: AuthModel.me, 401: ErrorBody, 503: ErrorBody }, detail: { summary: 'The signed-in user' } },
+    )
+    .delete(
+      '/me',
+      async ({ userId, set }) => {
+        await deleteAccount(db, userId)
+        set.status = 204
+      },
+      {
+        auth: true,
+        response: { 204: AuthModel.none, 401: ErrorBody, 503: ErrorBody },
+        detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
+      },
+    )
+}
