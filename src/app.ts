@@ -1,4 +1,3 @@
-import { cors } from '@elysiajs/cors'
 import { Elysia } from 'elysia'
 import packageJson from '../package.json'
 import { authPlugin } from './auth/plugin'
@@ -8,6 +7,7 @@ import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
 import { docsRoutes } from './docs/routes'
 import { healthRoutes } from './health/routes'
+import { corsPolicy } from './http/cors'
 import { errorHandler } from './http/error-handler'
 import { jsonBody, MAX_BODY_BYTES } from './http/json-body'
 import type { Logger } from './http/logger'
@@ -41,16 +41,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
   })
     .use(requestLog(logger))
     .use(errorHandler(logger, (path) => allowedMethods(path)))
-    .use(
-      cors({
-        origin: config.corsOrigins,
-        credentials: true,
-        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        allowedHeaders: ['Authorization', 'Content-Type', 'If-Match'],
-        exposeHeaders: ['ETag', 'X-Total-Count', 'Link', 'Location'],
-        maxAge: 600,
-      }),
-    )
+    .use(corsPolicy(config.corsOrigins))
     .use(jsonBody)
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))

@@ -1,0 +1,150 @@
+// The service as its frontend meets it: a page on another origin, in headless
+// Debian Chromium, calling the API with fetch and a bearer header through real
+// CORS preflights; and the docs UI rendering with the network closed.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { createApp } from '../src/app'
+import { createLogger } from '../src/http/logger'
+import { database, testConfig } from './support'
+
+const CHROMIUM = '/usr/bin/chromium'
+const hasChromium = existsSync(CHROMIUM)
+if (!hasChromium) console.warn(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`)
+
+// The frontend: one page whose script drives the API the way a Next.js client would.
+const PAGE = `<!doctype html><html><body><script>
+async function call(api, method, path, token, body) {
+  const headers = {}
+  if (token) headers.authorization = 'Bearer ' + token
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await response.text()
+  return { status: response.status, body: text ? JSON.parse(text) : null, etag: response.headers.get('etag'), total: response.headers.get('x-total-count') }
+}
+window.journey = async (api, email) => {
+  const steps = {}
+  steps.signup = await call(api, 'POST', '/api/auth/signup', null, { email, password: 'browser password 1' })
+  const token = steps.signup.body.token
+  steps.create = await call(api, 'POST', '/api/tasks', token, { title: 'From the browser', tags: ['ui'] })
+  const id = steps.create.body.id
+  steps.list = await call(api, 'GET', '/api/tasks', token)
+  steps.toggle = await call(api, 'PATCH', '/api/tasks/' + id + '/complete', token)
+  steps.remove = await call(api, 'DELETE', '/api/tasks/' + id, token)
+  steps.after = await call(api, 'GET', '/api/tasks', token)
+  return steps
+}
+window.tryFetch = async (api) => {
+  try { return 'answered ' + (await fetch(api + '/api/tasks', { headers: { authorization: 'Bearer x' } })).status }
+  catch (error) { return 'blocked: ' + error.name }
+}
+</script></body></html>`
+
+function pageServer(hostname: string, port: number) {
+  return Bun.serve({ hostname, port, fetch: () => new Response(PAGE, { headers: { 'content-type': 'text/html' } }) })
+}
+
+// The frontend's origin is http://localhost:3000 as in the contract; another port only if 3000 is taken.
+function frontendServer() {
+  try {
+    return pageServer('localhost', 3000)
+  } catch {
+    return pageServer('localhost', 0)
+  }
+}
+
+describe.if(hasChromium)('in a real browser', () => {
+  const frontend = frontendServer()
+  const frontendOrigin = `http://localhost:${frontend.port}`
+  const stranger = pageServer('127.0.0.1', 0) // an origin CORS does not allow
+  const requests: { method: string; route: string; status: number }[] = []
+  let api: string
+  let stopApi: () => void
+  let browser: Browser
+  let screenshots: string
+
+  beforeAll(async () => {
+    const logger = createLogger('info', (line) => {
+      requests.push(JSON.parse(line))
+    })
+    const service = (await createApp({ database, config: testConfig({ CORS_ORIGINS: frontendOrigin }), logger })).listen({
+      hostname: '127.0.0.1',
+      port: 0,
+    })
+    api = `http://127.0.0.1:${service.server!.port}`
+    stopApi = () => service.stop(true)
+    screenshots = await mkdtemp(join(tmpdir(), 'todo-browser-'))
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    stopApi?.()
+    frontend.stop(true)
+    stranger.stop(true)
+  })
+
+  async function onFailureScreenshot<T>(page: Page, name: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (error) {
+      const file = join(screenshots, `${name}.png`)
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {})
+      throw new Error(`${(error as Error).message}\nscreenshot: ${file}`)
+    }
+  }
+
+  test('signup, create, list, toggle and delete from another origin, through CORS preflights', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${frontendOrigin}/`)
+    const email = `browser-${crypto.randomUUID()}@example.com`
+    const steps = await onFailureScreenshot(page, 'journey', () =>
+      page.evaluate(([base, address]) => (globalThis as any).journey(base, address), [api, email] as const),
+    )
+    expect(steps.signup.status).toBe(201)
+    expect(steps.create.status).toBe(201)
+    expect(steps.create.etag).toMatch(/^"\d+\.\d+"$/) // exposed to the page by CORS
+    expect(steps.list).toMatchObject({ status: 200, total: '1', body: [{ title: 'From the browser', tags: ['ui'] }] })
+    expect(steps.toggle).toMatchObject({ status: 200, body: { completed: true } })
+    expect(steps.remove.status).toBe(204)
+    expect(steps.after).toMatchObject({ status: 200, body: [], total: '0' })
+    // The bearer header and JSON bodies make every cross-origin call preflighted.
+    const preflights = requests.filter((r) => r.method === 'OPTIONS')
+    expect(preflights.length).toBeGreaterThanOrEqual(3)
+    expect(preflights.every((r) => r.status === 204)).toBe(true)
+    await page.close()
+  })
+
+  test('a page from an origin that is not allowed is blocked by the browser', async () => {
+    const page = await browser.newPage()
+    await page.goto(`http://127.0.0.1:${stranger.port}/`)
+    const outcome = await page.evaluate((base) => (globalThis as any).tryFetch(base), api)
+    expect(outcome).toBe('blocked: TypeError')
+    await page.close()
+  })
+
+  test('/docs renders the task routes with nothing but this service reachable', async () => {
+    const page = await browser.newPage()
+    const outside: string[] = []
+    await page.route('**/*', (route) => {
+      const { hostname } = new URL(route.request().url())
+      if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue()
+      outside.push(route.request().url())
+      return route.abort()
+    })
+    await onFailureScreenshot(page, 'docs', async () => {
+      await page.goto(`${api}/docs`)
+      await page.waitForSelector('.opblock-summary-path', { timeout: 15_000 })
+    })
+    const paths = await page.$$eval('.opblock-summary-path', (nodes) => nodes.map((node) => node.textContent?.replace(/\u200b/g, '')))
+    expect(paths).toEqual(expect.arrayContaining(['/api/tasks', '/api/tasks/{id}', '/api/tasks/{id}/complete', '/api/auth/signup']))
+    expect(outside).toEqual([])
+    await page.close()
+  }, 30_000)
+})

@@ -1,0 +1,56 @@
+// The frontend's view: the exported App type drives a typed Eden client. The
+// expect-error directives are part of the test: `bun run test` runs tsc first,
+// and a wrong body that type-checked would fail it.
+import { describe, expect, test } from 'bun:test'
+import { treaty } from '@elysiajs/eden'
+import type { App } from '../src/app'
+import { app, signedInUser } from './support'
+
+function client(token: string) {
+  return treaty<App>(app, { headers: { authorization: `Bearer ${token}` } })
+}
+
+describe('Eden treaty client', () => {
+  test('creates, lists, completes and deletes with typed requests and responses', async () => {
+    const user = await signedInUser('eden')
+    const api = client(user.token)
+
+    const created = await api.api.tasks.post({ title: 'From Eden', tags: ['typed'], priority: 'high' })
+    expect(created.status).toBe(201)
+    expect(created.data).toMatchObject({ title: 'From Eden', tags: ['typed'], priority: 'high', completed: false })
+    const id: number = created.data!.id
+
+    const listed = await api.api.tasks.get({ query: { status: 'pending', sort: 'title', order: 'asc' } })
+    expect(listed.status).toBe(200)
+    expect(listed.data?.map((task) => task.id)).toEqual([id])
+    expect((listed.headers as Headers).get('x-total-count')).toBe('1')
+
+    const toggled = await api.api.tasks({ id }).complete.patch()
+    expect(toggled.data?.completed).toBe(true)
+
+    const renamed = await api.api.tasks({ id }).patch({ title: 'Renamed' })
+    expect(renamed.data?.title).toBe('Renamed')
+
+    const removed = await api.api.tasks({ id }).delete()
+    expect(removed.status).toBe(204)
+    const gone = await api.api.tasks({ id }).get()
+    expect(gone.status).toBe(404)
+    expect(gone.error?.value).toEqual({ detail: 'Task not found', code: 'task_not_found' })
+  })
+
+  test('a wrong body fails to type-check, and the server refuses it too', async () => {
+    const user = await signedInUser('eden')
+    const api = client(user.token)
+    // @ts-expect-error title must be a string
+    const wrongType = await api.api.tasks.post({ title: 42 })
+    expect(wrongType.status).toBe(422)
+    // @ts-expect-error user_id is not a field a client can send
+    const massAssignment = await api.api.tasks.post({ title: 'x', user_id: 'someone-else' })
+    expect(massAssignment.status).toBe(422)
+    // @ts-expect-error priority is low, medium or high
+    const wrongEnum = await api.api.tasks.post({ title: 'x', priority: 'urgent' })
+    expect(wrongEnum.status).toBe(422)
+    const empty = await api.api.tasks.get()
+    expect(empty.data).toEqual([])
+  })
+})
