@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import packageJson from '../package.json'
 import { authPlugin } from './auth/plugin'
-import { type AuthLimits, authRoutes, DEFAULT_AUTH_LIMITS } from './auth/routes'
+import { ANONYMOUS_BODY_PATHS, type AuthLimits, authRoutes, DEFAULT_AUTH_LIMITS } from './auth/routes'
 import { createTokens } from './auth/tokens'
 import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
@@ -35,14 +35,15 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
-    // Bun's own 413 has an empty body, so its limit sits well above ours: json-body
-    // answers 413 in JSON from Content-Length (without reading) up to 16 MiB.
-    serve: { maxRequestBodySize: MAX_BODY_BYTES * 256 },
+    // Bun's own 413 has an empty body, so its limit is lifted: json-body answers
+    // 413 in JSON from Content-Length without reading, and stops reading a
+    // chunked body at 64 KiB. Nothing else reads a body.
+    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER },
   })
     .use(requestLog(logger))
     .use(errorHandler(logger, (path) => allowedMethods(path)))
     .use(corsPolicy(config.corsOrigins))
-    .use(jsonBody)
+    .use(jsonBody(ANONYMOUS_BODY_PATHS))
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
     .use(authRoutes(database.db, tokens, auth, authLimits, config.trustProxy))

@@ -93,6 +93,29 @@ describe('bearer verification: rejected', () => {
   }
 })
 
+describe('anonymous requests learn only that they must authenticate', () => {
+  test('a malformed, non-JSON or invalid body without a token is 401, not 400/415/422', async () => {
+    for (const [method, path, raw, type] of [
+      ['POST', '/api/tasks', '{"title":', 'application/json'],
+      ['POST', '/api/tasks', 'title=x', 'text/plain'],
+      ['POST', '/api/tasks', '[1]', 'application/json'],
+      ['PATCH', '/api/tasks/1', 'x', 'text/plain'],
+      ['PUT', '/api/tasks/abc', '{}', 'application/json'],
+    ] as const) {
+      const reply = await call(method, path, { raw, headers: { 'content-type': type } })
+      expect({ method, path, raw, status: reply.status, code: reply.body?.code }).toEqual({ method, path, raw, status: 401, code: 'token_missing' })
+    }
+  })
+
+  test('the WWW-Authenticate challenge stays a valid quoted string', async () => {
+    const reply = await call('GET', '/api/tasks', { headers: { authorization: 'Basic abc' } })
+    expect(reply.status).toBe(401)
+    const challenge = reply.headers.get('www-authenticate')!
+    const description = challenge.match(/error_description="((?:[^"\\]|\\.)*)"$/)
+    expect(description?.[1]).toBe('Authorization header must be \\"Bearer <token>\\"')
+  })
+})
+
 describe('bearer verification: accepted', () => {
   const cases: { name: string; payload: () => Record<string, unknown> }[] = [
     { name: 'exp 10 s in the past (within the skew)', payload: () => valid({ iat: now() - 3600, exp: now() - 10 }) },

@@ -203,6 +203,32 @@ describe('bodies that are not a JSON object', () => {
   })
 })
 
+describe('edges found in review', () => {
+  test('a due date whose offset carries it out of years 0001-9999 is 422, not 500', async () => {
+    const user = await signedInUser()
+    for (const due_date of ['9999-12-31T23:00:00-05:00', '0001-01-01T00:30:00+01:00']) {
+      expectInvalid(due_date, await send(user, 'POST', '/api/tasks', { body: { title: 't', due_date } }), 'due_date')
+    }
+    const edge = await send(user, 'POST', '/api/tasks', { body: { title: 't', due_date: '9999-12-31T23:59:59.999Z' } })
+    expect(edge.status).toBe(201)
+    expect(edge.body.due_date).toBe('9999-12-31T23:59:59.999Z')
+  })
+
+  test('invalid UTF-8 bytes are 400, never stored as replacement characters', async () => {
+    const user = await signedInUser()
+    const raw = new Uint8Array([...new TextEncoder().encode('{"title":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}')])
+    expectError('bad utf-8', await send(user, 'POST', '/api/tasks', { raw, headers: JSON_TYPE }), 400, 'invalid_json')
+    await expectNoTasks(user)
+  })
+
+  test('a NUL in a query parameter is named as such', async () => {
+    const user = await signedInUser()
+    const reply = await send(user, 'GET', '/api/tasks?q=a%00b')
+    expectInvalid('q with NUL', reply, 'q')
+    expect(reply.body.errors).toEqual([{ field: 'q', message: 'must not contain NUL characters or unpaired surrogates' }])
+  })
+})
+
 describe('the per-user limit of 10,000 tasks', () => {
   async function seed(user: User, count: number) {
     await database.db.execute(

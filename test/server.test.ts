@@ -27,6 +27,27 @@ describe('request body limit over HTTP', () => {
   }
 })
 
+test('a body declared far past any buffer (20 GB) is still a JSON 413, answered without reading it', async () => {
+  let response = ''
+  const { promise: answered, resolve } = Promise.withResolvers<void>()
+  const socket = await Bun.connect({
+    hostname: '127.0.0.1',
+    port: server.server!.port!,
+    socket: {
+      data(_, chunk) {
+        response += new TextDecoder().decode(chunk)
+        if (response.endsWith('}')) resolve()
+      },
+    },
+  })
+  socket.write('POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 20000000000\r\n\r\n{"title":')
+  await answered
+  socket.end()
+  expect(response).toStartWith('HTTP/1.1 413')
+  expect(response.toLowerCase()).toContain('x-request-id:')
+  expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual({ detail: 'Request body is larger than 64 KiB', code: 'payload_too_large' })
+})
+
 interface Started {
   process: Subprocess<'ignore', 'pipe', 'pipe'>
   port: number

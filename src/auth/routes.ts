@@ -1,12 +1,15 @@
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
-import { ErrorBody, InvalidCredentials } from '../http/errors'
+import { errorsFor, InvalidCredentials } from '../http/errors'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
 import { AuthModel } from './model'
 import { hashPassword, prepareDummyHash, verifyPassword } from './passwords'
 import type { authPlugin } from './plugin'
 import { createRateLimiter, type RateLimit } from './rate-limit'
 import type { Tokens } from './tokens'
+
+/** The only routes that read a body sent without credentials. */
+export const ANONYMOUS_BODY_PATHS = ['/api/auth/signup', '/api/auth/signin'] as const
 
 export interface AuthLimits {
   signup: RateLimit
@@ -66,7 +69,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
         },
         parse: 'json',
         body: AuthModel.signup,
-        response: { 201: AuthModel.session, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
         detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
       },
     )
@@ -86,7 +89,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
         },
         parse: 'json',
         body: AuthModel.signin,
-        response: { 200: AuthModel.session, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
         detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
       },
     )
@@ -98,7 +101,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
         // A Better Auth user has no local account: what the token says.
         return { id: identity.userId, email: identity.email, name: identity.name }
       },
-      { auth: true, response: { 200: AuthModel.me, 401: ErrorBody, 503: ErrorBody }, detail: { summary: 'The signed-in user' } },
+      { auth: true, response: { 200: AuthModel.me, ...errorsFor(401, 500, 503) }, detail: { summary: 'The signed-in user' } },
     )
     .delete(
       '/me',
@@ -108,7 +111,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
       },
       {
         auth: true,
-        response: { 204: AuthModel.none, 401: ErrorBody, 503: ErrorBody },
+        response: { 204: AuthModel.none, ...errorsFor(401, 500, 503) },
         detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
       },
     )

@@ -16,7 +16,14 @@ export function docsRoutes(version: string) {
         path: '/docs',
         specPath: '/docs/json',
         provider: 'swagger-ui',
-        swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css', autoDarkMode: false },
+        swagger: {
+          cdn: '/docs/assets/swagger-ui-bundle.js',
+          theme: '/docs/assets/swagger-ui.css',
+          autoDarkMode: false,
+          // The plugin's default is the relative "docs/json", which /docs/ (trailing slash) resolves wrongly;
+          // its types leave url out, but it is passed through to Swagger UI.
+          ...({ url: '/docs/json' } as object),
+        },
         documentation: {
           info: {
             title: 'Todo API',

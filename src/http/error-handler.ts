@@ -11,6 +11,7 @@ import {
 } from './errors'
 import type { Logger } from './logger'
 import { requestIdOf } from './request-log'
+import { isStorableText, MALFORMED_TEXT } from './text'
 
 // TypeBox error kinds whose own wording is better replaced.
 const UNEXPECTED_PROPERTY = 42
@@ -38,9 +39,11 @@ function fieldErrors(error: ValidationError): FieldError[] {
         ? 'is not an accepted field'
         : issue.type === REQUIRED_PROPERTY
           ? 'is required'
-          : typeof issue.schema?.error === 'string'
-            ? issue.schema.error
-            : issue.message
+          : typeof issue.value === 'string' && !isStorableText(issue.value)
+            ? MALFORMED_TEXT
+            : typeof issue.schema?.error === 'string'
+              ? issue.schema.error
+              : issue.message
     errors.push({ field, message })
   }
   return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]

@@ -1,3 +1,4 @@
+import { withHeaders } from '@elysiajs/openapi'
 import { t } from 'elysia'
 
 // Every error the service can answer with, as a class with a status and a
@@ -38,6 +39,29 @@ export const ErrorBody = t.Object({
   errors: t.Optional(t.Array(t.Object({ field: t.String(), message: t.String() }))),
 })
 
+const retryAfter = { 'retry-after': t.String({ description: 'Seconds to wait before retrying' }) }
+
+// Every error response a route can give, with the headers that come with it,
+// for the OpenAPI document; routes pick theirs with errorsFor().
+const errorResponses = {
+  400: ErrorBody,
+  401: withHeaders(ErrorBody, { 'www-authenticate': t.String({ description: 'Bearer challenge' }) }),
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  412: ErrorBody,
+  413: ErrorBody,
+  415: ErrorBody,
+  422: ErrorBody,
+  429: withHeaders(ErrorBody, retryAfter),
+  500: ErrorBody,
+  503: withHeaders(ErrorBody, retryAfter),
+}
+
+export function errorsFor<const S extends keyof typeof errorResponses>(...statuses: S[]): Pick<typeof errorResponses, S> {
+  return Object.fromEntries(statuses.map((status) => [status, errorResponses[status]])) as Pick<typeof errorResponses, S>
+}
+
 export type FieldError = { field: string; message: string }
 
 export class HttpError extends Error {
@@ -65,7 +89,9 @@ export class Unauthenticated extends HttpError {
     const code =
       problem === 'missing' ? ErrorCode.TOKEN_MISSING : problem === 'expired' ? ErrorCode.TOKEN_EXPIRED : ErrorCode.TOKEN_INVALID
     const challenge =
-      problem === 'missing' ? 'Bearer realm="todo-api"' : `Bearer realm="todo-api", error="invalid_token", error_description="${detail}"`
+      problem === 'missing'
+        ? 'Bearer realm="todo-api"'
+        : `Bearer realm="todo-api", error="invalid_token", error_description="${detail.replace(/["\\]/g, '\\$&')}"`
     super(401, code, detail, { 'www-authenticate': challenge })
   }
 }

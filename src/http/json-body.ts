@@ -1,7 +1,10 @@
 import { Elysia } from 'elysia'
-import { PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from './errors'
+import { BadRequest, ErrorCode, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from './errors'
+import { isStorableText, MALFORMED_TEXT } from './text'
 
 export const MAX_BODY_BYTES = 64 * 1024
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/i
 
@@ -15,13 +18,18 @@ async function readCapped(request: Request): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  try {
+    return strictUtf8.decode(Buffer.concat(chunks))
+  } catch {
+    // Replacing bad bytes with U+FFFD would store text the client never sent.
+    throw new BadRequest('Request body is not valid UTF-8', ErrorCode.INVALID_JSON)
+  }
 }
 
-// PostgreSQL refuses NUL in text (SQLSTATE 22021) and UTF-8 cannot carry a
-// lone surrogate, so either would be a 500 or silently altered data.
+// Checked in every string, known field or not: stored, either would be a 500
+// or silently altered data.
 function findMalformedString(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') || !value.isWellFormed() ? path : undefined
+  if (typeof value === 'string') return isStorableText(value) ? undefined : path
   if (typeof value !== 'object' || value === null) return undefined
   for (const [key, item] of Object.entries(value)) {
     const found = findMalformedString(item, Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key)
@@ -34,21 +42,32 @@ function findMalformedString(value: unknown, path: string): string | undefined {
  * Replaces Elysia's body parsing: 413 past 64 KiB before anything is parsed,
  * 415 for a body that is not JSON, 422 for a body that is not an object or
  * holds text PostgreSQL cannot store. A missing body is left undefined.
+ *
+ * Elysia parses before the auth check runs, so a request without credentials
+ * has its body ignored (null) except on `anonymousPaths` (sign-up, sign-in):
+ * the caller then learns it must authenticate (401), not what is wrong with
+ * its body.
  */
-export const jsonBody = new Elysia({ name: 'json-body' })
-  .onRequest(({ request }) => {
-    const declared = Number(request.headers.get('content-length'))
-    if (declared > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
-  })
-  .onParse({ as: 'global' }, async ({ request, contentType }) => {
-    const text = await readCapped(request)
-    if (text === '') return undefined
-    if (!JSON_TYPE.test(contentType)) throw new UnsupportedMediaType(contentType)
-    const body: unknown = JSON.parse(text)
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new ValidationFailed([{ field: 'body', message: 'must be a JSON object' }])
-    const malformed = findMalformedString(body, '')
-    if (malformed !== undefined)
-      throw new ValidationFailed([{ field: malformed || 'body', message: 'must not contain NUL characters or unpaired surrogates' }])
-    return body
-  })
+export function jsonBody(anonymousPaths: readonly string[]) {
+  return new Elysia({ name: 'json-body' })
+    .onRequest(({ request }) => {
+      const declared = Number(request.headers.get('content-length'))
+      if (declared > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
+    })
+    .onParse({ as: 'global' }, ({ request, contentType, path }) =>
+      !request.headers.has('authorization') && !anonymousPaths.includes(path) ? null : parseJson(request, contentType),
+    )
+}
+
+async function parseJson(request: Request, contentType: string): Promise<object | undefined> {
+  const text = await readCapped(request)
+  if (text === '') return undefined
+  if (!JSON_TYPE.test(contentType)) throw new UnsupportedMediaType(contentType)
+  const body: unknown = JSON.parse(text)
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ValidationFailed([{ field: 'body', message: 'must be a JSON object' }])
+  const malformed = findMalformedString(body, '')
+  if (malformed !== undefined)
+    throw new ValidationFailed([{ field: malformed || 'body', message: MALFORMED_TEXT }])
+  return body
+}

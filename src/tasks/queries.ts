@@ -125,8 +125,9 @@ export async function getTask(db: Database, userId: string, id: number): Promise
 export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
   // One statement takes a slot in the user's quota row (locked by the upsert,
   // so concurrent creates cannot overshoot) and inserts the task. With no slot
-  // left the CTE is empty, user_id is NULL and the NOT NULL constraint stops
-  // the insert: SQLSTATE 23502 means the limit was reached.
+  // left the CTE is empty, version is NULL and the NOT NULL constraint stops
+  // the insert: SQLSTATE 23502 means the limit was reached. user_id stays a
+  // constant, as Citus requires of a distribution column.
   const slot = db.$with('slot').as(
     db
       .insert(taskQuotas)
@@ -143,7 +144,8 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
       .with(slot)
       .insert(tasks)
       .values({
-        userId: sql`(select ${slot.userId} from ${slot})`,
+        userId,
+        version: sql`(select 1 from ${slot})`,
         title: input.title,
         description: input.description ?? null,
         priority: input.priority,

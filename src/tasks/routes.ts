@@ -1,7 +1,8 @@
+import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { ErrorBody, ValidationFailed } from '../http/errors'
+import { errorsFor, ValidationFailed } from '../http/errors'
 import { TaskModel } from './model'
 
 type UpdateInput = typeof TaskModel.update.static
@@ -41,8 +42,11 @@ function parseDueDate(value: string | null | undefined): string | null | undefin
   const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
   const parsed = new Date(value)
   const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
-  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59 || y! < 1)
+  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59)
     throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
+  // The offset can carry 9999-12-31 into year 10000, or 0001-01-01 back into year 0.
+  const year = parsed.getUTCFullYear()
+  if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
   return parsed.toISOString()
 }
 
@@ -73,14 +77,10 @@ function requireDecimal(field: string, value: unknown, schema: { minimum?: numbe
 // Routes with a body say `parse: 'json'` only to declare the media type in the
 // OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
 const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
-const errors = {
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  412: ErrorBody,
-  422: ErrorBody,
-  503: ErrorBody,
-}
+// Every task route can answer these; routes with a body add 400, 413, 415.
+const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
+const bodyErrors = errorsFor(400, 413, 415)
+const etag = { etag: t.String({ description: 'Strong ETag; send it back in If-Match' }) }
 
 /**
  * The task routes under one prefix: `/api/tasks`, or the `/api/:user_id/tasks`
@@ -99,7 +99,7 @@ export function taskRoutes<const Prefix extends string>(
     headers: taskHeaders,
     parse: 'json',
     body: TaskModel.update,
-    response: { 200: TaskModel.task, ...errors, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+    response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
   } as const
   async function update(userId: string, id: number, body: UpdateInput, ifMatch: string | undefined, set: { headers: Record<string, unknown> }) {
     const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
@@ -129,7 +129,13 @@ export function taskRoutes<const Prefix extends string>(
       },
       {
         query: TaskModel.listQuery,
-        response: { 200: t.Array(TaskModel.task), ...errors },
+        response: {
+          200: withHeaders(t.Array(TaskModel.task), {
+            'x-total-count': t.String({ description: 'Matching tasks before paging' }),
+            link: t.String({ description: 'RFC 8288 next/prev links, when they exist' }),
+          }),
+          ...errors,
+        },
         detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
       },
     )
@@ -145,7 +151,12 @@ export function taskRoutes<const Prefix extends string>(
       {
         parse: 'json',
         body: TaskModel.create,
-        response: { 201: TaskModel.task, ...errors, 409: ErrorBody, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: {
+          201: withHeaders(TaskModel.task, { ...etag, location: t.String({ description: 'The new task' }) }),
+          ...errors,
+          ...bodyErrors,
+          ...errorsFor(409),
+        },
         detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
       },
     )
@@ -156,7 +167,7 @@ export function taskRoutes<const Prefix extends string>(
         set.headers.etag = etagOf(row)
         return withoutVersion(row)
       },
-      { params: paramsSchema, response: { 200: TaskModel.task, ...errors }, detail: { summary: 'Get a task' } },
+      { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, etag), ...errors }, detail: { summary: 'Get a task' } },
     )
     .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
       ...updateHooks,
@@ -197,7 +208,7 @@ export function taskRoutes<const Prefix extends string>(
         headers: taskHeaders,
         parse: 'json',
         body: TaskModel.complete,
-        response: { 200: TaskModel.task, ...errors, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody },
+        response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
         detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
       },
     )
