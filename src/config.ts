@@ -19,6 +19,8 @@ export interface Config {
   logLevel: LogLevel
   poolMax: number
   prepare: boolean
+  /** How long a database operation may take before the request answers 503. */
+  databaseTimeoutMs: number
   /** Proxies in front of the service whose X-Forwarded-For entries are trusted (0: use the socket address). */
   trustProxy: number
 }
@@ -118,6 +120,7 @@ export function loadConfig(env: Env): Config {
     logLevel,
     poolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     prepare: boolean(env, 'DATABASE_PREPARE', true),
+    databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 5000, 100, 600_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
   }
 }

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       poolMax: 10,
       prepare: true,
+      databaseTimeoutMs: 5000,
       trustProxy: 0,
     })
   })

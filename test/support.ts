@@ -16,6 +16,7 @@ export const database: DatabaseHandle = await openDatabase({
   dataDir: 'memory://',
   poolMax: 10,
   prepare: true,
+  databaseTimeoutMs: 5000,
 })
 
 export const logLines: string[] = []

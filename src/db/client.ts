@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
+import { guardPostgres, silentSocketCutoff } from './guard'
 import { migratePgliteDatabase, migratePostgresDatabase } from './migrate'
 import * as schema from './schema'
 
@@ -25,6 +26,8 @@ export interface DatabaseOptions {
   dataDir: string
   poolMax: number
   prepare: boolean
+  /** Deadline of one query or transaction on PostgreSQL (PGlite is in-process). */
+  databaseTimeoutMs: number
 }
 
 /** Opens the configured database with every migration in drizzle/ applied. */
@@ -34,22 +37,33 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   return connectPostgres(options.databaseUrl, options)
 }
 
-function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' | 'prepare'>): DatabaseHandle {
+// Longer than any query of ours runs; shorter than TCP takes to notice a dead peer.
+const SILENT_SOCKET_MS = 30_000
+
+function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' | 'prepare' | 'databaseTimeoutMs'>): DatabaseHandle {
   const client = postgres(url, {
     max: options.poolMax,
     prepare: options.prepare,
     onnotice: () => {},
     connect_timeout: 5,
-    idle_timeout: 60,
+    // Idle connections close before the silent-socket cutoff could fire on them.
+    idle_timeout: 20,
+    // A documented postgres.js option that its type definitions leave out.
+    ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
     connection: { application_name: 'todo-api' },
+  })
+  const guarded = guardPostgres(client, {
+    slots: options.poolMax,
+    waitMs: Math.min(1000, options.databaseTimeoutMs),
+    timeoutMs: options.databaseTimeoutMs,
   })
   const parsed = new URL(url)
   return {
-    db: drizzlePostgres(client, { schema }) as unknown as Database,
+    db: drizzlePostgres(guarded, { schema }) as unknown as Database,
     kind: 'postgres',
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
-      await client`select 1`
+      await guarded.unsafe('select 1')
     },
     // Bounded: postgres.js can wait forever on a connection whose backend died.
     close: () => client.end({ timeout: 5 }),

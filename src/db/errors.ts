@@ -30,7 +30,7 @@ export function toDatabaseUnavailable(error: unknown): DatabaseUnavailable | und
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
     const code = (current as { code?: unknown }).code
     if (typeof code !== 'string') continue
-    if (code === '57014') return new DatabaseUnavailable(true)
+    if (code === '57014') return new DatabaseUnavailable('timeout')
     if (CONNECTION_CODES.has(code) || unavailableSqlState(code)) return new DatabaseUnavailable()
   }
   return undefined

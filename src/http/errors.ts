@@ -27,6 +27,7 @@ export const ErrorCode = {
   SERVER_BUSY: 'server_busy',
   DATABASE_UNAVAILABLE: 'database_unavailable',
   DATABASE_TIMEOUT: 'database_timeout',
+  DATABASE_BUSY: 'database_busy',
   INTERNAL_ERROR: 'internal_error',
 } as const
 
@@ -191,14 +192,16 @@ export class ServerBusy extends HttpError {
   }
 }
 
-/** The database did not answer: the client may retry shortly. */
+const DATABASE_PROBLEMS = {
+  down: [ErrorCode.DATABASE_UNAVAILABLE, 'The database is unavailable; try again shortly'],
+  timeout: [ErrorCode.DATABASE_TIMEOUT, 'The database took too long to answer; try again'],
+  busy: [ErrorCode.DATABASE_BUSY, 'Every database connection is busy; try again shortly'],
+} as const
+
+/** The database cannot serve this request now: the client may retry shortly. */
 export class DatabaseUnavailable extends HttpError {
-  constructor(timeout = false) {
-    super(
-      503,
-      timeout ? ErrorCode.DATABASE_TIMEOUT : ErrorCode.DATABASE_UNAVAILABLE,
-      timeout ? 'The database took too long to answer; try again' : 'The database is unavailable; try again shortly',
-      { 'retry-after': '2' },
-    )
+  constructor(problem: keyof typeof DATABASE_PROBLEMS = 'down') {
+    const [code, detail] = DATABASE_PROBLEMS[problem]
+    super(503, code, detail, { 'retry-after': '2' })
   }
 }

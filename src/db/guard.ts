@@ -1,0 +1,144 @@
+import net from 'node:net'
+import type { Sql } from 'postgres'
+import { DatabaseUnavailable } from '../http/errors'
+
+export interface GuardOptions {
+  /** Operations (queries or transactions) in flight at once: the pool size. */
+  slots: number
+  /** How long an operation may wait for a free slot before a 503. */
+  waitMs: number
+  /** How long an operation may take before the caller gets a 503. */
+  timeoutMs: number
+}
+
+// Waiters beyond this many per slot are refused at once: a queue that can
+// only end in timeouts is not worth joining.
+const WAITERS_PER_SLOT = 20
+
+function createSlots(size: number, maxWaiting: number) {
+  let free = size
+  const waiting = new Set<() => void>()
+  return {
+    async acquire(waitMs: number): Promise<void> {
+      if (free > 0) {
+        free--
+        return
+      }
+      if (waiting.size >= maxWaiting) throw new DatabaseUnavailable('busy')
+      const { promise, resolve } = Promise.withResolvers<boolean>()
+      const wake = () => resolve(true)
+      waiting.add(wake)
+      const timer = setTimeout(() => resolve(false), waitMs)
+      const granted = await promise
+      clearTimeout(timer)
+      waiting.delete(wake)
+      if (!granted) throw new DatabaseUnavailable('busy')
+    },
+    release(): void {
+      const [next] = waiting
+      if (next) {
+        waiting.delete(next)
+        next() // the slot passes straight to the next waiter
+      } else {
+        free++
+      }
+    },
+  }
+}
+
+/**
+ * postgres.js queues without bound when its pool is busy and waits forever
+ * on a connection whose peer went silent. This wraps the client drizzle uses
+ * so that every query and transaction waits a bounded time for a connection
+ * and answers within a deadline (503 with Retry-After), cancelling the query
+ * when the server can still hear us. A slot is freed only when the database
+ * has really finished with it, so the count never lies about the pool.
+ */
+export function guardPostgres(client: Sql, options: GuardOptions): Sql {
+  const slots = createSlots(options.slots, options.slots * WAITERS_PER_SLOT)
+
+  async function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
+    await slots.acquire(options.waitMs)
+    const pending = Promise.resolve().then(work)
+    pending.then(slots.release, slots.release)
+    let timer: Timer | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new DatabaseUnavailable('timeout'))
+        Promise.resolve(cancel?.()).catch(() => {})
+      }, options.timeoutMs)
+    })
+    try {
+      return await Promise.race([pending, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  // Past its deadline a transaction is doomed: the statement running is
+  // cancelled and any later one refused, so it rolls back. A 503 then means
+  // nothing was committed (short of a COMMIT already on the wire).
+  function guardedTransaction(target: Sql, args: unknown[]) {
+    const work = args.pop() as (tx: Sql) => unknown
+    let current: { cancel(): unknown } | undefined
+    let doomed = false
+    const watched = (tx: Sql) =>
+      work(
+        new Proxy(tx, {
+          get(inner, key, receiver) {
+            if (key !== 'unsafe') return Reflect.get(inner, key, receiver)
+            return (...query: Parameters<Sql['unsafe']>) => {
+              if (doomed) throw new DatabaseUnavailable('timeout')
+              const pending = inner.unsafe(...query)
+              current = pending
+              return pending
+            }
+          },
+        }),
+      )
+    return run(
+      () => (target.begin as (...a: unknown[]) => Promise<unknown>)(...args, watched),
+      () => {
+        doomed = true
+        return current?.cancel()
+      },
+    )
+  }
+
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') {
+        return (...args: Parameters<Sql['unsafe']>) => {
+          // postgres.js queries are lazy: built here, run only once a slot is held.
+          const query = target.unsafe(...args)
+          return {
+            values: () => run(() => query.values(), () => query.cancel()),
+            then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) =>
+              run(() => query, () => query.cancel()).then(done, failed),
+          }
+        }
+      }
+      if (key === 'begin') return (...args: unknown[]) => guardedTransaction(target, args)
+      return Reflect.get(target, key, receiver)
+    },
+  })
+}
+
+/**
+ * A socket for postgres.js that gives up on a database silent for `silentMs`
+ * while connecting or in the middle of a query (a network partition), so the
+ * pool reconnects instead of waiting for TCP to notice, which takes minutes.
+ * postgres.js closes idle connections itself before this fires on them.
+ */
+export function silentSocketCutoff(silentMs: number) {
+  return (options: { host: string[]; port: number[]; path?: string | false }) =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const socket = options.path ? net.connect(options.path) : net.connect(options.port[0]!, options.host[0]!)
+      socket.setTimeout(silentMs, () => socket.destroy(new Error(`database silent for ${silentMs} ms`)))
+      socket.once('error', reject)
+      socket.once('connect', () => {
+        socket.off('error', reject)
+        resolve(socket)
+      })
+    })
+}
