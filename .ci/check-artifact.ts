@@ -21,6 +21,7 @@ function check(condition: boolean, what: string) {
 
 try {
   for (const file of ['package.json', 'bun.lock', 'tsconfig.json']) await cp(join(root, file), join(work, file))
+  await cp(join(root, 'patches'), join(work, 'patches'), { recursive: true })
   await $`bun install --frozen-lockfile --production --ignore-scripts`.cwd(work).quiet()
   await cp(join(root, 'src'), join(work, 'src'), { recursive: true })
   await cp(join(root, 'drizzle'), join(work, 'drizzle'), { recursive: true })

@@ -48,6 +48,9 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     connect_timeout: 5,
     // Idle connections close before the silent-socket cutoff could fire on them.
     idle_timeout: 20,
+    // postgres.js backs off up to 20 s after failed connects; once the database
+    // is back the next request should find it, so retry within half a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     // A documented postgres.js option that its type definitions leave out.
     ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
     connection: { application_name: 'todo-api' },

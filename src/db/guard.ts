@@ -14,6 +14,21 @@ export interface GuardOptions {
 // Waiters beyond this many per slot are refused at once: a queue that can
 // only end in timeouts is not worth joining.
 const WAITERS_PER_SLOT = 20
+// The least time worth starting an operation with.
+const MIN_RUN_MS = 50
+
+function settlesWithin(pending: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: Timer | undefined
+  return Promise.race([
+    pending.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, ms))
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
 
 function createSlots(size: number, maxWaiting: number) {
   let free = size
@@ -57,22 +72,31 @@ function createSlots(size: number, maxWaiting: number) {
 export function guardPostgres(client: Sql, options: GuardOptions): Sql {
   const slots = createSlots(options.slots, options.slots * WAITERS_PER_SLOT)
 
+  // Past the deadline the server is asked to cancel, and given a moment to say
+  // how the operation ended: whenever the database can still hear us, the
+  // answer matches what happened (cancelled: 503; finished after all: its
+  // result). Only a database that cannot be reached leaves a 503 ambiguous.
+  const cancelGraceMs = Math.min(1000, options.timeoutMs / 2)
+
+  // The deadline counts from the request for a slot: waiting is part of it.
   async function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
-    await slots.acquire(options.waitMs)
+    const started = performance.now()
+    await slots.acquire(Math.min(options.waitMs, options.timeoutMs))
+    const remaining = options.timeoutMs - (performance.now() - started)
+    // Too late to start: a query cancelled before postgres.js has sent it can
+    // still be sent afterwards, and commit behind a 503.
+    if (remaining < MIN_RUN_MS) {
+      slots.release()
+      throw new DatabaseUnavailable('busy')
+    }
     const pending = Promise.resolve().then(work)
     pending.then(slots.release, slots.release)
-    let timer: Timer | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new DatabaseUnavailable('timeout'))
-        Promise.resolve(cancel?.()).catch(() => {})
-      }, options.timeoutMs)
-    })
-    try {
-      return await Promise.race([pending, late])
-    } finally {
-      clearTimeout(timer)
-    }
+    if (await settlesWithin(pending, remaining)) return pending
+    Promise.resolve()
+      .then(cancel)
+      .catch(() => {})
+    if (await settlesWithin(pending, cancelGraceMs)) return pending
+    throw new DatabaseUnavailable('timeout')
   }
 
   // Past its deadline a transaction is doomed: the statement running is

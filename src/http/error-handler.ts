@@ -49,13 +49,26 @@ function fieldErrors(error: ValidationError): FieldError[] {
   return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]
 }
 
+/** The driver's own error under drizzle's wrapper (whose message is the whole query and its parameters). */
+function rootCause(error: unknown): string {
+  let current = error
+  for (let depth = 0; current instanceof Error && current.cause instanceof Error && depth < 5; depth++) current = current.cause
+  const code = (current as { code?: unknown })?.code
+  return `${typeof code === 'string' ? `${code}: ` : ''}${current instanceof Error ? current.message : String(current)}`
+}
+
+/** An HttpError thrown below a wrapper (drizzle wraps what the database layer throws). */
+function wrappedHttpError(error: unknown): HttpError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++)
+    if (current instanceof HttpError) return current
+  return undefined
+}
+
 function toHttpError(code: unknown, error: unknown, request: Request, path: string, allowedMethods: (path: string) => string[]) {
-  if (error instanceof HttpError) return error
+  const known = wrappedHttpError(error)
+  if (known) return known
   if (error instanceof ValidationError) return new ValidationFailed(fieldErrors(error))
-  if (code === 'PARSE') {
-    const cause = (error as Error).cause
-    return cause instanceof HttpError ? cause : new BadRequest('Request body is not valid JSON', ErrorCode.INVALID_JSON)
-  }
+  if (code === 'PARSE') return new BadRequest('Request body is not valid JSON', ErrorCode.INVALID_JSON)
   if (code === 'NOT_FOUND') {
     const allowed = allowedMethods(path)
     return allowed.length ? new MethodNotAllowed(request.method, allowed) : new RouteNotFound(request.method, path)
@@ -70,7 +83,7 @@ export function errorHandler(logger: Logger, allowedMethods: (path: string) => s
     if (known instanceof HttpError) {
       set.status = known.status
       Object.assign(set.headers, known.headers)
-      if (known.status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: String(error) })
+      if (known.status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
       return known instanceof ValidationFailed
         ? { detail: known.message, code: known.code, errors: known.errors }
         : { detail: known.message, code: known.code }

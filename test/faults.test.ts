@@ -1,0 +1,206 @@
+// The database misbehaving under the service: stopped, silent, partitioned,
+// killing backends, timing statements out, out of connections, failing in
+// the middle of a transaction. Each ends in a quick 503, never a hang, and
+// the service recovers without a restart. PostgreSQL only: PGlite runs in
+// process and cannot fail this way.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import postgres from 'postgres'
+import { type App, createApp } from '../src/app'
+import { type DatabaseHandle, openDatabase } from '../src/db/client'
+import { type FaultProxy, startFaultProxy } from './fault-proxy'
+import { call, type CallOptions, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
+
+if (!TEST_DATABASE_URL) console.warn('database fault tests skipped: they need PostgreSQL (set TEST_DATABASE_URL)')
+
+const DEADLINE_MS = 1000
+const POOL = 4
+// What "quickly" means below: the deadline plus room for a loaded CI machine.
+const PROMPT_MS = DEADLINE_MS + 1000
+
+describe.if(Boolean(TEST_DATABASE_URL))('database faults (PostgreSQL through a misbehaving proxy)', () => {
+  const name = `todo_faults_${crypto.randomUUID().replaceAll('-', '')}`
+  const server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+  const url = new URL(TEST_DATABASE_URL!)
+  url.pathname = `/${name}`
+  let direct: postgres.Sql
+  // Each test gets its own proxy, pool and app: one fault's leftovers never
+  // decide the next test.
+  let proxy: FaultProxy
+  let database: DatabaseHandle
+  let app: App
+
+  beforeAll(async () => {
+    await server.unsafe(`create database ${name}`)
+    direct = postgres(url.toString(), { max: 2, onnotice: () => {} })
+  })
+
+  beforeEach(async () => {
+    proxy = startFaultProxy(Number(url.port || 5432), url.hostname)
+    const proxied = new URL(url)
+    proxied.host = `127.0.0.1:${proxy.port}`
+    database = await openDatabase({ databaseUrl: proxied.toString(), dataDir: 'memory://', poolMax: POOL, prepare: true, databaseTimeoutMs: DEADLINE_MS })
+    app = await createApp({ database, config: testConfig(), logger })
+  })
+
+  afterEach(async () => {
+    await database.close()
+    proxy.close()
+  })
+
+  afterAll(async () => {
+    await direct?.end({ timeout: 1 })
+    await server.unsafe(`drop database if exists ${name} with (force)`)
+    await server.end()
+  })
+
+  async function timed(method: string, path: string, options: CallOptions = {}): Promise<Reply & { ms: number }> {
+    const start = performance.now()
+    const reply = await call(method, path, { ...options, on: app })
+    return { ...reply, ms: performance.now() - start }
+  }
+
+  function expect503(reply: Reply & { ms: number }, codes: string[]) {
+    expect({ status: reply.status, quick: reply.ms < PROMPT_MS, retryAfter: Number(reply.headers.get('retry-after')) > 0 }).toEqual({
+      status: 503,
+      quick: true,
+      retryAfter: true,
+    })
+    expect(codes).toContain(reply.body.code)
+    expect(reply.text).not.toMatch(/select|postgres:\/\/|\bat .*\.ts/i)
+  }
+
+  /** Requests until one succeeds; each is bounded by the deadline, so this is too. */
+  async function recovered(token: string): Promise<number> {
+    const seen: string[] = []
+    for (let attempt = 1; attempt <= 20; attempt++) {
+      const reply = await timed('GET', '/api/tasks', { token })
+      if (reply.status === 200) return attempt
+      seen.push(`${reply.body?.code} after ${Math.round(reply.ms)} ms`)
+    }
+    const causes = logLines.filter((line) => line.includes('"level":"warn"')).slice(-3).map((line) => JSON.parse(line).cause)
+    throw new Error(`the service did not recover: ${seen.join(', ')}; last causes: ${causes.join(' | ')}`)
+  }
+
+  async function user() {
+    const token = await tokenFor(`fault-${crypto.randomUUID()}`)
+    const created = await timed('POST', '/api/tasks', { token, body: { title: 'before the fault' } })
+    expect(created.status).toBe(201)
+    return { token, id: created.body.id as number }
+  }
+
+  test('PostgreSQL stopped: 503 with Retry-After within 2 s, /health unavailable; back: served again, no restart', async () => {
+    const { token } = await user()
+    proxy.refuse()
+    expect503(await timed('GET', '/api/tasks', { token }), ['database_unavailable'])
+    expect503(await timed('POST', '/api/tasks', { token, body: { title: 'while down' } }), ['database_unavailable'])
+    const health = await timed('GET', '/health')
+    expect({ status: health.status, body: health.body, quick: health.ms < 2500 }).toEqual({
+      status: 503,
+      body: { status: 'unavailable', database: 'unavailable' },
+      quick: true,
+    })
+    proxy.restore()
+    const back = await timed('GET', '/api/tasks', { token })
+    expect(back.status).toBe(200)
+    expect(back.body.map((task: { title: string }) => task.title)).toEqual(['before the fault'])
+    expect((await timed('GET', '/health')).status).toBe(200)
+  })
+
+  test('a server that accepts connections and never answers: 503 by the deadline, then recovery', async () => {
+    const { token } = await user()
+    proxy.blackhole()
+    proxy.reset() // the pool must open new connections, into the black hole
+    expect503(await timed('GET', '/api/tasks', { token }), ['database_timeout', 'database_busy', 'database_unavailable'])
+    proxy.pass()
+    proxy.reset()
+    expect(await recovered(token)).toBeLessThanOrEqual(20)
+  })
+
+  test('a partition in the middle of a query: 503 by the deadline; healed: the pool serves again', async () => {
+    const { token } = await user()
+    expect((await timed('GET', '/api/tasks', { token })).status).toBe(200) // connections open
+    proxy.pause()
+    expect503(await timed('GET', '/api/tasks', { token }), ['database_timeout', 'database_busy'])
+    expect503(await timed('PATCH', '/api/tasks/1/complete', { token }), ['database_timeout', 'database_busy'])
+    proxy.pass()
+    expect(await recovered(token)).toBeLessThanOrEqual(20)
+  })
+
+  test('backends killed with pg_terminate_backend: at worst a 503, then served again', async () => {
+    const { token } = await user()
+    expect((await timed('GET', '/api/tasks', { token })).status).toBe(200)
+    const killed = await direct`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and application_name = 'todo-api'`
+    expect(killed.length).toBeGreaterThan(0)
+    const next = await timed('GET', '/api/tasks', { token })
+    expect(next.ms).toBeLessThan(PROMPT_MS)
+    if (next.status !== 200) expect503(next, ['database_unavailable'])
+    expect(await recovered(token)).toBeLessThanOrEqual(3)
+  })
+
+  test('a statement over statement_timeout: 503 database_timeout, then served again', async () => {
+    const { token } = await user()
+    await direct.unsafe(`alter database ${name} set statement_timeout = '300ms'`)
+    proxy.reset() // new connections pick the setting up
+    try {
+      // Held lock: the create's quota upsert waits on it past the statement timeout.
+      await direct.begin(async (tx) => {
+        await tx`select * from task_quotas for update`
+        expect503(await timed('POST', '/api/tasks', { token, body: { title: 'blocked' } }), ['database_timeout'])
+      })
+    } finally {
+      await direct.unsafe(`alter database ${name} reset statement_timeout`)
+    }
+    proxy.reset()
+    expect(await recovered(token)).toBeLessThanOrEqual(3)
+    expect((await timed('GET', '/api/tasks', { token })).body.map((task: { title: string }) => task.title)).toEqual(['before the fault'])
+  })
+
+  test('pool exhaustion: a bounded wait then a fast 503, never a queue; connections never above the pool size', async () => {
+    const { token } = await user()
+    let peak = 0
+    await direct.begin(async (tx) => {
+      await tx`select * from task_quotas for update`
+      const replies = await Promise.all(
+        Array.from({ length: 40 }, () => timed('POST', '/api/tasks', { token, body: { title: 'queued' } })),
+      )
+      const [row] = await direct`select count(*)::int as n from pg_stat_activity where datname = ${name} and application_name = 'todo-api'`
+      peak = row!.n
+      for (const reply of replies) expect503(reply, ['database_busy', 'database_timeout'])
+    })
+    expect(peak).toBeLessThanOrEqual(POOL)
+    expect(await recovered(token)).toBeLessThanOrEqual(3)
+    // Every create was refused or rolled back: nothing was half-made.
+    expect((await timed('GET', '/api/tasks', { token })).body).toHaveLength(1)
+  })
+
+  test('a fault between two writes of one transaction commits nothing', async () => {
+    const { token } = await user()
+    await timed('POST', '/api/tasks', { token, body: { title: 'second' } })
+    const before = await timed('GET', '/api/tasks', { token })
+    // Account deletion deletes the tasks, then the quota row, in one transaction.
+    // The quota row is locked, so the transaction stops after its first write.
+    await direct.begin(async (tx) => {
+      await tx`select * from task_quotas for update`
+      expect503(await timed('DELETE', '/api/auth/me', { token }), ['database_timeout'])
+    })
+    const after = await timed('GET', '/api/tasks', { token })
+    expect(after.body).toEqual(before.body)
+    // And when the backend is killed between the two writes instead of timing out.
+    await direct.begin(async (tx) => {
+      await tx`select * from task_quotas for update`
+      const deleting = timed('DELETE', '/api/auth/me', { token })
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const [waiting] = await direct`select pid from pg_stat_activity where datname = ${name} and application_name = 'todo-api' and wait_event_type = 'Lock'`
+        if (waiting) {
+          await direct`select pg_terminate_backend(${waiting.pid})`
+          break
+        }
+      }
+      expect503(await deleting, ['database_unavailable', 'database_timeout'])
+    })
+    expect(await recovered(token)).toBeLessThanOrEqual(3)
+    expect((await timed('GET', '/api/tasks', { token })).body).toEqual(before.body)
+    expect((await timed('DELETE', '/api/auth/me', { token })).status).toBe(204)
+    expect((await timed('GET', '/api/tasks', { token })).body).toEqual([])
+  })
+})
