@@ -13,7 +13,7 @@ export interface GuardOptions {
 
 // Waiters beyond this many per slot are refused at once: a queue that can
 // only end in timeouts is not worth joining.
-const WAITERS_PER_SLOT = 20
+const WAITERS_PER_SLOT = 200
 // The least time worth starting an operation with.
 const MIN_RUN_MS = 50
 
