@@ -18,10 +18,10 @@ const POOL = 4
 const PROMPT_MS = DEADLINE_MS + 1000
 
 describe.if(Boolean(TEST_DATABASE_URL))('database faults (PostgreSQL through a misbehaving proxy)', () => {
+  // Built in beforeAll: describe.if still runs this body when it skips.
   const name = `todo_faults_${crypto.randomUUID().replaceAll('-', '')}`
-  const server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-  const url = new URL(TEST_DATABASE_URL!)
-  url.pathname = `/${name}`
+  let server: postgres.Sql
+  let url: URL
   let direct: postgres.Sql
   // Each test gets its own proxy, pool and app: one fault's leftovers never
   // decide the next test.
@@ -30,6 +30,9 @@ describe.if(Boolean(TEST_DATABASE_URL))('database faults (PostgreSQL through a m
   let app: App
 
   beforeAll(async () => {
+    server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+    url = new URL(TEST_DATABASE_URL!)
+    url.pathname = `/${name}`
     await server.unsafe(`create database ${name}`)
     direct = postgres(url.toString(), { max: 2, onnotice: () => {} })
   })
