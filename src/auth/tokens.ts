@@ -5,6 +5,7 @@ export const CLOCK_SKEW_SECONDS = 30
 export const TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60
 // Longer than any id Better Auth or this service issues; bounds what reaches SQL.
 const MAX_SUBJECT_LENGTH = 255
+const VERIFIED_TOKENS_KEPT = 10_000
 // What Better Auth's jwt plugin can sign with (EdDSA by default).
 const JWKS_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256']
 
@@ -109,18 +110,34 @@ export async function createTokens(options: TokenOptions): Promise<Tokens> {
     audience: options.audience ?? options.betterAuthUrl,
   }
 
+  async function verify(token: string): Promise<{ identity: Identity; exp: number }> {
+    const alg = algorithmOf(token)
+    try {
+      let payload: JWTPayload | undefined
+      if (alg === 'HS256') payload = (await jwtVerify(token, key, sharedSecretOptions)).payload
+      else if (keySet && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg))
+        payload = (await jwtVerify(token, keySet, keySetOptions)).payload
+      if (payload) return { identity: identityOf(payload), exp: payload.exp! }
+    } catch (error) {
+      throw toAuthError(error)
+    }
+    throw new Unauthenticated('malformed', 'Token algorithm is not accepted')
+  }
+
+  // A session sends the same token on every request: what a token verified to
+  // is kept, by its exact text, until its exp (never into the clock-skew
+  // allowance), so repeats skip the signature check. Bounded; oldest out first.
+  const verified = new Map<string, { identity: Identity; exp: number }>()
+
   return {
     async verifyBearer(authorization) {
       const token = bearerToken(authorization)
-      const alg = algorithmOf(token)
-      try {
-        if (alg === 'HS256') return identityOf((await jwtVerify(token, key, sharedSecretOptions)).payload)
-        if (keySet && typeof alg === 'string' && JWKS_ALGORITHMS.includes(alg))
-          return identityOf((await jwtVerify(token, keySet, keySetOptions)).payload)
-      } catch (error) {
-        throw toAuthError(error)
-      }
-      throw new Unauthenticated('malformed', 'Token algorithm is not accepted')
+      const known = verified.get(token)
+      if (known && known.exp > Date.now() / 1000) return known.identity
+      const result = await verify(token)
+      verified.set(token, result)
+      if (verified.size > VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
+      return result.identity
     },
 
     async issue(user) {

@@ -59,6 +59,7 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     slots: options.poolMax,
     waitMs: Math.min(1000, options.databaseTimeoutMs),
     timeoutMs: options.databaseTimeoutMs,
+    prepare: options.prepare,
   })
   const parsed = new URL(url)
   return {

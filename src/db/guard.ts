@@ -9,6 +9,8 @@ export interface GuardOptions {
   waitMs: number
   /** How long an operation may take before the caller gets a 503. */
   timeoutMs: number
+  /** False behind a pooler without prepared statements: none reaches the server, whatever drizzle asks. */
+  prepare: boolean
 }
 
 // Waiters beyond this many per slot are refused at once: a queue that can
@@ -132,9 +134,9 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
   return new Proxy(client, {
     get(target, key, receiver) {
       if (key === 'unsafe') {
-        return (...args: Parameters<Sql['unsafe']>) => {
+        return (text: string, parameters?: Parameters<Sql['unsafe']>[1], queryOptions?: Parameters<Sql['unsafe']>[2]) => {
           // postgres.js queries are lazy: built here, run only once a slot is held.
-          const query = target.unsafe(...args)
+          const query = target.unsafe(text, parameters, options.prepare ? queryOptions : { ...queryOptions, prepare: false })
           return {
             values: () => run(() => query.values(), () => query.cancel()),
             then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) =>

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, ilike, inArray, or, type SQL, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { taskQuotas, tasks } from '../db/schema'
@@ -45,7 +45,34 @@ export type TaskRow = {
 /** What If-Match allows: any current version (`*`), or one of these versions. */
 export type Precondition = { any: true } | { versions: number[] }
 
-const owned = (userId: string, id: number) => and(eq(tasks.userId, userId), eq(tasks.id, id))
+// Every statement is built once per database and kept, its values bound
+// through placeholders: drizzle then skips rebuilding the SQL on each request,
+// and postgres.js prepares it once per connection (unless DATABASE_PREPARE is
+// false, which src/db/guard.ts enforces for every statement).
+const placeholder = (name: string) => sql.placeholder(name)
+const statements = new WeakMap<Database, Map<string, unknown>>()
+
+function statement<T>(db: Database, key: string, build: () => { prepare(name: string): T }): T {
+  let cache = statements.get(db)
+  if (!cache) statements.set(db, (cache = new Map()))
+  let prepared = cache.get(key) as T | undefined
+  if (!prepared) {
+    prepared = build().prepare(`task_${cache.size}`)
+    cache.set(key, prepared)
+  }
+  return prepared
+}
+
+const ownedTask = and(eq(tasks.userId, placeholder('userId')), eq(tasks.id, placeholder('id')))
+
+/** The version condition If-Match adds, or none for no header or `*`. */
+function versionCheck(precondition: Precondition | undefined): SQL | undefined {
+  return precondition && 'versions' in precondition ? sql`${tasks.version} = any(${placeholder('versions')}::int[])` : undefined
+}
+
+function versionParams(precondition: Precondition | undefined) {
+  return precondition && 'versions' in precondition ? { versions: precondition.versions } : {}
+}
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`)
@@ -69,31 +96,42 @@ function listOrder(query: ListQuery): SQL[] {
   }
 }
 
-function listFilter(userId: string, query: ListQuery): SQL | undefined {
-  const pattern = query.q ? `%${escapeLike(query.q)}%` : undefined
+// Which filters a list uses decides its statement; the values are placeholders.
+function listFilter(query: ListQuery): SQL | undefined {
   return and(
-    eq(tasks.userId, userId),
+    eq(tasks.userId, placeholder('userId')),
     query.status === 'pending' ? eq(tasks.completed, false) : undefined,
     query.status === 'completed' ? eq(tasks.completed, true) : undefined,
-    query.priority ? eq(tasks.priority, query.priority) : undefined,
-    query.tag ? sql`${tasks.tags} @> array[${query.tag}]::text[]` : undefined,
-    pattern ? or(ilike(tasks.title, pattern), ilike(tasks.description, pattern)) : undefined,
+    query.priority ? eq(tasks.priority, placeholder('priority')) : undefined,
+    query.tag ? sql`${tasks.tags} @> array[${placeholder('tag')}]::text[]` : undefined,
+    query.q ? or(ilike(tasks.title, placeholder('pattern')), ilike(tasks.description, placeholder('pattern'))) : undefined,
   )
 }
 
 export async function listTasks(db: Database, userId: string, query: ListQuery): Promise<{ rows: TaskRow[]; total: number }> {
-  const where = listFilter(userId, query)
-  const offset = query.offset ?? 0
-  const found = await db
-    .select({ ...taskColumns, total: sql<number>`(count(*) over ())::int` })
-    .from(tasks)
-    .where(where)
-    .orderBy(...listOrder(query))
-    .limit(query.limit ?? 100)
-    .offset(offset)
-  if (found.length === 0 && offset > 0) {
+  const shape = [query.status ?? 'all', Boolean(query.priority), Boolean(query.tag), Boolean(query.q), query.sort ?? 'created_at', query.order ?? 'desc'].join('|')
+  const params = {
+    userId,
+    priority: query.priority,
+    tag: query.tag,
+    pattern: query.q ? `%${escapeLike(query.q)}%` : undefined,
+    limit: query.limit ?? 100,
+    offset: query.offset ?? 0,
+  }
+  const found = await statement(db, `list|${shape}`, () =>
+    db
+      .select({ ...taskColumns, total: sql<number>`(count(*) over ())::int` })
+      .from(tasks)
+      .where(listFilter(query))
+      .orderBy(...listOrder(query))
+      .limit(placeholder('limit'))
+      .offset(placeholder('offset')),
+  ).execute(params)
+  if (found.length === 0 && params.offset > 0) {
     // Paged past the end: the window count saw no rows, so count separately.
-    const [counted] = await db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(where)
+    const [counted] = await statement(db, `count|${shape}`, () =>
+      db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query)),
+    ).execute(params)
     return { rows: [], total: counted?.total ?? 0 }
   }
   return { rows: found.map(({ total: _, ...row }) => row), total: found[0]?.total ?? 0 }
@@ -101,24 +139,21 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
 
 /** When an owner-scoped statement found nothing: 403, 404 or 412, decided by id alone. */
 async function explainMissing(db: Database, userId: string, id: number, precondition?: Precondition): Promise<never> {
-  const [existing] = await db
-    .select({ mine: sql<boolean>`${tasks.userId} = ${userId}` })
-    .from(tasks)
-    .where(eq(tasks.id, id))
-    .limit(1)
+  const [existing] = await statement(db, 'exists', () =>
+    db
+      .select({ mine: sql<boolean>`${tasks.userId} = ${placeholder('userId')}` })
+      .from(tasks)
+      .where(eq(tasks.id, placeholder('id')))
+      .limit(1),
+  ).execute({ userId, id })
   if (!existing) throw new TaskNotFound()
   if (!existing.mine) throw new Forbidden('This task belongs to another user')
   if (precondition) throw new PreconditionFailed()
   throw new TaskNotFound() // deleted between the two statements
 }
 
-function matching(precondition: Precondition | undefined): SQL | undefined {
-  if (!precondition || 'any' in precondition) return undefined
-  return precondition.versions.length ? inArray(tasks.version, precondition.versions) : sql`false`
-}
-
 export async function getTask(db: Database, userId: string, id: number): Promise<TaskRow> {
-  const [row] = await db.select(taskColumns).from(tasks).where(owned(userId, id))
+  const [row] = await statement(db, 'get', () => db.select(taskColumns).from(tasks).where(ownedTask)).execute({ userId, id })
   return row ?? explainMissing(db, userId, id)
 }
 
@@ -127,32 +162,42 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
   // so concurrent creates cannot overshoot) and inserts the task. With no slot
   // left the CTE is empty, version is NULL and the NOT NULL constraint stops
   // the insert: SQLSTATE 23502 means the limit was reached. user_id stays a
-  // constant, as Citus requires of a distribution column.
-  const slot = db.$with('slot').as(
-    db
-      .insert(taskQuotas)
-      .values({ userId, taskCount: 1 })
-      .onConflictDoUpdate({
-        target: taskQuotas.userId,
-        set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
-        setWhere: sql`${taskQuotas.taskCount} < ${MAX_TASKS_PER_USER}`,
-      })
-      .returning({ userId: taskQuotas.userId }),
-  )
-  try {
-    const [row] = await db
+  // plain value, as Citus requires of a distribution column.
+  const insert = statement(db, 'create', () => {
+    const slot = db.$with('slot').as(
+      db
+        .insert(taskQuotas)
+        .values({ userId: placeholder('userId'), taskCount: 1 })
+        .onConflictDoUpdate({
+          target: taskQuotas.userId,
+          set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
+          setWhere: sql`${taskQuotas.taskCount} < ${MAX_TASKS_PER_USER}`,
+        })
+        .returning({ userId: taskQuotas.userId }),
+    )
+    return db
       .with(slot)
       .insert(tasks)
       .values({
-        userId,
+        userId: placeholder('userId'),
         version: sql`(select 1 from ${slot})`,
-        title: input.title,
-        description: input.description ?? null,
-        priority: input.priority,
-        dueDate: input.due_date ?? null,
-        tags: input.tags,
+        title: placeholder('title'),
+        description: placeholder('description'),
+        priority: placeholder('priority'),
+        dueDate: placeholder('dueDate'),
+        tags: placeholder('tags'),
       })
       .returning(taskColumns)
+  })
+  try {
+    const [row] = await insert.execute({
+      userId,
+      title: input.title,
+      description: input.description ?? null,
+      priority: input.priority ?? 'medium',
+      dueDate: input.due_date ?? null,
+      tags: input.tags ?? [],
+    })
     return row!
   } catch (error) {
     if ((error as { cause?: { code?: string } }).cause?.code === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
@@ -161,6 +206,17 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
 }
 
 type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
+
+// API field → the schema's key for it.
+const UPDATABLE = {
+  title: 'title',
+  description: 'description',
+  completed: 'completed',
+  priority: 'priority',
+  due_date: 'dueDate',
+  tags: 'tags',
+} as const
+type Field = keyof typeof UPDATABLE
 
 /**
  * Applies the given fields. `version` and `updated_at` move only when a value
@@ -173,60 +229,55 @@ export async function updateTask(
   changes: Changes,
   precondition?: Precondition,
 ): Promise<TaskRow> {
-  const set = {
-    title: changes.title,
-    description: changes.description,
-    completed: changes.completed,
-    priority: changes.priority,
-    dueDate: changes.due_date,
-    tags: changes.tags,
-  }
-  const differs = Object.entries(set)
-    .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => {
-      const column = tasks[key as keyof typeof set]
-      return sql`${column} is distinct from ${sql.param(value, column)}`
-    })
-  const changed = differs.length ? sql.join(differs, sql` or `) : sql`false`
-  return writeTask(db, userId, id, precondition, {
-    ...set,
-    version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
-    updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
+  const fields = (Object.keys(UPDATABLE) as Field[]).filter((field) => changes[field] !== undefined)
+  const check = versionCheck(precondition)
+  const update = statement(db, `update|${fields.join(',')}|${Boolean(check)}`, () => {
+    const changed = fields.length
+      ? sql.join(
+          fields.map((field) => {
+            const column = tasks[UPDATABLE[field]]
+            return sql`${column} is distinct from ${sql.param(placeholder(field), column)}`
+          }),
+          sql` or `,
+        )
+      : sql`false`
+    const set = Object.fromEntries(fields.map((field) => [UPDATABLE[field], placeholder(field)]))
+    return db
+      .update(tasks)
+      .set({
+        ...set,
+        version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
+        updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
+      })
+      .where(and(ownedTask, check))
+      .returning(taskColumns)
   })
+  const [row] = await update.execute({ userId, id, ...changes, ...versionParams(precondition) })
+  return row ?? explainMissing(db, userId, id, precondition)
 }
 
-export function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
-  return writeTask(db, userId, id, precondition, {
-    completed: sql`not ${tasks.completed}`,
-    version: sql`${tasks.version} + 1`,
-    updatedAt: sql`now()`,
-  })
-}
-
-async function writeTask(
-  db: Database,
-  userId: string,
-  id: number,
-  precondition: Precondition | undefined,
-  set: Parameters<ReturnType<Database['update']>['set']>[0],
-): Promise<TaskRow> {
-  const [row] = await db
-    .update(tasks)
-    .set(set)
-    .where(and(owned(userId, id), matching(precondition)))
-    .returning(taskColumns)
+export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
+  const check = versionCheck(precondition)
+  const [row] = await statement(db, `toggle|${Boolean(check)}`, () =>
+    db
+      .update(tasks)
+      .set({ completed: sql`not ${tasks.completed}`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .where(and(ownedTask, check))
+      .returning(taskColumns),
+  ).execute({ userId, id, ...versionParams(precondition) })
   return row ?? explainMissing(db, userId, id, precondition)
 }
 
 export async function deleteTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
-  const gone = db
-    .$with('gone')
-    .as(db.delete(tasks).where(and(owned(userId, id), matching(precondition))).returning({ userId: tasks.userId }))
-  const [released] = await db
-    .with(gone)
-    .update(taskQuotas)
-    .set({ taskCount: sql`${taskQuotas.taskCount} - 1` })
-    .where(and(eq(taskQuotas.userId, userId), sql`exists (select 1 from ${gone})`))
-    .returning({ userId: taskQuotas.userId })
+  const check = versionCheck(precondition)
+  const [released] = await statement(db, `delete|${Boolean(check)}`, () => {
+    const gone = db.$with('gone').as(db.delete(tasks).where(and(ownedTask, check)).returning({ userId: tasks.userId }))
+    return db
+      .with(gone)
+      .update(taskQuotas)
+      .set({ taskCount: sql`${taskQuotas.taskCount} - 1` })
+      .where(and(eq(taskQuotas.userId, placeholder('userId')), sql`exists (select 1 from ${gone})`))
+      .returning({ userId: taskQuotas.userId })
+  }).execute({ userId, id, ...versionParams(precondition) })
   if (!released) await explainMissing(db, userId, id, precondition)
 }
