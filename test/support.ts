@@ -11,11 +11,15 @@ export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined
 // Made per run: no secret is ever written into the repository.
 export const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
 
+// TEST_DATABASE_PREPARE=false runs the suite as it must run behind a
+// transaction-mode pooler (CI does, through PgBouncer).
+export const TEST_DATABASE_PREPARE = process.env.TEST_DATABASE_PREPARE !== 'false'
+
 export const database: DatabaseHandle = await openDatabase({
   databaseUrl: TEST_DATABASE_URL,
   dataDir: 'memory://',
   poolMax: 10,
-  prepare: true,
+  prepare: TEST_DATABASE_PREPARE,
   databaseTimeoutMs: 5000,
 })
 

@@ -1,0 +1,383 @@
+// The reference server "(a)" of the benchmark: the same task routes as the
+// service, as lean as they can be written on this stack. Raw Bun.serve,
+// postgres.js with named prepared statements (pool 10), HS256 verified with
+// Web Crypto (key imported once, alg/exp/sub checked by hand), no framework,
+// no validation library, no request log. It answers only what the benchmark
+// sends: GET/POST /api/tasks, GET/PATCH /api/tasks/:id,
+// PATCH /api/tasks/:id/complete, GET /health, with the service's JSON shapes,
+// status codes and X-Total-Count / Link / Location / ETag headers.
+//
+// Usage: DATABASE_URL=... BETTER_AUTH_SECRET=... PORT=8001 bun bench/reference.ts
+// Diagnostics (bench/run.ts --reference-env KEY=VALUE), to attribute the gap to the service:
+//   REFERENCE_TIMESTAMPS=sql (default: to_char in the query, as the service
+//     does) or js (timestamptz parsed to Date by postgres.js, toISOString on output)
+//   REFERENCE_PREPARE=false   unnamed statements, parsed and planned every time
+//                             (what drizzle's postgres-js driver does without .prepare())
+//   REFERENCE_INFLIGHT=10     at most this many requests at the database at once, the
+//                             rest wait (what the service's guard does: no pipelining)
+import postgres from 'postgres'
+
+const DATABASE_URL = process.env.DATABASE_URL
+const SECRET = process.env.BETTER_AUTH_SECRET
+const PORT = Number(process.env.PORT ?? 8001)
+const TIMESTAMPS = process.env.REFERENCE_TIMESTAMPS === 'js' ? 'js' : 'sql'
+const PREPARE = process.env.REFERENCE_PREPARE !== 'false'
+const INFLIGHT = Number(process.env.REFERENCE_INFLIGHT ?? 0) || Infinity
+if (!DATABASE_URL || !SECRET) {
+  process.stderr.write('reference: set DATABASE_URL and BETTER_AUTH_SECRET\n')
+  process.exit(1)
+}
+
+const MAX_TASKS_PER_USER = 10_000
+const CLOCK_SKEW_SECONDS = 30
+const MAX_SUBJECT_LENGTH = 255
+const MAX_BODY_BYTES = 64 * 1024
+
+const sql = postgres(DATABASE_URL, {
+  max: 10,
+  prepare: true,
+  onnotice: () => {},
+  connect_timeout: 5,
+  idle_timeout: 20,
+  connection: { application_name: 'bench-reference' },
+})
+
+// ---------------------------------------------------------------- SQL, built once
+
+const iso = (column: string) =>
+  TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
+const COLUMNS = `id, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
+
+const LIST_SQL = `select ${COLUMNS}, (count(*) over ())::int as total from tasks where user_id = $1 order by created_at desc, id desc limit $2 offset $3`
+const COUNT_SQL = 'select count(*)::int as total from tasks where user_id = $1'
+const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
+// One statement takes a slot in the user's quota row and inserts the task, as
+// the service does; no slot left: version is NULL and 23502 means 409.
+const CREATE_SQL = `with slot as (
+  insert into task_quotas (user_id, task_count) values ($1, 1)
+  on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
+  returning user_id
+) insert into tasks (user_id, version, title) values ($1, (select 1 from slot), $2) returning ${COLUMNS}, version`
+// version and updated_at move only when the value really changes, as in the service.
+const UPDATE_TITLE_SQL = `update tasks set title = $3,
+  version = case when title is distinct from $3 then version + 1 else version end,
+  updated_at = case when title is distinct from $3 then now() else updated_at end
+  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
+const SET_COMPLETED_SQL = `update tasks set completed = $3,
+  version = case when completed is distinct from $3 then version + 1 else version end,
+  updated_at = case when completed is distinct from $3 then now() else updated_at end
+  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
+const TOGGLE_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now()
+  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
+const OWNER_SQL = 'select user_id = $1 as mine from tasks where id = $2 limit 1'
+
+const PREPARED = { prepare: PREPARE }
+
+interface Row {
+  id: number
+  title: string
+  description: string | null
+  completed: boolean
+  priority: string
+  due_date: string | Date | null
+  tags: string[]
+  created_at: string | Date
+  updated_at: string | Date
+  version: number
+}
+
+// ---------------------------------------------------------------- responses
+
+const JSON_HEADERS = { 'content-type': 'application/json;charset=utf-8' }
+
+function json(body: unknown, status = 200, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS })
+}
+
+function problem(status: number, code: string, detail: string, headers?: Record<string, string>, errors?: { field: string; message: string }[]) {
+  return json(errors ? { detail, code, errors } : { detail, code }, status, headers)
+}
+
+function invalid(field: string, message: string): Response {
+  return problem(422, 'validation_error', `${field}: ${message}`, undefined, [{ field, message }])
+}
+
+function unauthorized(code: string, detail: string): Response {
+  const challenge =
+    code === 'token_missing' ? 'Bearer realm="todo-api"' : `Bearer realm="todo-api", error="invalid_token", error_description="${detail}"`
+  return problem(401, code, detail, { 'www-authenticate': challenge })
+}
+
+function task(row: Row) {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    completed: row.completed,
+    priority: row.priority,
+    due_date: row.due_date,
+    tags: row.tags,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }
+}
+
+function taskResponse(row: Row, status = 200, extra?: Record<string, string>): Response {
+  const headers: Record<string, string> = { ...JSON_HEADERS, etag: `"${row.id}.${row.version}"` }
+  if (extra) Object.assign(headers, extra)
+  return new Response(JSON.stringify(task(row)), { status, headers })
+}
+
+// ---------------------------------------------------------------- HS256, by hand
+
+const encoder = new TextEncoder()
+const key = await crypto.subtle.importKey('raw', encoder.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The token's subject, or the 401 to answer with. */
+async function authenticate(request: Request): Promise<string | Response> {
+  const authorization = request.headers.get('authorization')
+  if (!authorization) return unauthorized('token_missing', 'Missing bearer token')
+  const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
+  if (!match) return unauthorized('token_invalid', 'Authorization header must be "Bearer <token>"')
+  const token = match[1]!
+  const first = token.indexOf('.')
+  const second = token.indexOf('.', first + 1)
+  if (first < 1 || second < 0 || token.indexOf('.', second + 1) !== -1) return unauthorized('token_invalid', 'Token is malformed')
+  const header = decodeJson(token.slice(0, first))
+  if (!header) return unauthorized('token_invalid', 'Token is malformed')
+  if (header.alg !== 'HS256') return unauthorized('token_invalid', 'Token algorithm is not accepted')
+  const signature = Buffer.from(token.slice(second + 1), 'base64url')
+  if (!(await crypto.subtle.verify('HMAC', key, signature, encoder.encode(token.slice(0, second)))))
+    return unauthorized('token_invalid', 'Token signature is invalid')
+  const payload = decodeJson(token.slice(first + 1, second))
+  if (!payload) return unauthorized('token_invalid', 'Token is malformed')
+  const now = Date.now() / 1000
+  const { exp, nbf, iat, sub } = payload
+  if (typeof exp !== 'number') return unauthorized('token_invalid', 'Token is missing the exp claim')
+  if (exp <= now - CLOCK_SKEW_SECONDS) return unauthorized('token_expired', 'Token has expired')
+  if ((typeof nbf === 'number' && nbf > now + CLOCK_SKEW_SECONDS) || (typeof iat === 'number' && iat > now + CLOCK_SKEW_SECONDS))
+    return unauthorized('token_invalid', 'Token is not valid yet')
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
+    return unauthorized('token_invalid', 'Token sub claim is not accepted')
+  return sub
+}
+
+// ---------------------------------------------------------------- input
+
+const DECIMAL = /^\d{1,10}$/
+
+function taskId(raw: string): number | Response {
+  const id = Number(raw)
+  if (!DECIMAL.test(raw) || id < 1 || id > 2147483647) return invalid('id', 'must be a task id: an integer from 1 to 2147483647')
+  return id
+}
+
+/** The JSON object in the body (undefined when there is none), or the error to answer with. */
+async function readBody(request: Request): Promise<Record<string, unknown> | undefined | Response> {
+  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES)
+    return problem(413, 'payload_too_large', `Request body is larger than ${MAX_BODY_BYTES / 1024} KiB`)
+  const text = await request.text()
+  if (text === '') return undefined
+  const type = request.headers.get('content-type') ?? ''
+  if (!/^application\/([a-z0-9.+-]+\+)?json/i.test(type))
+    return problem(415, 'unsupported_media_type', `Content-Type ${type ? `"${type.slice(0, 100)}"` : 'missing'}: send application/json`)
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return problem(400, 'invalid_json', 'Request body is not valid JSON')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid('body', 'must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+/** `{title}` and nothing else (the benchmark sends no other field). */
+async function titleOf(request: Request): Promise<string | Response> {
+  const body = await readBody(request)
+  if (body instanceof Response) return body
+  if (body === undefined) return invalid('title', 'is required')
+  for (const field in body) if (field !== 'title') return invalid(field, 'is not an accepted field')
+  const title = typeof body.title === 'string' ? body.title.trim() : undefined
+  if (title === undefined) return invalid('title', 'is required')
+  if (title.length < 1 || title.length > 200) return invalid('title', 'must be 1 to 200 characters (after trimming)')
+  return title
+}
+
+// ---------------------------------------------------------------- handlers
+
+async function missing(userId: string, id: number): Promise<Response> {
+  const [row] = await sql.unsafe<{ mine: boolean }[]>(OWNER_SQL, [userId, id], PREPARED)
+  if (row && !row.mine) return problem(403, 'forbidden', 'This task belongs to another user')
+  return problem(404, 'task_not_found', 'Task not found')
+}
+
+async function list(request: Request, userId: string): Promise<Response> {
+  let limit = 100
+  let offset = 0
+  const url = request.url
+  const question = url.indexOf('?')
+  const params = question === -1 ? undefined : new URLSearchParams(url.slice(question + 1))
+  const rawLimit = params?.get('limit')
+  if (rawLimit != null) {
+    limit = Number(rawLimit)
+    if (!DECIMAL.test(rawLimit) || limit < 1 || limit > 1000) return invalid('limit', 'must be an integer from 1 to 1000')
+  }
+  const rawOffset = params?.get('offset')
+  if (rawOffset != null) {
+    offset = Number(rawOffset)
+    if (!DECIMAL.test(rawOffset) || offset > 2147483647) return invalid('offset', 'must be an integer of at least 0')
+  }
+  const rows = await sql.unsafe<(Row & { total: number })[]>(LIST_SQL, [userId, limit, offset], PREPARED)
+  let total = rows[0]?.total ?? 0
+  if (rows.length === 0 && offset > 0) {
+    const [counted] = await sql.unsafe<{ total: number }[]>(COUNT_SQL, [userId], PREPARED)
+    total = counted?.total ?? 0
+  }
+  const headers: Record<string, string> = { ...JSON_HEADERS, 'x-total-count': String(total) }
+  const links: string[] = []
+  const link = (at: number, rel: string) => {
+    const target = new URLSearchParams(params)
+    target.set('offset', String(at))
+    target.set('limit', String(limit))
+    return `</api/tasks?${target}>; rel="${rel}"`
+  }
+  if (offset + limit < total) links.push(link(offset + limit, 'next'))
+  if (offset > 0) links.push(link(Math.max(0, offset - limit), 'prev'))
+  if (links.length) headers.link = links.join(', ')
+  return new Response(JSON.stringify(rows.map(task)), { headers })
+}
+
+async function create(request: Request, userId: string): Promise<Response> {
+  const title = await titleOf(request)
+  if (title instanceof Response) return title
+  try {
+    const [row] = await sql.unsafe<Row[]>(CREATE_SQL, [userId, title], PREPARED)
+    return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
+  } catch (error) {
+    if ((error as { code?: string }).code === '23502')
+      return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
+    throw error
+  }
+}
+
+async function getOne(userId: string, id: number): Promise<Response> {
+  const [row] = await sql.unsafe<Row[]>(GET_SQL, [userId, id], PREPARED)
+  return row ? taskResponse(row) : missing(userId, id)
+}
+
+async function update(request: Request, userId: string, id: number): Promise<Response> {
+  const title = await titleOf(request)
+  if (title instanceof Response) return title
+  const [row] = await sql.unsafe<Row[]>(UPDATE_TITLE_SQL, [userId, id, title], PREPARED)
+  return row ? taskResponse(row) : missing(userId, id)
+}
+
+async function complete(request: Request, userId: string, id: number): Promise<Response> {
+  const body = await readBody(request)
+  if (body instanceof Response) return body
+  let rows: Row[]
+  if (body === undefined) rows = await sql.unsafe<Row[]>(TOGGLE_SQL, [userId, id], PREPARED)
+  else {
+    for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')
+    if (typeof body.completed !== 'boolean') return invalid('completed', 'is required when a body is sent')
+    rows = await sql.unsafe<Row[]>(SET_COMPLETED_SQL, [userId, id, body.completed], PREPARED)
+  }
+  const [row] = rows
+  return row ? taskResponse(row) : missing(userId, id)
+}
+
+// REFERENCE_INFLIGHT only: a FIFO of requests waiting for the database.
+let inflight = 0
+const queue: (() => void)[] = []
+async function acquire(): Promise<void> {
+  if (inflight < INFLIGHT) {
+    inflight++
+    return
+  }
+  await new Promise<void>((resolve) => queue.push(resolve))
+}
+function release(): void {
+  const next = queue.shift()
+  if (next) next()
+  else inflight--
+}
+
+type Handler = (request: Request, userId: string, id: number) => Promise<Response>
+
+/** Authenticates, parses the id when the route has one, maps a failure to 503/500 JSON. */
+function route(handler: Handler, withId: boolean) {
+  return async (request: Request & { params?: Record<string, string> }): Promise<Response> => {
+    const userId = await authenticate(request)
+    if (userId instanceof Response) return userId
+    let id = 0
+    if (withId) {
+      const parsed = taskId(request.params?.id ?? '')
+      if (parsed instanceof Response) return parsed
+      id = parsed
+    }
+    const limited = INFLIGHT !== Infinity
+    if (limited) await acquire()
+    try {
+      return await handler(request, userId, id)
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? ''
+      if (/^(08|57P0)|^ECONN|^CONNECT_TIMEOUT|^CONNECTION_/.test(code))
+        return problem(503, 'database_unavailable', 'The database is unavailable; try again shortly', { 'retry-after': '5' })
+      process.stderr.write(`reference: ${code} ${error instanceof Error ? error.message : String(error)}\n`)
+      return problem(500, 'internal_error', 'Internal server error')
+    } finally {
+      if (limited) release()
+    }
+  }
+}
+
+const server = Bun.serve({
+  port: PORT,
+  hostname: '0.0.0.0',
+  routes: {
+    '/health': {
+      GET: async () => {
+        try {
+          await sql`select 1`
+          return json({ status: 'ok', database: 'ok' })
+        } catch {
+          return json({ status: 'unavailable', database: 'unavailable' }, 503, { 'retry-after': '5' })
+        }
+      },
+    },
+    '/api/tasks': {
+      GET: route((request, userId) => list(request, userId), false),
+      POST: route((request, userId) => create(request, userId), false),
+    },
+    '/api/tasks/:id': {
+      GET: route((_, userId, id) => getOne(userId, id), true),
+      PATCH: route(update, true),
+    },
+    '/api/tasks/:id/complete': {
+      PATCH: route(complete, true),
+    },
+  },
+  fetch(request) {
+    return problem(404, 'not_found', `No route for ${request.method} ${new URL(request.url).pathname}`)
+  },
+})
+
+let stopping = false
+async function shutdown() {
+  if (stopping) return
+  stopping = true
+  await server.stop(false)
+  await sql.end({ timeout: 5 })
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown())
+process.on('SIGINT', () => void shutdown())

@@ -1,0 +1,752 @@
+// Load benchmark: the service (Elysia + drizzle) against a frameworkless
+// reference server (bench/reference.ts) on the same PostgreSQL database.
+//
+//   bun bench/run.ts [--rounds 3] [--seconds 5] [--warmup 1] [--scenarios list,create] [--connections 64,256] [--json out.json]
+//   bun bench/run.ts --growth [--seconds 5]
+//   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
+//   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10
+//
+// See bench/README.md for what it measures and how. Needs wrk (apt-get
+// install wrk) and a PostgreSQL server: BENCH_DATABASE_URL, default
+// postgres://postgres@127.0.0.1:5432/postgres (a role that may create databases).
+// Not a test: `bun test` never runs it.
+import { spawnSync, type Subprocess } from 'bun'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
+import { SignJWT } from 'jose'
+import postgres, { type Sql } from 'postgres'
+import type { Database } from '../src/db/client'
+import * as schema from '../src/db/schema'
+import { listTasks } from '../src/tasks/queries'
+
+// ---------------------------------------------------------------- options
+
+const { values: options } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    growth: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
+    connections: { type: 'string', default: '64,256' },
+    json: { type: 'string' },
+    // Diagnostics: extra environment for the reference server, e.g. REFERENCE_PREPARE=false.
+    'reference-env': { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
+  },
+  strict: true,
+})
+
+if (options.help) {
+  const lines = readFileSync(import.meta.path, 'utf8').split('\n')
+  console.log(lines.slice(0, lines.findIndex((line) => line.startsWith('import'))).join('\n'))
+  process.exit(0)
+}
+
+function positiveInt(name: string, raw: string, max: number): number {
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}`)
+  return n
+}
+
+const ROUNDS = positiveInt('rounds', options.rounds!, 50)
+const SECONDS = positiveInt('seconds', options.seconds!, 600)
+const WARMUP = Number(options.warmup)
+if (!Number.isInteger(WARMUP) || WARMUP < 0 || WARMUP > 60) throw new Error('--warmup must be an integer from 0 to 60')
+const ALL_SCENARIOS = ['list', 'create', 'get-one', 'update', 'toggle'] as const
+type Scenario = (typeof ALL_SCENARIOS)[number]
+const SCENARIOS = options.scenarios!.split(',').map((s) => {
+  if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${ALL_SCENARIOS.join(', ')})`)
+  return s as Scenario
+})
+const CONNECTIONS = options.connections!.split(',').map((c) => positiveInt('connections', c, 10_000))
+
+const REFERENCE_ENV: Record<string, string> = Object.fromEntries(
+  options['reference-env']!.map((pair) => {
+    const at = pair.indexOf('=')
+    if (at < 1) throw new Error(`--reference-env takes KEY=VALUE, got ${pair}`)
+    return [pair.slice(0, at), pair.slice(at + 1)]
+  }),
+)
+
+const ROOT = join(import.meta.dir, '..')
+const WRK_LUA = join(import.meta.dir, 'wrk.lua')
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const BUN = process.execPath
+const USERS = 1000
+const TASKS_PER_USER = 50
+
+// ---------------------------------------------------------------- environment checks
+
+function which(command: string): string | null {
+  return Bun.which(command)
+}
+
+function run(command: string[], timeoutMs = 10_000): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(command, { stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })
+  return { code: result.exitCode ?? -1, stdout: result.stdout.toString(), stderr: result.stderr.toString() }
+}
+
+if (!which('wrk')) {
+  console.error('bench: wrk is not installed (apt-get install wrk)')
+  process.exit(1)
+}
+const TASKSET = which('taskset') !== null && cpus().length >= 2
+if (!TASKSET) console.error('bench: taskset missing or a single core: processes are not pinned (numbers are noisier)')
+const pin = (core: string): string[] => (TASKSET ? ['taskset', '-c', core] : [])
+const CLK_TCK = Number(run(['getconf', 'CLK_TCK']).stdout.trim()) || 100
+
+// ---------------------------------------------------------------- processes and cleanup
+
+const children = new Set<Subprocess>()
+const databases: string[] = []
+let admin: Sql | undefined
+let workDir: string | undefined
+let cleaning: Promise<void> | undefined
+
+function spawn(command: string[], opts: Parameters<typeof Bun.spawn>[1]): Subprocess {
+  const child = Bun.spawn(command, opts)
+  children.add(child)
+  void child.exited.then(() => children.delete(child))
+  return child
+}
+
+async function stopProcess(child: Subprocess, graceMs = 12_000): Promise<number | null> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(graceMs).then(() => false)])
+  if (!exited) {
+    child.kill('SIGKILL')
+    await Promise.race([child.exited, Bun.sleep(3000)])
+  }
+  return child.exitCode
+}
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.all([...children].map((child) => stopProcess(child, 5000)))
+    if (admin) {
+      for (const name of databases) {
+        try {
+          await admin.unsafe(`drop database if exists ${name} with (force)`)
+        } catch (error) {
+          console.error(`bench: could not drop ${name}: ${(error as Error).message}`)
+        }
+      }
+      await admin.end({ timeout: 5 })
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true })
+  })()
+  return cleaning
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, cleaning up`)
+    void cleanup().finally(() => process.exit(130))
+  })
+
+// No hang: the whole run has a deadline.
+const DEADLINE_MS = (options.growth ? 20 : 30) * 60_000
+setTimeout(() => {
+  console.error(`bench: still running after ${DEADLINE_MS / 60_000} minutes; aborting`)
+  void cleanup().finally(() => process.exit(2))
+}, DEADLINE_MS).unref()
+
+const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`)
+
+// ---------------------------------------------------------------- /proc
+
+function procTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15)
+  } catch {
+    return 0
+  }
+}
+
+function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))
+    return match ? Number(match[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+/** Peak RSS over a run: VmHWM after resetting it (clear_refs 5), else the largest sampled VmRSS. */
+function watchRss(pid: number) {
+  let reset = false
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    reset = true
+  } catch {}
+  let sampled = procStatusKb(pid, 'VmRSS')
+  const timer = setInterval(() => {
+    sampled = Math.max(sampled, procStatusKb(pid, 'VmRSS'))
+  }, 250)
+  return {
+    stop(): number {
+      clearInterval(timer)
+      sampled = Math.max(sampled, procStatusKb(pid, 'VmRSS'))
+      return (reset ? Math.max(procStatusKb(pid, 'VmHWM'), sampled) : sampled) / 1024
+    },
+  }
+}
+
+// ---------------------------------------------------------------- database
+
+async function createDatabase(prefix: string): Promise<{ name: string; url: string; sql: Sql }> {
+  const name = `${prefix}_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`
+  await admin!.unsafe(`create database ${name}`)
+  databases.push(name)
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {}, connect_timeout: 10, idle_timeout: 30 })
+  return { name, url: url.toString(), sql }
+}
+
+/** The PostgreSQL backends serving the bench database, by application name. */
+async function backends(database: string, application?: string): Promise<number[]> {
+  const rows = application
+    ? await admin!`select pid from pg_stat_activity where datname = ${database} and application_name = ${application}`
+    : await admin!`select pid from pg_stat_activity where datname = ${database}`
+  return rows.map((row) => row.pid as number)
+}
+
+/** The bench database's backends go to core 1, with wrk, away from the server on core 0. */
+async function pinBackends(database: string): Promise<void> {
+  if (!TASKSET) return
+  for (const pid of await backends(database)) run(['taskset', '-p', '-c', '1', String(pid)], 2000)
+}
+
+async function backendTicks(database: string, application: string): Promise<Map<number, number>> {
+  const ticks = new Map<number, number>()
+  for (const pid of await backends(database, application)) ticks.set(pid, procTicks(pid))
+  return ticks
+}
+
+async function mintTokens(secret: string, users: string[]): Promise<Map<string, string>> {
+  const key = new TextEncoder().encode(secret)
+  const tokens = new Map<string, string>()
+  for (const user of users)
+    tokens.set(
+      user,
+      await new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user).setIssuedAt().setExpirationTime('3h').sign(key),
+    )
+  return tokens
+}
+
+// ---------------------------------------------------------------- servers
+
+type Kind = 'service' | 'reference'
+
+interface Server {
+  kind: Kind
+  child: Subprocess
+  pid: number
+  port: number
+  /** application_name of its database connections. */
+  application: string
+}
+
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
+  const port = probe.port!
+  probe.stop(true)
+  return port
+}
+
+async function waitHealthy(child: Subprocess, port: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before /health answered`)
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })
+      await response.arrayBuffer()
+      if (response.status === 200) return
+    } catch {}
+    await Bun.sleep(5)
+  }
+  throw new Error(`/health did not answer 200 within ${timeoutMs} ms`)
+}
+
+/** Starts a server pinned to core 0; resolves when /health answers 200, with the time that took. */
+async function startServer(kind: Kind, databaseUrl: string, secret: string): Promise<Server & { startMs: number }> {
+  const port = freePort()
+  const script = kind === 'service' ? 'src/index.ts' : 'bench/reference.ts'
+  const started = performance.now()
+  const child = spawn([...pin('0'), BUN, '--no-env-file', script], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      NODE_ENV: 'production',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      BETTER_AUTH_SECRET: secret,
+      DATABASE_POOL_MAX: '10',
+      LOG_LEVEL: 'error',
+      ...(kind === 'reference' ? REFERENCE_ENV : {}),
+    },
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  try {
+    await waitHealthy(child, port, 60_000)
+  } catch (error) {
+    await stopProcess(child, 3000)
+    throw new Error(`${kind}: ${(error as Error).message}`)
+  }
+  return {
+    kind,
+    child,
+    pid: child.pid,
+    port,
+    application: kind === 'service' ? 'todo-api' : 'bench-reference',
+    startMs: performance.now() - started,
+  }
+}
+
+// ---------------------------------------------------------------- wrk
+
+interface WrkResult {
+  requests: number
+  duration_s: number
+  statuses: Record<string, number>
+  errors: { connect: number; read: number; write: number; timeout: number; status: number }
+  p50_ms: number
+  p90_ms: number
+  p99_ms: number
+  max_ms: number
+  mean_ms: number
+}
+
+interface Load {
+  scenario: Scenario
+  connections: number
+  seconds: number
+  tokensFile: string
+  listQuery?: string
+}
+
+async function wrk(port: number, load: Load): Promise<WrkResult> {
+  const command = [
+    ...pin('1'),
+    'wrk',
+    '-t1',
+    `-c${load.connections}`,
+    `-d${load.seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    WRK_LUA,
+    `http://127.0.0.1:${port}`,
+  ]
+  const child = spawn(command, {
+    env: { ...process.env, SCENARIO: load.scenario, TOKENS_FILE: load.tokensFile, LIST_QUERY: load.listQuery ?? 'limit=50' },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const killer = setTimeout(() => child.kill('SIGKILL'), (load.seconds + 60) * 1000)
+  const [stdout, stderr] = await Promise.all([
+    new Response(child.stdout as ReadableStream).text(),
+    new Response(child.stderr as ReadableStream).text(),
+  ])
+  await child.exited
+  clearTimeout(killer)
+  const line = stdout.split('\n').find((l) => l.startsWith('{"scenario"'))
+  if (!line) throw new Error(`wrk printed no result (exit ${child.exitCode ?? child.signalCode}):\n${stdout}\n${stderr}`)
+  return JSON.parse(line) as WrkResult
+}
+
+interface Measurement {
+  kind: Kind
+  scenario: Scenario
+  connections: number
+  round: number
+  rps: number
+  requests: number
+  p50: number
+  p99: number
+  errors: number
+  statuses: Record<string, number>
+  cpuUsPerRequest: number
+  dbUsPerRequest: number
+  /** Share of one core the server used during the run. */
+  serverCore: number
+  peakRssMb: number
+}
+
+async function measure(server: Server, database: string, load: Load, round = 0): Promise<Measurement> {
+  if (WARMUP > 0) await wrk(server.port, { ...load, seconds: WARMUP })
+  await pinBackends(database)
+  const rss = watchRss(server.pid)
+  const db0 = await backendTicks(database, server.application)
+  const cpu0 = procTicks(server.pid)
+  const started = performance.now()
+  const result = await wrk(server.port, load)
+  const cpu1 = procTicks(server.pid)
+  const wall = (performance.now() - started) / 1000
+  const db1 = await backendTicks(database, server.application)
+  const peakRssMb = rss.stop()
+  let dbTicks = 0
+  for (const [pid, ticks] of db1) dbTicks += ticks - (db0.get(pid) ?? 0)
+  const requests = Math.max(1, result.requests)
+  const non2xx = Object.entries(result.statuses).reduce((sum, [status, n]) => sum + (status.startsWith('2') ? 0 : n), 0)
+  const socket = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
+  const cpuSeconds = (cpu1 - cpu0) / CLK_TCK
+  return {
+    kind: server.kind,
+    scenario: load.scenario,
+    connections: load.connections,
+    round,
+    rps: result.requests / result.duration_s,
+    requests: result.requests,
+    p50: result.p50_ms,
+    p99: result.p99_ms,
+    errors: non2xx + socket,
+    statuses: result.statuses,
+    cpuUsPerRequest: (cpuSeconds * 1e6) / requests,
+    dbUsPerRequest: ((dbTicks / CLK_TCK) * 1e6) / requests,
+    serverCore: cpuSeconds / wall,
+    peakRssMb,
+  }
+}
+
+// ---------------------------------------------------------------- numbers and tables
+
+function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+function fmt(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return '-'
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
+  return [line(header), `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n')
+}
+
+async function environment(sql: Sql): Promise<string> {
+  const [pg] = await sql`show server_version`
+  const model = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.+)/)?.[1] ?? 'unknown CPU'
+  const wrkVersion = run(['wrk', '-v']).stdout.split('\n')[0]?.split(' ').slice(0, 2).join(' ') ?? 'wrk'
+  const kernel = run(['uname', '-r']).stdout.trim()
+  return (
+    `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${model}), Linux ${kernel}, Bun ${Bun.version}, ` +
+    `PostgreSQL ${pg?.server_version}, ${wrkVersion}; ${TASKSET ? 'servers on core 0, wrk and PostgreSQL backends on core 1' : 'no pinning'}`
+  )
+}
+
+// ---------------------------------------------------------------- seeding
+
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
+
+/** users × tasks rows of user ids prefix-<n>, through one INSERT ... SELECT generate_series, plus their quota rows. */
+async function seed(sql: Sql, users: { prefix: string; from: number; to: number }, tasksPerUser: number): Promise<void> {
+  await sql.unsafe(`
+    insert into tasks (user_id, title, description, completed, priority, due_date, tags, created_at, updated_at)
+    select '${users.prefix}' || u,
+           'Task ' || t || case when t % 20 = 7 then ' buy word' else '' end,
+           case when t % 10 = 1 then 'Notes on task ' || t || case when t % 30 = 1 then ', a word inside' else '' end end,
+           t % 3 = 0,
+           (array['low', 'medium', 'high'])[1 + t % 3]::task_priority,
+           case when t % 5 = 0 then now() + t * interval '1 hour' end,
+           case when t % 10 = 3 then array['x', 'work'] when t % 4 = 0 then array['home'] else '{}'::text[] end,
+           now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond',
+           now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond'
+    from generate_series(${users.from}, ${users.to}) u cross join generate_series(1, ${tasksPerUser}) t`)
+  await sql.unsafe(`
+    insert into task_quotas (user_id, task_count)
+    select '${users.prefix}' || u, ${tasksPerUser} from generate_series(${users.from}, ${users.to}) u
+    on conflict (user_id) do update set task_count = excluded.task_count`)
+}
+
+/** The SQL and parameters the service sends for a list query (captured from its own code through drizzle's proxy driver). */
+async function serviceListSql(userId: string, query: Parameters<typeof listTasks>[2]): Promise<{ sql: string; params: unknown[] }> {
+  const captured: { sql: string; params: unknown[] }[] = []
+  const db = proxyDrizzle(
+    async (sql, params) => {
+      captured.push({ sql, params })
+      return { rows: [] }
+    },
+    { schema },
+  )
+  await listTasks(db as unknown as Database, userId, query)
+  return captured[0]!
+}
+
+// ---------------------------------------------------------------- default mode
+
+async function defaultMode(): Promise<void> {
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
+  const db = await createDatabase('todo_bench')
+  const env = await environment(db.sql)
+  log(`database ${db.name}; ${env}`)
+
+  // The service migrates the fresh database on its first start.
+  const first = await startServer('service', db.url, secret)
+  log(`service migrated the database and answered /health in ${fmt(first.startMs)} ms`)
+  await stopProcess(first.child)
+
+  const seeding = performance.now()
+  await seed(db.sql, { prefix: 'bench-', from: 1, to: USERS }, TASKS_PER_USER)
+  await db.sql`vacuum analyze tasks`
+  await db.sql`vacuum analyze task_quotas`
+  log(`seeded ${USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`)
+
+  const users = Array.from({ length: USERS }, (_, i) => `bench-${i + 1}`)
+  const tokens = await mintTokens(secret, users)
+  const owned = await db.sql<{ user_id: string; id: number }[]>`select user_id, id from tasks order by user_id, id`
+  const tokensFile = join(workDir!, 'tokens')
+  await writeFile(tokensFile, owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n') + '\n')
+
+  const service = await startServer('service', db.url, secret)
+  const reference = await startServer('reference', db.url, secret)
+  await db.sql.end({ timeout: 5 })
+  const servers = { service, reference }
+
+  const results: Measurement[] = []
+  const totalRuns = SCENARIOS.length * CONNECTIONS.length * ROUNDS * 2
+  for (const scenario of SCENARIOS)
+    for (const connections of CONNECTIONS)
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternating order: neither server always runs on a table the other just grew.
+        const order: Kind[] = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service']
+        for (const kind of order) {
+          const m = await measure(servers[kind], db.name, { scenario, connections, seconds: SECONDS, tokensFile }, round)
+          results.push(m)
+          log(
+            `[${results.length}/${totalRuns}] ${scenario} c${connections} r${round + 1} ${kind.padEnd(9)} ` +
+              `${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, ` +
+              `CPU ${fmt(m.cpuUsPerRequest)} us/req (core ${fmt(m.serverCore * 100)}%), DB ${fmt(m.dbUsPerRequest)} us/req, RSS ${fmt(m.peakRssMb)} MB`,
+          )
+        }
+      }
+
+  await stopProcess(service.child)
+  await stopProcess(reference.child)
+
+  const speed: string[][] = []
+  const cost: string[][] = []
+  for (const scenario of SCENARIOS)
+    for (const connections of CONNECTIONS) {
+      const of = (kind: Kind) => results.filter((m) => m.kind === kind && m.scenario === scenario && m.connections === connections)
+      const s = of('service')
+      const r = of('reference')
+      const pick = (ms: Measurement[], f: (m: Measurement) => number) => median(ms.map(f))
+      const ratio = (f: (m: Measurement) => number) =>
+        median(s.map((sm) => { const rm = r.find((x) => x.round === sm.round); return rm ? f(sm) / f(rm) : Number.NaN }))
+      const errors = (ms: Measurement[]) => ms.reduce((sum, m) => sum + m.errors, 0)
+      speed.push([
+        scenario,
+        String(connections),
+        fmt(pick(s, (m) => m.rps)),
+        fmt(pick(r, (m) => m.rps)),
+        fmt(ratio((m) => m.rps), 2),
+        `${fmt(pick(s, (m) => m.p50), 2)} / ${fmt(pick(s, (m) => m.p99), 1)}`,
+        `${fmt(pick(r, (m) => m.p50), 2)} / ${fmt(pick(r, (m) => m.p99), 1)}`,
+        `${errors(s)} / ${errors(r)}`,
+      ])
+      cost.push([
+        scenario,
+        String(connections),
+        fmt(pick(s, (m) => m.cpuUsPerRequest)),
+        fmt(pick(r, (m) => m.cpuUsPerRequest)),
+        fmt(ratio((m) => m.cpuUsPerRequest), 2),
+        `${fmt(pick(s, (m) => m.serverCore * 100))} / ${fmt(pick(r, (m) => m.serverCore * 100))}`,
+        `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))}`,
+        `${fmt(Math.max(...s.map((m) => m.peakRssMb)))} / ${fmt(Math.max(...r.map((m) => m.peakRssMb)))}`,
+      ])
+    }
+
+  console.log(`\n## Service vs reference: medians of ${ROUNDS} interleaved rounds, ${SECONDS} s each after ${WARMUP} s warm-up\n`)
+  console.log(env)
+  console.log(`${USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; ratio = median of same-round service/reference\n`)
+  console.log(
+    table(['scenario', 'conns', 'service req/s', 'reference req/s', 'ratio', 'service p50/p99 ms', 'reference p50/p99 ms', 'errors svc/ref'], speed),
+  )
+  console.log()
+  console.log(
+    table(
+      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'DB CPU us/req svc/ref', 'peak RSS MB svc/ref'],
+      cost,
+    ),
+  )
+  if (options.json) writeFileSync(options.json, JSON.stringify({ environment: env, results }, null, 2))
+}
+
+// ---------------------------------------------------------------- growth mode
+
+async function growthMode(): Promise<void> {
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
+  const db = await createDatabase('todo_bench_growth')
+  const env = await environment(db.sql)
+  log(`database ${db.name}; ${env}`)
+  const out: string[] = []
+  const print = (line = '') => {
+    out.push(line)
+    console.log(line)
+  }
+
+  const first = await startServer('service', db.url, secret)
+  const firstStart = first.startMs
+  await stopProcess(first.child)
+  log(`first start (migrations applied): ${fmt(firstStart)} ms`)
+
+  const SIZES = [10, 100, 1000, 10_000]
+  const seeding = performance.now()
+  await db.sql`set synchronous_commit = off`
+  await seed(db.sql, { prefix: 'g-', from: 1, to: 10_000 }, 100)
+  for (const size of SIZES) await seed(db.sql, { prefix: `size${size}-`, from: 1, to: 1 }, size)
+  await db.sql`vacuum analyze tasks`
+  await db.sql`vacuum analyze task_quotas`
+  const [{ n: taskCount } = { n: 0 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from tasks`
+  const seedSeconds = (performance.now() - seeding) / 1000
+  log(`seeded ${fmt(taskCount)} tasks in ${fmt(seedSeconds, 1)} s`)
+
+  // Cold start: spawn to the first 200 from /health, on the migrated database.
+  const coldStarts: Record<Kind, number[]> = { service: [], reference: [] }
+  for (let i = 0; i < 5; i++)
+    for (const kind of ['service', 'reference'] as const) {
+      const server = await startServer(kind, db.url, secret)
+      coldStarts[kind].push(server.startMs)
+      await stopProcess(server.child)
+    }
+
+  const sizeUsers = SIZES.map((size) => `size${size}-1`)
+  const manyUsers = Array.from({ length: 10_000 }, (_, i) => `g-${i + 1}`)
+  const tokens = await mintTokens(secret, [...sizeUsers, ...manyUsers])
+  const fileFor = async (name: string, users: string[]) => {
+    const file = join(workDir!, name)
+    await writeFile(file, users.map((u) => tokens.get(u)).join('\n') + '\n')
+    return file
+  }
+
+  const service = await startServer('service', db.url, secret)
+  const reference = await startServer('reference', db.url, secret)
+  const servers = { service, reference }
+  const row = (m: Measurement) => [fmt(m.p50, 2), fmt(m.p99, 2), fmt(m.rps), fmt(m.cpuUsPerRequest), m.errors ? `${m.errors} errors` : '']
+
+  print(`\n## Growth: ${SECONDS} s per line after ${WARMUP} s warm-up\n`)
+  print(env)
+  print(`tasks table: ${fmt(taskCount)} rows (10,000 users x 100 tasks, plus one user each of ${SIZES.map((s) => fmt(s)).join(', ')} tasks); seeded in ${fmt(seedSeconds, 1)} s\n`)
+
+  print('### List (GET /api/tasks, default limit 100) at 1 connection, by tasks the user holds\n')
+  const sizeRows: string[][] = []
+  for (const [i, size] of SIZES.entries()) {
+    const tokensFile = await fileFor(`size-${size}`, [sizeUsers[i]!])
+    for (const kind of ['service', 'reference'] as const) {
+      const m = await measure(servers[kind], db.name, { scenario: 'list', connections: 1, seconds: SECONDS, tokensFile, listQuery: '' })
+      log(`size ${size} ${kind}: p50 ${fmt(m.p50, 2)} ms, ${fmt(m.rps)} req/s`)
+      sizeRows.push([fmt(size), kind, ...row(m)])
+    }
+  }
+  print(table(['tasks held', 'server', 'p50 ms', 'p99 ms', 'req/s', 'CPU us/req', ''], sizeRows))
+
+  print('\n### Variants for the user holding 10,000 tasks, at 1 connection\n')
+  const bigFile = await fileFor('size-10000', [sizeUsers[3]!])
+  const bigRows: string[][] = []
+  for (const [query, kinds] of [
+    ['limit=1000', ['service', 'reference']],
+    ['status=pending', ['service']],
+    ['tag=x', ['service']],
+    ['q=word', ['service']],
+  ] as const) {
+    for (const kind of kinds) {
+      const m = await measure(servers[kind], db.name, { scenario: 'list', connections: 1, seconds: SECONDS, tokensFile: bigFile, listQuery: query })
+      log(`10,000 tasks ?${query} ${kind}: p50 ${fmt(m.p50, 2)} ms`)
+      bigRows.push([`?${query}`, kind, ...row(m)])
+    }
+  }
+  print(table(['query', 'server', 'p50 ms', 'p99 ms', 'req/s', 'CPU us/req', ''], bigRows))
+
+  print('\n### Filtered and searched lists over the whole table (random user of the 10,000 with 100 tasks each)\n')
+  const manyFile = await fileFor('many', manyUsers)
+  const manyRows: string[][] = []
+  for (const [query, kinds] of [
+    ['', ['service', 'reference']],
+    ['status=pending', ['service']],
+    ['tag=x', ['service']],
+    ['q=word', ['service']],
+  ] as const)
+    for (const connections of [1, 64])
+      for (const kind of kinds) {
+        const m = await measure(servers[kind], db.name, { scenario: 'list', connections, seconds: SECONDS, tokensFile: manyFile, listQuery: query })
+        log(`1M ?${query} c${connections} ${kind}: p50 ${fmt(m.p50, 2)} ms, ${fmt(m.rps)} req/s`)
+        manyRows.push([query ? `?${query}` : '(default)', `${kind} c${connections}`, ...row(m)])
+      }
+  print(table(['query', 'server, connections', 'p50 ms', 'p99 ms', 'req/s', 'CPU us/req', ''], manyRows))
+
+  await stopProcess(service.child)
+  await stopProcess(reference.child)
+
+  print('\n### Cold start: spawn to the first 200 from /health (5 starts each, database already migrated)\n')
+  print(
+    table(
+      ['server', 'first start', 'median ms', 'min ms', 'max ms'],
+      (['service', 'reference'] as const).map((kind) => [
+        kind,
+        kind === 'service' ? `${fmt(firstStart)} ms on the empty database (migrating)` : '',
+        fmt(median(coldStarts[kind])),
+        fmt(Math.min(...coldStarts[kind])),
+        fmt(Math.max(...coldStarts[kind])),
+      ]),
+    ),
+  )
+
+  print('\n### EXPLAIN (ANALYZE, BUFFERS) of the SQL the service sends (captured from src/tasks/queries.ts)\n')
+  const variants: [string, string, Parameters<typeof listTasks>[2]][] = [
+    ['user with 10,000 tasks, default list', sizeUsers[3]!, { limit: 100, offset: 0 }],
+    ['user with 10,000 tasks, limit=1000', sizeUsers[3]!, { limit: 1000, offset: 0 }],
+    ['user with 10,000 tasks, status=pending', sizeUsers[3]!, { status: 'pending', limit: 100, offset: 0 }],
+    ['user with 10,000 tasks, q=word', sizeUsers[3]!, { q: 'word', limit: 100, offset: 0 }],
+    ['user with 100 tasks (1M-row table), status=pending', 'g-4242', { status: 'pending', limit: 100, offset: 0 }],
+    ['user with 100 tasks (1M-row table), tag=x', 'g-4242', { tag: 'x', limit: 100, offset: 0 }],
+    ['user with 100 tasks (1M-row table), q=word', 'g-4242', { q: 'word', limit: 100, offset: 0 }],
+  ]
+  for (const [title, userId, query] of variants) {
+    const { sql: text, params } = await serviceListSql(userId, query)
+    const plan = await db.sql.unsafe(`explain (analyze, buffers) ${text}`, params as never[])
+    print(`#### ${title}\n`)
+    print('```sql')
+    print(`${text}\n-- params: ${JSON.stringify(params)}`)
+    print('')
+    for (const line of plan) print(String(line['QUERY PLAN']))
+    print('```\n')
+  }
+  await db.sql.end({ timeout: 5 })
+  if (options.json) writeFileSync(options.json, out.join('\n'))
+}
+
+// ---------------------------------------------------------------- main
+
+let failed = false
+try {
+  workDir = await mkdtemp(join(tmpdir(), 'todo-bench-'))
+  admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  await admin`select 1`
+  if (options.growth) await growthMode()
+  else await defaultMode()
+} catch (error) {
+  failed = true
+  console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+} finally {
+  await cleanup()
+}
+process.exit(failed ? 1 : 0)
