@@ -1,3 +1,4 @@
+import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
 import { errorsFor, InvalidCredentials } from '../http/errors'
@@ -43,6 +44,14 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
   const limitSignin = createRateLimiter(limits.signin)
   prepareDummyHash()
 
+  // Counted before validation, so every attempt counts, failed or not.
+  const countAttempt =
+    (take: (address: string) => void) =>
+    ({ request, server, body }: { request: Request; server: Server<unknown> | null; body: unknown }) => {
+      take(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
+      normaliseEmail(body)
+    }
+
   async function session(account: { id: string; email: string; name: string | null; created_at: string }) {
     const { token, expiresAt } = await tokens.issue(account)
     return { token, token_type: 'bearer' as const, expires_at: expiresAt.toISOString(), user: account }
@@ -62,11 +71,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
         return session(account)
       },
       {
-        // Counted before validation, so every attempt counts, failed or not.
-        transform({ request, server, body }) {
-          limitSignup(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
-          normaliseEmail(body)
-        },
+        transform: countAttempt(limitSignup),
         parse: 'json',
         body: AuthModel.signup,
         response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
@@ -83,10 +88,7 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
         return session(publicAccount)
       },
       {
-        transform({ request, server, body }) {
-          limitSignin(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
-          normaliseEmail(body)
-        },
+        transform: countAttempt(limitSignin),
         parse: 'json',
         body: AuthModel.signin,
         response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
