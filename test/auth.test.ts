@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { SignJWT } from 'jose'
+import { generateKeyPair, SignJWT } from 'jose'
 import { createApp } from '../src/app'
 import { call, database, logger, type Reply, secret, signedInUser, testConfig, tokenFor, userId } from './support'
 
@@ -192,5 +192,30 @@ describe('with JWT_ISSUER and JWT_AUDIENCE configured', () => {
     const token = await sign(valid({ iss: issuer, aud: audience }), 'another-secret-of-at-least-32-characters!')
     const reply = await call('GET', '/api/tasks', { token, on: await strict })
     expectUnauthenticated(reply, 'token_invalid', /signature/i, token)
+  })
+})
+
+describe('a key set that answers but not with keys', () => {
+  test('a JWKS endpoint answering 503 makes an asymmetric token 503 auth_unavailable, not 401', async () => {
+    const broken = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('down', { status: 503 }) })
+    try {
+      const baseUrl = `http://127.0.0.1:${broken.port}`
+      const withKeySet = await createApp({ database, config: testConfig({ BETTER_AUTH_URL: baseUrl }), logger })
+      const { privateKey } = await generateKeyPair('EdDSA')
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'some-key' })
+        .setSubject(userId('ba'))
+        .setIssuer(baseUrl)
+        .setAudience(baseUrl)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey)
+      const reply = await call('GET', '/api/tasks', { token, on: withKeySet })
+      expect(reply.status).toBe(503)
+      expect(reply.body).toEqual({ detail: expect.any(String), code: 'auth_unavailable' })
+      expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0)
+    } finally {
+      broken.stop(true)
+    }
   })
 })

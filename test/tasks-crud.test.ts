@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { call, createTask, signedInUser } from './support'
+import { eq } from 'drizzle-orm'
+import { taskQuotas } from '../src/db/schema'
+import { call, createTask, database, signedInUser } from './support'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -142,6 +144,15 @@ describe('If-Match', () => {
     expect(currentDelete.status).toBe(204)
   })
 
+  test('an If-Match version no task could have (past int4) is a 412, not an error', async () => {
+    const user = await signedInUser()
+    const task = await createTask(user)
+    for (const ifMatch of [`"${task.id}.2147483648"`, `"${task.id}.9007199254740993"`, `"${task.id}.1", "${task.id}.99999999999"`]) {
+      const reply = await user.call('PATCH', `/api/tasks/${task.id}`, { body: { title: 'x' }, headers: { 'if-match': ifMatch } })
+      expect(reply.status).toBe(ifMatch.includes('.1"') ? 200 : 412)
+    }
+  })
+
   test('concurrent PATCHes with one If-Match: exactly one succeeds', async () => {
     const user = await signedInUser()
     const created = await user.call('POST', '/api/tasks', { body: { title: 'race' } })
@@ -183,6 +194,14 @@ describe('PATCH /api/tasks/{id}/complete', () => {
 })
 
 describe('DELETE /api/tasks/{id}', () => {
+  test('the task decides the answer even when its quota row is gone (account deletion racing a create)', async () => {
+    const user = await signedInUser()
+    const task = await createTask(user)
+    await database.db.delete(taskQuotas).where(eq(taskQuotas.userId, user.id))
+    expect((await user.call('DELETE', `/api/tasks/${task.id}`)).status).toBe(204)
+    expect((await user.call('GET', `/api/tasks/${task.id}`)).status).toBe(404)
+  })
+
   test('204 with an empty body, then 404', async () => {
     const user = await signedInUser()
     const task = await createTask(user)

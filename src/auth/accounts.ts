@@ -43,8 +43,10 @@ export async function getAccount(db: Database, id: string): Promise<Account | un
 /** The account (if any) and every task of this user, in one transaction. */
 export async function deleteAccount(db: Database, userId: string): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.delete(tasks).where(eq(tasks.userId, userId))
+    // The quota row first: a create in flight holds its lock, so this waits
+    // for that task to exist, and the next delete takes it too.
     await tx.delete(taskQuotas).where(eq(taskQuotas.userId, userId))
+    await tx.delete(tasks).where(eq(tasks.userId, userId))
     await tx.delete(users).where(eq(users.id, userId))
   })
 }

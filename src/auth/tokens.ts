@@ -55,8 +55,14 @@ function toAuthError(error: unknown): Unauthenticated | AuthUnavailable {
     if (error.claim === 'nbf') return new Unauthenticated('claims', 'Token is not valid yet')
     return new Unauthenticated('claims', `Token ${error.claim} claim is not accepted`)
   }
-  // The key set could not be fetched or read: the token may be fine, we cannot tell.
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError))
+  // The key set could not be fetched or read (no answer, not 200, not a key
+  // set): the token may be fine, we cannot tell.
+  if (
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid ||
+    !(error instanceof errors.JOSEError) ||
+    error.code === 'ERR_JOSE_GENERIC'
+  )
     return new AuthUnavailable()
   return new Unauthenticated('malformed', 'Token is malformed')
 }

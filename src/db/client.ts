@@ -69,8 +69,9 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     ping: async () => {
       await guarded.unsafe('select 1')
     },
-    // Bounded: postgres.js can wait forever on a connection whose backend died.
-    close: () => client.end({ timeout: 5 }),
+    // Bounded: postgres.js can wait forever on a connection whose backend died,
+    // and SIGTERM has already drained the requests that could still need it.
+    close: () => client.end({ timeout: 1 }),
   }
 }
 

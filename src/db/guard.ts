@@ -160,6 +160,8 @@ export function silentSocketCutoff(silentMs: number) {
   return (options: { host: string[]; port: number[]; path?: string | false }) =>
     new Promise<net.Socket>((resolve, reject) => {
       const socket = options.path ? net.connect(options.path) : net.connect(options.port[0]!, options.host[0]!)
+      // postgres.js takes the TLS server name (SNI, which Neon routes by) from these.
+      Object.assign(socket, { host: options.host[0], port: options.port[0] })
       socket.setTimeout(silentMs, () => socket.destroy(new Error(`database silent for ${silentMs} ms`)))
       socket.once('error', reject)
       socket.once('connect', () => {

@@ -270,14 +270,17 @@ export async function toggleTask(db: Database, userId: string, id: number, preco
 
 export async function deleteTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
   const check = versionCheck(precondition)
-  const [released] = await statement(db, `delete|${Boolean(check)}`, () => {
-    const gone = db.$with('gone').as(db.delete(tasks).where(and(ownedTask, check)).returning({ userId: tasks.userId }))
-    return db
-      .with(gone)
-      .update(taskQuotas)
-      .set({ taskCount: sql`${taskQuotas.taskCount} - 1` })
-      .where(and(eq(taskQuotas.userId, placeholder('userId')), sql`exists (select 1 from ${gone})`))
-      .returning({ userId: taskQuotas.userId })
+  // The task decides the answer; the quota row, when there is one, gives its slot back.
+  const [deleted] = await statement(db, `delete|${Boolean(check)}`, () => {
+    const gone = db.$with('gone').as(db.delete(tasks).where(and(ownedTask, check)).returning({ id: tasks.id }))
+    const released = db.$with('released').as(
+      db
+        .update(taskQuotas)
+        .set({ taskCount: sql`${taskQuotas.taskCount} - 1` })
+        .where(and(eq(taskQuotas.userId, placeholder('userId')), sql`exists (select 1 from ${gone})`))
+        .returning({ userId: taskQuotas.userId }),
+    )
+    return db.with(gone, released).select({ id: gone.id }).from(gone)
   }).execute({ userId, id, ...versionParams(precondition) })
-  if (!released) await explainMissing(db, userId, id, precondition)
+  if (!deleted) await explainMissing(db, userId, id, precondition)
 }

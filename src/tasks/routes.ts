@@ -17,6 +17,8 @@ import {
   updateTask,
 } from './queries'
 
+const MAX_INT4 = 2_147_483_647
+
 function etagOf(row: TaskRow): string {
   return `"${row.id}.${row.version}"`
 }
@@ -31,7 +33,8 @@ function preconditionOf(ifMatch: string | undefined, id: number): Precondition |
   if (ifMatch.trim() === '*') return { any: true }
   const versions: number[] = []
   for (const match of ifMatch.matchAll(/(W\/)?"(\d+)\.(\d+)"/g))
-    if (!match[1] && Number(match[2]) === id) versions.push(Number(match[3]))
+    // A version past int4 was never issued: it cannot match (412), and must not reach SQL.
+    if (!match[1] && Number(match[2]) === id && Number(match[3]) <= MAX_INT4) versions.push(Number(match[3]))
   return { versions }
 }
 
