@@ -1,6 +1,7 @@
 // The reference server "(a)" of the benchmark: the same task routes as the
 // service, as lean as they can be written on this stack. Raw Bun.serve,
-// postgres.js with named prepared statements (pool 10), HS256 verified with
+// postgres.js with named prepared statements (pool 10, at most 10 statements
+// in flight: see REFERENCE_INFLIGHT below), HS256 verified with
 // Web Crypto (key imported once, alg/exp/sub checked by hand), no framework,
 // no validation library, no request log. It answers only what the benchmark
 // sends: GET/POST /api/tasks, GET/PATCH /api/tasks/:id,
@@ -13,8 +14,16 @@
 //     does) or js (timestamptz parsed to Date by postgres.js, toISOString on output)
 //   REFERENCE_PREPARE=false   unnamed statements, parsed and planned every time
 //                             (what drizzle's postgres-js driver does without .prepare())
-//   REFERENCE_INFLIGHT=10     at most this many requests at the database at once, the
-//                             rest wait (what the service's guard does: no pipelining)
+//   REFERENCE_INFLIGHT=0      no bound on statements at the database at once: postgres.js
+//                             queues and pipelines them on its 10 connections. The default
+//                             (10, the pool size, as the service's guard does) exists because
+//                             postgres.js 3.4.9 slows down without end when more queries are
+//                             in flight than it has connections: its Queue (src/queue.js)
+//                             only compacts when it empties, and remove() scans every slot
+//                             ever shifted, so CPU per query grows with the queries served
+//                             (20 -> 140 us per `select 1` over 480k queries; see README)
+//   REFERENCE_TOKEN_CACHE=1   keep what a token verified to until its exp, by its text
+//                             (what the service does), instead of verifying every request
 import postgres from 'postgres'
 
 const DATABASE_URL = process.env.DATABASE_URL
@@ -22,7 +31,9 @@ const SECRET = process.env.BETTER_AUTH_SECRET
 const PORT = Number(process.env.PORT ?? 8001)
 const TIMESTAMPS = process.env.REFERENCE_TIMESTAMPS === 'js' ? 'js' : 'sql'
 const PREPARE = process.env.REFERENCE_PREPARE !== 'false'
-const INFLIGHT = Number(process.env.REFERENCE_INFLIGHT ?? 0) || Infinity
+const POOL_MAX = 10
+const INFLIGHT = Number(process.env.REFERENCE_INFLIGHT ?? POOL_MAX) || Infinity
+const TOKEN_CACHE = process.env.REFERENCE_TOKEN_CACHE === '1'
 if (!DATABASE_URL || !SECRET) {
   process.stderr.write('reference: set DATABASE_URL and BETTER_AUTH_SECRET\n')
   process.exit(1)
@@ -34,8 +45,8 @@ const MAX_SUBJECT_LENGTH = 255
 const MAX_BODY_BYTES = 64 * 1024
 
 const sql = postgres(DATABASE_URL, {
-  max: 10,
-  prepare: true,
+  max: POOL_MAX,
+  prepare: PREPARE,
   onnotice: () => {},
   connect_timeout: 5,
   idle_timeout: 20,
@@ -48,7 +59,9 @@ const iso = (column: string) =>
   TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
 const COLUMNS = `id, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
 
-const LIST_SQL = `select ${COLUMNS}, (count(*) over ())::int as total from tasks where user_id = $1 order by created_at desc, id desc limit $2 offset $3`
+// Qualified: a bare created_at in ORDER BY would name the to_char output column,
+// and PostgreSQL would sort strings instead of walking tasks_user_created_idx.
+const LIST_SQL = `select ${COLUMNS}, (count(*) over ())::int as total from tasks where user_id = $1 order by tasks.created_at desc, tasks.id desc limit $2 offset $3`
 const COUNT_SQL = 'select count(*)::int as total from tasks where user_id = $1'
 const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
 // One statement takes a slot in the user's quota row and inserts the task, as
@@ -142,6 +155,9 @@ function decodeJson(part: string): Record<string, unknown> | undefined {
   }
 }
 
+// REFERENCE_TOKEN_CACHE only: token text -> subject and exp, bounded, oldest out first.
+const verified = new Map<string, { sub: string; exp: number }>()
+
 /** The token's subject, or the 401 to answer with. */
 async function authenticate(request: Request): Promise<string | Response> {
   const authorization = request.headers.get('authorization')
@@ -149,6 +165,20 @@ async function authenticate(request: Request): Promise<string | Response> {
   const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
   if (!match) return unauthorized('token_invalid', 'Authorization header must be "Bearer <token>"')
   const token = match[1]!
+  if (TOKEN_CACHE) {
+    const known = verified.get(token)
+    if (known && known.exp > Date.now() / 1000) return known.sub
+    const result = await verifyToken(token)
+    if (typeof result === 'string') {
+      verified.set(token, { sub: result, exp: decodeJson(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')))!.exp as number })
+      if (verified.size > 10_000) verified.delete(verified.keys().next().value!)
+    }
+    return result
+  }
+  return verifyToken(token)
+}
+
+async function verifyToken(token: string): Promise<string | Response> {
   const first = token.indexOf('.')
   const second = token.indexOf('.', first + 1)
   if (first < 1 || second < 0 || token.indexOf('.', second + 1) !== -1) return unauthorized('token_invalid', 'Token is malformed')
@@ -214,8 +244,35 @@ async function titleOf(request: Request): Promise<string | Response> {
 
 // ---------------------------------------------------------------- handlers
 
+// At most INFLIGHT statements at the database; the rest wait here, first come first served.
+let inflight = 0
+const queue: (() => void)[] = []
+async function acquire(): Promise<void> {
+  if (inflight < INFLIGHT) {
+    inflight++
+    return
+  }
+  await new Promise<void>((resolve) => queue.push(resolve))
+}
+function release(): void {
+  const next = queue.shift()
+  if (next) next()
+  else inflight--
+}
+
+/** One statement, prepared (unless REFERENCE_PREPARE=false), holding one of the INFLIGHT slots while it runs. */
+async function query<T extends object[]>(text: string, params: (string | number | boolean)[]): Promise<T> {
+  if (INFLIGHT === Infinity) return sql.unsafe<T>(text, params, PREPARED)
+  await acquire()
+  try {
+    return await sql.unsafe<T>(text, params, PREPARED)
+  } finally {
+    release()
+  }
+}
+
 async function missing(userId: string, id: number): Promise<Response> {
-  const [row] = await sql.unsafe<{ mine: boolean }[]>(OWNER_SQL, [userId, id], PREPARED)
+  const [row] = await query<{ mine: boolean }[]>(OWNER_SQL, [userId, id])
   if (row && !row.mine) return problem(403, 'forbidden', 'This task belongs to another user')
   return problem(404, 'task_not_found', 'Task not found')
 }
@@ -236,10 +293,10 @@ async function list(request: Request, userId: string): Promise<Response> {
     offset = Number(rawOffset)
     if (!DECIMAL.test(rawOffset) || offset > 2147483647) return invalid('offset', 'must be an integer of at least 0')
   }
-  const rows = await sql.unsafe<(Row & { total: number })[]>(LIST_SQL, [userId, limit, offset], PREPARED)
+  const rows = await query<(Row & { total: number })[]>(LIST_SQL, [userId, limit, offset])
   let total = rows[0]?.total ?? 0
   if (rows.length === 0 && offset > 0) {
-    const [counted] = await sql.unsafe<{ total: number }[]>(COUNT_SQL, [userId], PREPARED)
+    const [counted] = await query<{ total: number }[]>(COUNT_SQL, [userId])
     total = counted?.total ?? 0
   }
   const headers: Record<string, string> = { ...JSON_HEADERS, 'x-total-count': String(total) }
@@ -260,7 +317,7 @@ async function create(request: Request, userId: string): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
   try {
-    const [row] = await sql.unsafe<Row[]>(CREATE_SQL, [userId, title], PREPARED)
+    const [row] = await query<Row[]>(CREATE_SQL, [userId, title])
     return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
   } catch (error) {
     if ((error as { code?: string }).code === '23502')
@@ -270,14 +327,14 @@ async function create(request: Request, userId: string): Promise<Response> {
 }
 
 async function getOne(userId: string, id: number): Promise<Response> {
-  const [row] = await sql.unsafe<Row[]>(GET_SQL, [userId, id], PREPARED)
+  const [row] = await query<Row[]>(GET_SQL, [userId, id])
   return row ? taskResponse(row) : missing(userId, id)
 }
 
 async function update(request: Request, userId: string, id: number): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
-  const [row] = await sql.unsafe<Row[]>(UPDATE_TITLE_SQL, [userId, id, title], PREPARED)
+  const [row] = await query<Row[]>(UPDATE_TITLE_SQL, [userId, id, title])
   return row ? taskResponse(row) : missing(userId, id)
 }
 
@@ -285,30 +342,14 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   const body = await readBody(request)
   if (body instanceof Response) return body
   let rows: Row[]
-  if (body === undefined) rows = await sql.unsafe<Row[]>(TOGGLE_SQL, [userId, id], PREPARED)
+  if (body === undefined) rows = await query<Row[]>(TOGGLE_SQL, [userId, id])
   else {
     for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')
     if (typeof body.completed !== 'boolean') return invalid('completed', 'is required when a body is sent')
-    rows = await sql.unsafe<Row[]>(SET_COMPLETED_SQL, [userId, id, body.completed], PREPARED)
+    rows = await query<Row[]>(SET_COMPLETED_SQL, [userId, id, body.completed])
   }
   const [row] = rows
   return row ? taskResponse(row) : missing(userId, id)
-}
-
-// REFERENCE_INFLIGHT only: a FIFO of requests waiting for the database.
-let inflight = 0
-const queue: (() => void)[] = []
-async function acquire(): Promise<void> {
-  if (inflight < INFLIGHT) {
-    inflight++
-    return
-  }
-  await new Promise<void>((resolve) => queue.push(resolve))
-}
-function release(): void {
-  const next = queue.shift()
-  if (next) next()
-  else inflight--
 }
 
 type Handler = (request: Request, userId: string, id: number) => Promise<Response>
@@ -324,8 +365,6 @@ function route(handler: Handler, withId: boolean) {
       if (parsed instanceof Response) return parsed
       id = parsed
     }
-    const limited = INFLIGHT !== Infinity
-    if (limited) await acquire()
     try {
       return await handler(request, userId, id)
     } catch (error) {
@@ -334,8 +373,6 @@ function route(handler: Handler, withId: boolean) {
         return problem(503, 'database_unavailable', 'The database is unavailable; try again shortly', { 'retry-after': '5' })
       process.stderr.write(`reference: ${code} ${error instanceof Error ? error.message : String(error)}\n`)
       return problem(500, 'internal_error', 'Internal server error')
-    } finally {
-      if (limited) release()
     }
   }
 }

@@ -4,7 +4,8 @@
 //   bun bench/run.ts [--rounds 3] [--seconds 5] [--warmup 1] [--scenarios list,create] [--connections 64,256] [--json out.json]
 //   bun bench/run.ts --growth [--seconds 5]
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
-//   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10
+//   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10, REFERENCE_TOKEN_CACHE=1
+//   --cpu-prof DIR: both servers write a CPU profile (markdown) there when they stop
 //
 // See bench/README.md for what it measures and how. Needs wrk (apt-get
 // install wrk) and a PostgreSQL server: BENCH_DATABASE_URL, default
@@ -35,6 +36,8 @@ const { values: options } = parseArgs({
     scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
     connections: { type: 'string', default: '64,256' },
     json: { type: 'string' },
+    // Diagnostics: both servers write a CPU profile (markdown) into this folder when they stop.
+    'cpu-prof': { type: 'string' },
     // Diagnostics: extra environment for the reference server, e.g. REFERENCE_PREPARE=false.
     'reference-env': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
@@ -282,7 +285,8 @@ async function startServer(kind: Kind, databaseUrl: string, secret: string): Pro
   const port = freePort()
   const script = kind === 'service' ? 'src/index.ts' : 'bench/reference.ts'
   const started = performance.now()
-  const child = spawn([...pin('0'), BUN, '--no-env-file', script], {
+  const profile = options['cpu-prof'] ? ['--cpu-prof-md', `--cpu-prof-dir=${options['cpu-prof']}`, `--cpu-prof-name=${kind}-${port}.md`] : []
+  const child = spawn([...pin('0'), BUN, ...profile, '--no-env-file', script], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -447,8 +451,10 @@ async function environment(sql: Sql): Promise<string> {
   const model = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.+)/)?.[1] ?? 'unknown CPU'
   const wrkVersion = run(['wrk', '-v']).stdout.split('\n')[0]?.split(' ').slice(0, 2).join(' ') ?? 'wrk'
   const kernel = run(['uname', '-r']).stdout.trim()
+  const commit = run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout.trim() || 'unknown'
+  const dirty = run(['git', '-C', ROOT, 'status', '--porcelain', '--', 'src', 'drizzle']).stdout.trim() ? ' + uncommitted changes in src/' : ''
   return (
-    `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${model}), Linux ${kernel}, Bun ${Bun.version}, ` +
+    `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty}, ${cpus().length} cores (${model}), Linux ${kernel}, Bun ${Bun.version}, ` +
     `PostgreSQL ${pg?.server_version}, ${wrkVersion}; ${TASKSET ? 'servers on core 0, wrk and PostgreSQL backends on core 1' : 'no pinning'}`
   )
 }
@@ -720,14 +726,31 @@ async function growthMode(): Promise<void> {
     ['user with 100 tasks (1M-row table), tag=x', 'g-4242', { tag: 'x', limit: 100, offset: 0 }],
     ['user with 100 tasks (1M-row table), q=word', 'g-4242', { q: 'word', limit: 100, offset: 0 }],
   ]
+  print(
+    'The servers run these as named prepared statements: PostgreSQL plans the first five executions for their ' +
+      'values (custom plan) and may then switch to one plan for any value (generic plan), so both are shown.\n',
+  )
   for (const [title, userId, query] of variants) {
     const { sql: text, params } = await serviceListSql(userId, query)
-    const plan = await db.sql.unsafe(`explain (analyze, buffers) ${text}`, params as never[])
+    const explain = `explain (analyze, buffers) ${text}`
+    const custom = await db.sql.unsafe(explain, params as never[])
+    // Only a named statement gets a generic plan: PREPARE it in SQL, EXPLAIN EXECUTE it.
+    const literal = (v: unknown) =>
+      v === null || v === undefined ? 'null' : typeof v === 'number' || typeof v === 'boolean' ? String(v) : `'${String(v).replaceAll("'", "''")}'`
+    const generic = await db.sql.begin(async (tx) => {
+      await tx.unsafe('set local plan_cache_mode = force_generic_plan')
+      await tx.unsafe(`prepare bench_plan as ${text}`)
+      const plan = await tx.unsafe(`explain (analyze, buffers) execute bench_plan(${params.map(literal).join(', ')})`)
+      await tx.unsafe('deallocate bench_plan')
+      return plan
+    })
     print(`#### ${title}\n`)
     print('```sql')
     print(`${text}\n-- params: ${JSON.stringify(params)}`)
-    print('')
-    for (const line of plan) print(String(line['QUERY PLAN']))
+    print('\n-- custom plan')
+    for (const line of custom) print(String(line['QUERY PLAN']))
+    print('\n-- generic plan')
+    for (const line of generic) print(String(line['QUERY PLAN']))
     print('```\n')
   }
   await db.sql.end({ timeout: 5 })
@@ -745,7 +768,8 @@ try {
   else await defaultMode()
 } catch (error) {
   failed = true
-  console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+  // After a signal the failure is the interruption itself, already reported.
+  if (!cleaning) console.error(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
 } finally {
   await cleanup()
 }
