@@ -59,7 +59,7 @@ describe('loadConfig', () => {
   })
 
   test('DATABASE_URL, its alias NEON_DB_URL, and which wins', () => {
-    const url = `postgresql://neondb_owner:${encodeURIComponent(PASSWORD)}@ep-x-pooler.eu.aws.neon.tech/neondb?sslmode=require`
+    const url = `postgresql://neondb_owner:${encodeURIComponent(PASSWORD)}@ep-x-pooler.db.example.com/neondb?sslmode=require`
     expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url)
     expect(loadConfig({ NEON_DB_URL: url }).databaseUrl).toBe(url)
     expect(loadConfig({ DATABASE_URL: 'postgres://a@db:5432/one', NEON_DB_URL: url }).databaseUrl).toBe('postgres://a@db:5432/one')
@@ -78,7 +78,7 @@ describe('loadConfig', () => {
     ['DATABASE_PREPARE', 'maybe'], ['DATABASE_PREPARE', '2'],
     ['CORS_ORIGINS', 'not an origin'], ['CORS_ORIGINS', 'http://localhost:3000,ftp://files.example'], ['CORS_ORIGINS', 'https://app.example.com/path'],
     ['DATABASE_URL', `postgres//admin:${PASSWORD}@db.example.com/todo`], ['DATABASE_URL', `mysql://admin:${PASSWORD}@db.example.com/todo`],
-    ['DATABASE_URL', `https://admin:${PASSWORD}@db.example.com/todo`], ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.neon.tech/neondb`],
+    ['DATABASE_URL', `https://admin:${PASSWORD}@db.example.com/todo`], ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.db.example.com/neondb`],
     ['BETTER_AUTH_URL', 'localhost:3000'], ['JWKS_URL', 'file:///etc/jwks.json'],
   ]
   for (const [variable, value] of invalid) {
