@@ -124,27 +124,23 @@ describe('SIGTERM', () => {
   }, 30_000)
 })
 
+/** Starts the service expecting it to refuse: its exit code and what it printed on stderr. */
+async function refusedStart(env: Record<string, string>) {
+  const child = spawn(['bun', '--no-env-file', 'src/index.ts'], { env: { PATH: process.env.PATH!, ...env }, stdout: 'pipe', stderr: 'pipe' })
+  return { code: await child.exited, stderr: await new Response(child.stderr).text() }
+}
+
 describe('start-up', () => {
   test('NODE_ENV=production without a secret stops at once with a line naming the variable', async () => {
-    const child = spawn(['bun', '--no-env-file', 'src/index.ts'], {
-      env: { PATH: process.env.PATH!, NODE_ENV: 'production', DATA_DIR: 'memory://' },
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    expect(await child.exited).toBe(1)
-    const stderr = await new Response(child.stderr).text()
+    const { code, stderr } = await refusedStart({ NODE_ENV: 'production', DATA_DIR: 'memory://' })
+    expect(code).toBe(1)
     expect(stderr.trim().split('\n')).toHaveLength(1)
     expect(stderr).toContain('BETTER_AUTH_SECRET')
   })
 
   test('invalid configuration names the variable and never echoes a database password', async () => {
-    const child = spawn(['bun', '--no-env-file', 'src/index.ts'], {
-      env: { PATH: process.env.PATH!, PORT: 'eighty', DATABASE_URL: 'postgres://u:hunter2-secret@db/x' },
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    expect(await child.exited).toBe(1)
-    const stderr = await new Response(child.stderr).text()
+    const { code, stderr } = await refusedStart({ PORT: 'eighty', DATABASE_URL: 'postgres://u:hunter2-secret@db/x' })
+    expect(code).toBe(1)
     expect(stderr).toContain('PORT')
     expect(stderr).not.toContain('hunter2')
   })
