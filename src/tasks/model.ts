@@ -36,18 +36,24 @@ const id = t.Integer({ minimum: 1, maximum: 2147483647, error: 'must be a task i
 
 const timestamp = t.String({ format: 'date-time' })
 
+const task = t.Object({
+  id: t.Integer(),
+  title: t.String(),
+  description: t.Union([t.String(), t.Null()]),
+  completed: t.Boolean(),
+  priority,
+  due_date: t.Union([timestamp, t.Null()]),
+  tags: t.Array(t.String()),
+  created_at: timestamp,
+  updated_at: timestamp,
+})
+
 export const TaskModel = {
-  task: t.Object({
-    id: t.Integer(),
-    title: t.String(),
-    description: t.Union([t.String(), t.Null()]),
-    completed: t.Boolean(),
-    priority,
-    due_date: t.Union([timestamp, t.Null()]),
-    tags: t.Array(t.String()),
-    created_at: timestamp,
-    updated_at: timestamp,
-  }),
+  task,
+  // Lists are the hot path (~60 µs of checks per 50 rows): they are built from
+  // an explicit column list (never user_id), so Elysia skips re-checking them.
+  // Single tasks are still checked.
+  taskList: t.Array(task, { noValidate: true }),
   create: t.Object({
     title,
     description: t.Optional(description),

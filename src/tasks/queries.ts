@@ -3,7 +3,7 @@ import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { taskQuotas, tasks } from '../db/schema'
 import { Forbidden, PreconditionFailed, TaskLimitReached, TaskNotFound } from '../http/errors'
-import type { TaskModel } from './model'
+import type { Task, TaskModel } from './model'
 
 export const MAX_TASKS_PER_USER = 10_000
 
@@ -108,7 +108,7 @@ function listFilter(query: ListQuery): SQL | undefined {
   )
 }
 
-export async function listTasks(db: Database, userId: string, query: ListQuery): Promise<{ rows: TaskRow[]; total: number }> {
+export async function listTasks(db: Database, userId: string, query: ListQuery): Promise<{ tasks: Task[]; total: number }> {
   const shape = [query.status ?? 'all', Boolean(query.priority), Boolean(query.tag), Boolean(query.q), query.sort ?? 'created_at', query.order ?? 'desc'].join('|')
   const params = {
     userId,
@@ -132,9 +132,10 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
     const [counted] = await statement(db, `count|${shape}`, () =>
       db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query)),
     ).execute(params)
-    return { rows: [], total: counted?.total ?? 0 }
+    return { tasks: [], total: counted?.total ?? 0 }
   }
-  return { rows: found.map(({ total: _, ...row }) => row), total: found[0]?.total ?? 0 }
+  // One copy per row, leaving out what is not the task.
+  return { tasks: found.map(({ total: _, version: __, ...task }) => task), total: found[0]?.total ?? 0 }
 }
 
 /** When an owner-scoped statement found nothing: 403, 404 or 412, decided by id alone. */

@@ -124,16 +124,16 @@ export function taskRoutes<const Prefix extends string>(
     .get(
       '',
       async ({ userId, query, set, request }) => {
-        const { rows, total } = await listTasks(db, userId, query)
+        const { tasks, total } = await listTasks(db, userId, query)
         set.headers['x-total-count'] = String(total)
         const link = linkHeader(new URL(request.url), query.offset ?? 0, query.limit ?? 100, total)
         if (link) set.headers.link = link
-        return rows.map(withoutVersion)
+        return tasks
       },
       {
         query: TaskModel.listQuery,
         response: {
-          200: withHeaders(t.Array(TaskModel.task), {
+          200: withHeaders(TaskModel.taskList, {
             'x-total-count': t.String({ description: 'Matching tasks before paging' }),
             link: t.String({ description: 'RFC 8288 next/prev links, when they exist' }),
           }),
