@@ -461,8 +461,6 @@ async function environment(sql: Sql): Promise<string> {
 
 // ---------------------------------------------------------------- seeding
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`
-
 /** users × tasks rows of user ids prefix-<n>, through one INSERT ... SELECT generate_series, plus their quota rows. */
 async function seed(sql: Sql, users: { prefix: string; from: number; to: number }, tasksPerUser: number): Promise<void> {
   await sql.unsafe(`

@@ -211,7 +211,7 @@ describe('attacks on the asymmetric path: 401 and no task data', () => {
     new SignJWT({ sub: alice.id, iss: baseURL, aud: baseURL }).setProtectedHeader({ alg: 'HS256', kid: realJwk.kid, ...header }).setIssuedAt().setExpirationTime('15m')
       .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key)
   const signedByBetterAuth = async (payload: Record<string, unknown>) => (await auth.api.signJWT({ body: { payload } })).token
-  const [header, payload, signature] = alice.token.split('.') as [string, string, string]
+  const [, payload, signature] = alice.token.split('.') as [string, string, string]
 
   const attacks: [string, () => Promise<string>, RegExp?][] = [
     ['HS256 with the JWKS public key JSON as the HMAC secret', () => hmacWith(JSON.stringify(realJwk)), /signature/i],

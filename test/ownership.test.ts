@@ -12,13 +12,6 @@ const VERBS: { method: string; suffix: string; body?: Record<string, unknown> }[
 ]
 const label = (v: (typeof VERBS)[number]) => `${v.method} {id}${v.suffix}${v.body ? ' with a body' : ''}`
 
-function expectError(reply: Reply, status: number, code: string) {
-  expect(reply.status).toBe(status)
-  expect(reply.headers.get('content-type')).toContain('application/json')
-  expect(reply.body).toMatchObject({ detail: expect.any(String), code })
-  expectNoLeak(reply.text)
-}
-
 /** What the owner sees of a task: body and ETag. */
 async function snapshot(user: User, id: number) {
   const reply = await user.call('GET', `/api/tasks/${id}`)
