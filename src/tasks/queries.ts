@@ -29,18 +29,8 @@ const taskColumns = {
   version: tasks.version,
 }
 
-export type TaskRow = {
-  id: number
-  title: string
-  description: string | null
-  completed: boolean
-  priority: 'low' | 'medium' | 'high'
-  due_date: string | null
-  tags: string[]
-  created_at: string
-  updated_at: string
-  version: number
-}
+/** A task as stored: what the API returns, plus the version behind its ETag. */
+export type TaskRow = Task & { version: number }
 
 /** What If-Match allows: any current version (`*`), or one of these versions. */
 export type Precondition = { any: true } | { versions: number[] }

@@ -4,8 +4,6 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { errorsFor, ValidationFailed } from '../http/errors'
 import { TaskModel } from './model'
-
-type UpdateInput = typeof TaskModel.update.static
 import {
   createTask,
   deleteTask,
@@ -17,13 +15,13 @@ import {
   updateTask,
 } from './queries'
 
+type UpdateInput = typeof TaskModel.update.static
+
 const MAX_INT4 = 2_147_483_647
 
-function etagOf(row: TaskRow): string {
-  return `"${row.id}.${row.version}"`
-}
-
-function withoutVersion({ version: _, ...task }: TaskRow) {
+/** The task as answered, its version carried in the strong ETag header instead. */
+function answerTask({ version, ...task }: TaskRow, set: { headers: Record<string, unknown> }) {
+  set.headers.etag = `"${task.id}.${version}"`
   return task
 }
 
@@ -106,8 +104,7 @@ export function taskRoutes<const Prefix extends string>(
   } as const
   async function update(userId: string, id: number, body: UpdateInput, ifMatch: string | undefined, set: { headers: Record<string, unknown> }) {
     const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
-    set.headers.etag = etagOf(row)
-    return withoutVersion(row)
+    return answerTask(row, set)
   }
 
   return new Elysia({ prefix })
@@ -148,8 +145,7 @@ export function taskRoutes<const Prefix extends string>(
         const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
         set.status = 201
         set.headers.location = `${new URL(request.url).pathname.replace(/\/$/, '')}/${row.id}`
-        set.headers.etag = etagOf(row)
-        return withoutVersion(row)
+        return answerTask(row, set)
       },
       {
         parse: 'json',
@@ -167,8 +163,7 @@ export function taskRoutes<const Prefix extends string>(
       '/:id',
       async ({ userId, params, set }) => {
         const row = await getTask(db, userId, params.id)
-        set.headers.etag = etagOf(row)
-        return withoutVersion(row)
+        return answerTask(row, set)
       },
       { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, etag), ...errors }, detail: { summary: 'Get a task' } },
     )
@@ -203,8 +198,7 @@ export function taskRoutes<const Prefix extends string>(
         const row = body
           ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
           : await toggleTask(db, userId, params.id, precondition)
-        set.headers.etag = etagOf(row)
-        return withoutVersion(row)
+        return answerTask(row, set)
       },
       {
         params: paramsSchema,
