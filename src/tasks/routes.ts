@@ -12,6 +12,7 @@ import {
   type Precondition,
   type TaskRow,
   toggleTask,
+  toTask,
   updateTask,
 } from './queries'
 
@@ -20,9 +21,9 @@ type UpdateInput = typeof TaskModel.update.static
 const MAX_INT4 = 2_147_483_647
 
 /** The task as answered, its version carried in the strong ETag header instead. */
-function answerTask({ version, ...task }: TaskRow, set: { headers: Record<string, unknown> }) {
-  set.headers.etag = `"${task.id}.${version}"`
-  return task
+function answerTask(row: TaskRow, set: { headers: Record<string, unknown> }) {
+  set.headers.etag = `"${row.id}.${row.version}"`
+  return toTask(row)
 }
 
 /** If-Match → the versions of this task it accepts; weak tags never match (strong comparison). */
