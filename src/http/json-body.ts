@@ -10,16 +10,24 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/i
 
 async function readCapped(request: Request): Promise<string> {
   if (!request.body) return ''
-  const chunks: Uint8Array[] = []
-  let size = 0
-  // Chunked bodies carry no Content-Length: count while reading and stop early.
-  for await (const chunk of request.body) {
-    size += chunk.byteLength
-    if (size > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
-    chunks.push(chunk)
+  let bytes: Uint8Array
+  if (request.headers.has('content-length') && !request.headers.has('transfer-encoding')) {
+    // The server reads exactly Content-Length bytes, already checked against
+    // the cap: read them in one go (iterating the stream costs ~100 us more).
+    bytes = await request.bytes()
+  } else {
+    // Chunked bodies carry no Content-Length: count while reading and stop early.
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for await (const chunk of request.body) {
+      size += chunk.byteLength
+      if (size > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
+      chunks.push(chunk)
+    }
+    bytes = Buffer.concat(chunks)
   }
   try {
-    return strictUtf8.decode(Buffer.concat(chunks))
+    return strictUtf8.decode(bytes)
   } catch {
     // Replacing bad bytes with U+FFFD would store text the client never sent.
     throw new BadRequest('Request body is not valid UTF-8', ErrorCode.INVALID_JSON)

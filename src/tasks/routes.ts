@@ -142,10 +142,10 @@ export function taskRoutes<const Prefix extends string>(
     )
     .post(
       '',
-      async ({ userId, body, set, request }) => {
+      async ({ userId, body, set, path }) => {
         const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
         set.status = 201
-        set.headers.location = `${new URL(request.url).pathname.replace(/\/$/, '')}/${row.id}`
+        set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
         return answerTask(row, set)
       },
       {
