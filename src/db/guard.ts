@@ -18,49 +18,24 @@ export interface GuardOptions {
 const WAITERS_PER_SLOT = 200
 // The least time worth starting an operation with.
 const MIN_RUN_MS = 50
+// Deadlines are enforced by one timer sweeping every operation and waiter,
+// not a timer and a promise race per query (those cost ~10 us a query here):
+// a deadline fires at most this late.
+const SWEEP_MS = 25
 
-function settlesWithin(pending: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: Timer | undefined
-  return Promise.race([
-    pending.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(0, ms))
-    }),
-  ]).finally(() => clearTimeout(timer))
+interface Waiter {
+  until: number
+  grant(): void
+  refuse(): void
 }
 
-function createSlots(size: number, maxWaiting: number) {
-  let free = size
-  const waiting = new Set<() => void>()
-  return {
-    async acquire(waitMs: number): Promise<void> {
-      if (free > 0) {
-        free--
-        return
-      }
-      if (waiting.size >= maxWaiting) throw new DatabaseUnavailable('busy')
-      const { promise, resolve } = Promise.withResolvers<boolean>()
-      const wake = () => resolve(true)
-      waiting.add(wake)
-      const timer = setTimeout(() => resolve(false), waitMs)
-      const granted = await promise
-      clearTimeout(timer)
-      waiting.delete(wake)
-      if (!granted) throw new DatabaseUnavailable('busy')
-    },
-    release(): void {
-      const [next] = waiting
-      if (next) {
-        waiting.delete(next)
-        next() // the slot passes straight to the next waiter
-      } else {
-        free++
-      }
-    },
-  }
+interface Operation {
+  /** When the caller gets its answer anyway; Infinity once the answer is given. */
+  deadline: number
+  /** Past the deadline: when a cancelled operation stops waiting to say how it ended. */
+  cancelledUntil: number
+  cancel?: () => unknown
+  fail(): void
 }
 
 /**
@@ -72,7 +47,10 @@ function createSlots(size: number, maxWaiting: number) {
  * has really finished with it, so the count never lies about the pool.
  */
 export function guardPostgres(client: Sql, options: GuardOptions): Sql {
-  const slots = createSlots(options.slots, options.slots * WAITERS_PER_SLOT)
+  const maxWaiting = options.slots * WAITERS_PER_SLOT
+  let free = options.slots
+  const waiting: Waiter[] = []
+  const running = new Set<Operation>()
 
   // Past the deadline the server is asked to cancel, and given a moment to say
   // how the operation ended: whenever the database can still hear us, the
@@ -80,25 +58,103 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
   // result). Only a database that cannot be reached leaves a 503 ambiguous.
   const cancelGraceMs = Math.min(1000, options.timeoutMs / 2)
 
-  // The deadline counts from the request for a slot: waiting is part of it.
-  async function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
-    const started = performance.now()
-    await slots.acquire(Math.min(options.waitMs, options.timeoutMs))
-    const remaining = options.timeoutMs - (performance.now() - started)
-    // Too late to start: a query cancelled before postgres.js has sent it can
-    // still be sent afterwards, and commit behind a 503.
-    if (remaining < MIN_RUN_MS) {
-      slots.release()
-      throw new DatabaseUnavailable('busy')
+  // Runs only while something is waiting or running: an idle service sleeps.
+  let sweeper: Timer | undefined
+  function sweep() {
+    if (waiting.length === 0 && running.size === 0) {
+      clearInterval(sweeper)
+      sweeper = undefined
+      return
     }
-    const pending = Promise.resolve().then(work)
-    pending.then(slots.release, slots.release)
-    if (await settlesWithin(pending, remaining)) return pending
-    Promise.resolve()
-      .then(cancel)
-      .catch(() => {})
-    if (await settlesWithin(pending, cancelGraceMs)) return pending
-    throw new DatabaseUnavailable('timeout')
+    const now = performance.now()
+    if (waiting.length) {
+      let kept = 0
+      for (const waiter of waiting) {
+        if (waiter.until <= now) waiter.refuse()
+        else waiting[kept++] = waiter
+      }
+      waiting.length = kept
+    }
+    for (const operation of running) {
+      if (operation.deadline <= now) {
+        operation.deadline = Infinity
+        operation.cancelledUntil = now + cancelGraceMs
+        Promise.resolve()
+          .then(operation.cancel)
+          .catch(() => {})
+      } else if (operation.cancelledUntil <= now) {
+        running.delete(operation)
+        operation.fail()
+      }
+    }
+  }
+  function watch() {
+    sweeper ??= setInterval(sweep, SWEEP_MS)
+  }
+
+  /** A slot now (undefined), or a promise of one; a refused wait rejects with 503 busy. */
+  function acquire(waitMs: number): Promise<void> | undefined {
+    if (free > 0) {
+      free--
+      return undefined
+    }
+    if (waiting.length >= maxWaiting) return Promise.reject(new DatabaseUnavailable('busy'))
+    watch()
+    return new Promise<void>((grant, refuse) => {
+      waiting.push({ until: performance.now() + waitMs, grant, refuse: () => refuse(new DatabaseUnavailable('busy')) })
+    })
+  }
+
+  function release(): void {
+    const next = waiting.shift()
+    if (next) next.grant() // the slot passes straight to the longest waiter
+    else free++
+  }
+
+  function start<T>(work: () => PromiseLike<T>, remaining: number, cancel?: () => unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const operation: Operation = {
+        deadline: performance.now() + remaining,
+        cancelledUntil: Infinity,
+        cancel,
+        fail: () => reject(new DatabaseUnavailable('timeout')),
+      }
+      running.add(operation)
+      watch()
+      const settle = () => {
+        running.delete(operation)
+        release()
+      }
+      Promise.resolve()
+        .then(work)
+        .then(
+          (value) => {
+            settle()
+            resolve(value)
+          },
+          (error: unknown) => {
+            settle()
+            reject(error)
+          },
+        )
+    })
+  }
+
+  // The deadline counts from the request for a slot: waiting is part of it.
+  function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
+    const waited = acquire(Math.min(options.waitMs, options.timeoutMs))
+    if (!waited) return start(work, options.timeoutMs, cancel)
+    const asked = performance.now()
+    return waited.then(() => {
+      const remaining = options.timeoutMs - (performance.now() - asked)
+      // Too late to start: a query cancelled before postgres.js has sent it can
+      // still be sent afterwards, and commit behind a 503.
+      if (remaining < MIN_RUN_MS) {
+        release()
+        throw new DatabaseUnavailable('busy')
+      }
+      return start(work, remaining, cancel)
+    })
   }
 
   // Past its deadline a transaction is doomed: the statement running is
