@@ -35,7 +35,7 @@ interface Operation {
   /** Past the deadline: when a cancelled operation stops waiting to say how it ended. */
   cancelledUntil: number
   cancel?: () => unknown
-  fail(): void
+  reject(error: unknown): void
 }
 
 /**
@@ -84,7 +84,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
           .catch(() => {})
       } else if (operation.cancelledUntil <= now) {
         running.delete(operation)
-        operation.fail()
+        operation.reject(new DatabaseUnavailable('timeout'))
       }
     }
   }
@@ -92,12 +92,8 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
     sweeper ??= setInterval(sweep, SWEEP_MS)
   }
 
-  /** A slot now (undefined), or a promise of one; a refused wait rejects with 503 busy. */
-  function acquire(waitMs: number): Promise<void> | undefined {
-    if (free > 0) {
-      free--
-      return undefined
-    }
+  /** A slot once one is free; refused (503 busy) when the queue is full or the wait runs out. */
+  function waitForSlot(waitMs: number): Promise<void> {
     if (waiting.length >= maxWaiting) return Promise.reject(new DatabaseUnavailable('busy'))
     watch()
     return new Promise<void>((grant, refuse) => {
@@ -112,40 +108,40 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
   }
 
   function start<T>(work: () => PromiseLike<T>, remaining: number, cancel?: () => unknown): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const operation: Operation = {
-        deadline: performance.now() + remaining,
-        cancelledUntil: Infinity,
-        cancel,
-        fail: () => reject(new DatabaseUnavailable('timeout')),
-      }
-      running.add(operation)
-      watch()
-      const settle = () => {
-        running.delete(operation)
-        release()
-      }
-      Promise.resolve()
-        .then(work)
-        .then(
-          (value) => {
-            settle()
-            resolve(value)
-          },
-          (error: unknown) => {
-            settle()
-            reject(error)
-          },
-        )
-    })
+    const { promise, resolve, reject } = Promise.withResolvers<T>()
+    const operation: Operation = { deadline: performance.now() + remaining, cancelledUntil: Infinity, cancel, reject }
+    running.add(operation)
+    watch()
+    const done = () => {
+      running.delete(operation)
+      release()
+    }
+    try {
+      work().then(
+        (value) => {
+          done()
+          resolve(value)
+        },
+        (error: unknown) => {
+          done()
+          reject(error)
+        },
+      )
+    } catch (error) {
+      done()
+      reject(error)
+    }
+    return promise
   }
 
   // The deadline counts from the request for a slot: waiting is part of it.
   function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
-    const waited = acquire(Math.min(options.waitMs, options.timeoutMs))
-    if (!waited) return start(work, options.timeoutMs, cancel)
+    if (free > 0) {
+      free--
+      return start(work, options.timeoutMs, cancel)
+    }
     const asked = performance.now()
-    return waited.then(() => {
+    return waitForSlot(Math.min(options.waitMs, options.timeoutMs)).then(() => {
       const remaining = options.timeoutMs - (performance.now() - asked)
       // Too late to start: a query cancelled before postgres.js has sent it can
       // still be sent afterwards, and commit behind a 503.
@@ -187,19 +183,18 @@ export function guardPostgres(client: Sql, options: GuardOptions): Sql {
     )
   }
 
+  function unsafe(text: string, parameters?: Parameters<Sql['unsafe']>[1], queryOptions?: Parameters<Sql['unsafe']>[2]) {
+    // postgres.js queries are lazy: built here, run only once a slot is held.
+    const query = client.unsafe(text, parameters, options.prepare ? queryOptions : { ...queryOptions, prepare: false })
+    return {
+      values: () => run(() => query.values(), () => query.cancel()),
+      then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) =>
+        run(() => query, () => query.cancel()).then(done, failed),
+    }
+  }
   return new Proxy(client, {
     get(target, key, receiver) {
-      if (key === 'unsafe') {
-        return (text: string, parameters?: Parameters<Sql['unsafe']>[1], queryOptions?: Parameters<Sql['unsafe']>[2]) => {
-          // postgres.js queries are lazy: built here, run only once a slot is held.
-          const query = target.unsafe(text, parameters, options.prepare ? queryOptions : { ...queryOptions, prepare: false })
-          return {
-            values: () => run(() => query.values(), () => query.cancel()),
-            then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) =>
-              run(() => query, () => query.cancel()).then(done, failed),
-          }
-        }
-      }
+      if (key === 'unsafe') return unsafe
       if (key === 'begin') return (...args: unknown[]) => guardedTransaction(target, args)
       return Reflect.get(target, key, receiver)
     },

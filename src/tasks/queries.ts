@@ -177,21 +177,37 @@ export async function getTask(db: Database, userId: string, id: number): Promise
   return row ?? explainMissing(db, userId, id)
 }
 
+// API field → the schema's key for it.
+const COLUMN_OF = {
+  title: 'title',
+  description: 'description',
+  completed: 'completed',
+  priority: 'priority',
+  due_date: 'dueDate',
+  tags: 'tags',
+} as const
+type Field = keyof typeof COLUMN_OF
+const OPTIONAL_ON_CREATE = ['description', 'priority', 'due_date', 'tags'] as const
+
 export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
   // One statement takes a slot in the user's quota row (locked by the upsert,
   // so concurrent creates cannot overshoot) and inserts the task. With no slot
   // left the CTE is empty, version is NULL and the NOT NULL constraint stops
   // the insert: SQLSTATE 23502 means the limit was reached. user_id stays a
   // plain value, as Citus requires of a distribution column.
-  const insert = statement(db, 'create', () => {
+  // Only the fields given are bound (the rest take their column defaults), and
+  // the constants are part of the SQL: a create of a title alone binds two
+  // values, not nine, which is measurably cheaper for the driver and the server.
+  const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
+  const insert = statement(db, `create|${given.join(',')}`, () => {
     const slot = db.$with('slot').as(
       db
         .insert(taskQuotas)
-        .values({ userId: placeholder('userId'), taskCount: 1 })
+        .values({ userId: placeholder('userId'), taskCount: sql`1` })
         .onConflictDoUpdate({
           target: taskQuotas.userId,
           set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
-          setWhere: sql`${taskQuotas.taskCount} < ${MAX_TASKS_PER_USER}`,
+          setWhere: sql`${taskQuotas.taskCount} < ${sql.raw(String(MAX_TASKS_PER_USER))}`,
         })
         .returning({ userId: taskQuotas.userId }),
     )
@@ -202,22 +218,12 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
         userId: placeholder('userId'),
         version: sql`(select 1 from ${slot})`,
         title: placeholder('title'),
-        description: placeholder('description'),
-        priority: placeholder('priority'),
-        dueDate: placeholder('dueDate'),
-        tags: placeholder('tags'),
+        ...Object.fromEntries(given.map((field) => [COLUMN_OF[field], placeholder(field)])),
       })
       .returning(taskRowColumns)
   })
   try {
-    const [row] = await rowsOf<TaskRow>(insert, {
-      userId,
-      title: input.title,
-      description: input.description ?? null,
-      priority: input.priority ?? 'medium',
-      dueDate: input.due_date ?? null,
-      tags: input.tags ?? [],
-    })
+    const [row] = await rowsOf<TaskRow>(insert, { ...input, userId })
     return row!
   } catch (error) {
     if ((error as { cause?: { code?: string } }).cause?.code === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
@@ -227,16 +233,6 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
 
 type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
 
-// API field → the schema's key for it.
-const UPDATABLE = {
-  title: 'title',
-  description: 'description',
-  completed: 'completed',
-  priority: 'priority',
-  due_date: 'dueDate',
-  tags: 'tags',
-} as const
-type Field = keyof typeof UPDATABLE
 
 /**
  * Applies the given fields. `version` and `updated_at` move only when a value
@@ -249,19 +245,19 @@ export async function updateTask(
   changes: Changes,
   precondition?: Precondition,
 ): Promise<TaskRow> {
-  const fields = (Object.keys(UPDATABLE) as Field[]).filter((field) => changes[field] !== undefined)
+  const fields = (Object.keys(COLUMN_OF) as Field[]).filter((field) => changes[field] !== undefined)
   const check = versionCheck(precondition)
   const update = statement(db, `update|${fields.join(',')}|${Boolean(check)}`, () => {
     const changed = fields.length
       ? sql.join(
           fields.map((field) => {
-            const column = tasks[UPDATABLE[field]]
+            const column = tasks[COLUMN_OF[field]]
             return sql`${column} is distinct from ${sql.param(placeholder(field), column)}`
           }),
           sql` or `,
         )
       : sql`false`
-    const set = Object.fromEntries(fields.map((field) => [UPDATABLE[field], placeholder(field)]))
+    const set = Object.fromEntries(fields.map((field) => [COLUMN_OF[field], placeholder(field)]))
     return db
       .update(tasks)
       .set({
