@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { decimal } from '../http/decimal'
 import { text } from '../http/text'
 
 // Literal unions, not t.UnionEnum: Elysia fills an optional UnionEnum with its
@@ -32,7 +33,7 @@ const tags = t.Array(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40
 
 const completed = t.Boolean({ error: 'must be true or false' })
 
-const id = t.Integer({ minimum: 1, maximum: 2147483647, error: 'must be a task id: an integer from 1 to 2147483647' })
+const id = decimal({ minimum: 1, maximum: 2147483647, error: 'must be a task id: an integer from 1 to 2147483647' })
 
 const timestamp = t.String({ format: 'date-time' })
 
@@ -94,8 +95,8 @@ export const TaskModel = {
         ),
       ),
       order: t.Optional(t.Union([t.Literal('asc'), t.Literal('desc')], { error: 'must be asc or desc' })),
-      limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100, error: 'must be an integer from 1 to 1000' })),
-      offset: t.Optional(t.Integer({ minimum: 0, maximum: 2147483647, default: 0, error: 'must be an integer of at least 0' })),
+      limit: t.Optional(decimal({ minimum: 1, maximum: 1000, default: 100, error: 'must be an integer from 1 to 1000' })),
+      offset: t.Optional(decimal({ minimum: 0, maximum: 2147483647, default: 0, error: 'must be an integer of at least 0' })),
     },
     // Unknown parameters (cache busters and the like) are ignored, not refused.
     { additionalProperties: true },

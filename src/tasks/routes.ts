@@ -2,6 +2,7 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
+import { readDecimal } from '../http/decimal'
 import { errorsFor, ValidationFailed } from '../http/errors'
 import { TaskModel } from './model'
 import {
@@ -65,17 +66,6 @@ function linkHeader(url: URL, offset: number, limit: number, total: number): str
   return links.length ? links.join(', ') : undefined
 }
 
-const DECIMAL = /^\d{1,10}$/
-
-// Elysia would read "0x10" or "1e3" as numbers, and reports a number out of
-// range without naming the field: ids and paging take plain decimals, checked here.
-function requireDecimal(field: string, value: unknown, schema: { minimum?: number; maximum?: number; error?: unknown }) {
-  if (typeof value !== 'string') return
-  const number = Number(value)
-  if (!DECIMAL.test(value) || number < (schema.minimum ?? 0) || number > (schema.maximum ?? Number.MAX_SAFE_INTEGER))
-    throw new ValidationFailed([{ field, message: String(schema.error) }])
-}
-
 // Routes with a body say `parse: 'json'` only to declare the media type in the
 // OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
 const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
@@ -113,9 +103,11 @@ export function taskRoutes<const Prefix extends string>(
     .guard({ auth: true, detail: { tags: [tag] } })
     // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
     .onTransform(({ params, query, body }) => {
-      requireDecimal('id', (params as Record<string, string> | undefined)?.id, TaskModel.id)
-      requireDecimal('limit', query?.limit, TaskModel.listQuery.properties.limit)
-      requireDecimal('offset', query?.offset, TaskModel.listQuery.properties.offset)
+      const path = params as Record<string, unknown> | undefined
+      if (path?.id !== undefined) path.id = readDecimal('id', path.id, TaskModel.id)
+      const paging = query as Record<string, unknown> | undefined
+      if (paging?.limit !== undefined) paging.limit = readDecimal('limit', paging.limit, TaskModel.listQuery.properties.limit)
+      if (paging?.offset !== undefined) paging.offset = readDecimal('offset', paging.offset, TaskModel.listQuery.properties.offset)
       const input = body as { title?: unknown } | undefined
       if (input && typeof input.title === 'string') input.title = input.title.trim()
     })
