@@ -34,6 +34,8 @@ const { values: options } = parseArgs({
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     prewarm: { type: 'string', default: '3' },
+    // The service's LOG_LEVEL: info (the default in production) writes a line per request.
+    'log-level': { type: 'string', default: 'info' },
     scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
     connections: { type: 'string', default: '64,256' },
     json: { type: 'string' },
@@ -299,7 +301,7 @@ async function startServer(kind: Kind, databaseUrl: string, secret: string): Pro
       DATABASE_URL: databaseUrl,
       BETTER_AUTH_SECRET: secret,
       DATABASE_POOL_MAX: '10',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: options['log-level']!,
       ...(kind === 'reference' ? REFERENCE_ENV : {}),
     },
     stdin: 'ignore',
