@@ -17,11 +17,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { drizzle as postgresDrizzle } from 'drizzle-orm/postgres-js'
+import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
 import { SignJWT } from 'jose'
 import postgres, { type Sql } from 'postgres'
 import type { Database } from '../src/db/client'
 import * as schema from '../src/db/schema'
+import { runStatementsWith } from '../src/db/statements'
 import { listTasks } from '../src/tasks/queries'
 
 // ---------------------------------------------------------------- options
@@ -486,11 +487,15 @@ async function seed(sql: Sql, users: { prefix: string; from: number; to: number 
     on conflict (user_id) do update set task_count = excluded.task_count`)
 }
 
-/** The SQL and parameters the service sends for a list query, captured by drizzle's logger while its own code runs it. */
-async function serviceListSql(client: Sql, userId: string, query: Parameters<typeof listTasks>[2]): Promise<{ sql: string; params: unknown[] }> {
+/** The SQL and values the service sends for a list query, captured from its own code (src/tasks/queries.ts). */
+async function serviceListSql(userId: string, query: Parameters<typeof listTasks>[2]): Promise<{ sql: string; params: unknown[] }> {
   const captured: { sql: string; params: unknown[] }[] = []
-  const db = postgresDrizzle(client, { schema, logger: { logQuery: (sql, params) => void captured.push({ sql, params }) } })
-  await listTasks(db as unknown as Database, userId, query)
+  const db = proxyDrizzle(async () => ({ rows: [] }), { schema }) as unknown as Database
+  runStatementsWith(db, async (sql, params) => {
+    captured.push({ sql, params })
+    return []
+  })
+  await listTasks(db, userId, query)
   return captured[0]!
 }
 
@@ -738,7 +743,7 @@ async function growthMode(): Promise<void> {
       'values (custom plan) and may then switch to one plan for any value (generic plan), so both are shown.\n',
   )
   for (const [title, userId, query] of variants) {
-    const { sql: text, params } = await serviceListSql(db.sql, userId, query)
+    const { sql: text, params } = await serviceListSql(userId, query)
     const explain = `explain (analyze, buffers) ${text}`
     const custom = await db.sql.unsafe(explain, params as never[])
     // Only a named statement gets a generic plan: PREPARE it in SQL, EXPLAIN EXECUTE it.

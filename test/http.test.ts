@@ -5,6 +5,7 @@ import packageJson from '../package.json'
 import { createApp } from '../src/app'
 import type { Database, DatabaseHandle } from '../src/db/client'
 import * as schema from '../src/db/schema'
+import { runStatementsWith } from '../src/db/statements'
 import { app, call, createTask, database, expectNoLeak, logger, logLines, signedInUser, testConfig, type TestApp } from './support'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -203,8 +204,10 @@ describe('database unavailable', () => {
   /** A DatabaseHandle on a real postgres.js client, as src/db/client.ts builds it, pointed at a dead port. */
   function appOn(port: number) {
     const client = postgres(`postgres://todo:not-the-password@127.0.0.1:${port}/todo`, { max: 2, connect_timeout: 5, onnotice: () => {} })
+    const db = drizzle(client, { schema }) as unknown as Database
+    runStatementsWith(db, (text, values) => client.unsafe(text, values as never[]))
     const handle: DatabaseHandle = {
-      db: drizzle(client, { schema }) as unknown as Database,
+      db,
       kind: 'postgres',
       description: `PostgreSQL at 127.0.0.1:${port}/todo`,
       ping: async () => { await client`select 1` },

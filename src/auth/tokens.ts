@@ -31,7 +31,8 @@ export interface IssuedToken {
 }
 
 export interface Tokens {
-  verifyBearer(authorization: string | undefined): Promise<Identity>
+  /** Throws Unauthenticated (401) or AuthUnavailable (503). */
+  verifyBearer(authorization: string | undefined): Identity | Promise<Identity>
   issue(user: { id: string; email: string; name: string | null }): Promise<IssuedToken>
 }
 
@@ -135,15 +136,20 @@ export async function createTokens(options: TokenOptions): Promise<Tokens> {
   // allowance), so repeats skip the signature check. Bounded; oldest out first.
   const verified = new Map<string, { identity: Identity; exp: number }>()
 
+  async function verifyAndKeep(token: string): Promise<Identity> {
+    const result = await verify(token)
+    verified.set(token, result)
+    if (verified.size > VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
+    return result.identity
+  }
+
   return {
-    async verifyBearer(authorization) {
+    // A token already verified is answered without a promise: most requests.
+    verifyBearer(authorization) {
       const token = bearerToken(authorization)
       const known = verified.get(token)
       if (known && known.exp > Date.now() / 1000) return known.identity
-      const result = await verify(token)
-      verified.set(token, result)
-      if (verified.size > VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
-      return result.identity
+      return verifyAndKeep(token)
     },
 
     async issue(user) {

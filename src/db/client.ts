@@ -6,6 +6,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { guardPostgres, silentSocketCutoff } from './guard'
 import { migratePgliteDatabase, migratePostgresDatabase } from './migrate'
+import { runStatementsWith } from './statements'
 import * as schema from './schema'
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>
@@ -62,8 +63,11 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     prepare: options.prepare,
   })
   const parsed = new URL(url)
+  const db = drizzlePostgres(guarded, { schema }) as unknown as Database
+  // postgres.js names and prepares each statement once per connection.
+  runStatementsWith(db, (text, values) => guarded.unsafe(text, values as never[], { prepare: true }) as unknown as Promise<Record<string, unknown>[]>)
   return {
-    db: drizzlePostgres(guarded, { schema }) as unknown as Database,
+    db,
     kind: 'postgres',
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
@@ -80,6 +84,7 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   const client = await PGlite.create(dataDir)
   const db = drizzlePglite(client, { schema })
   await migratePgliteDatabase(db)
+  runStatementsWith(db as unknown as Database, async (text, values) => (await client.query<Record<string, unknown>>(text, values)).rows)
   return {
     db: db as unknown as Database,
     kind: 'pglite',

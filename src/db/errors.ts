@@ -21,6 +21,15 @@ function unavailableSqlState(code: string): boolean {
   return code.startsWith('08') || code.startsWith('53') || code === '57P01' || code === '57P02' || code === '57P03'
 }
 
+/** The SQLSTATE of a driver error, under any wrapper. */
+export function sqlStateOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
 /**
  * Maps a driver error (wrapped by drizzle in DrizzleQueryError, whose cause
  * holds the driver's error) to a 503, or undefined when it is not about

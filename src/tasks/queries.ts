@@ -1,7 +1,9 @@
-import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, ilike, or, type Query, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { taskQuotas, tasks } from '../db/schema'
+import { compileStatement, type Statement } from '../db/statements'
+import { sqlStateOf } from '../db/errors'
 import { Forbidden, PreconditionFailed, TaskLimitReached, TaskNotFound } from '../http/errors'
 import type { Task, TaskModel } from './model'
 
@@ -52,35 +54,26 @@ export function toTask(row: Task): Task {
 
 const taskRowColumns = { ...taskColumns, version: tasks.version }
 
-// A drizzle prepared statement's all() answers the driver's rows as the
-// driver built them. Its type declarations mark it internal, but the PGlite
-// and postgres.js drivers both implement it (drizzle-orm is pinned by the lockfile).
-type DriverRows = { all(params: Record<string, unknown>): Promise<unknown> }
-
-/** Runs a statement whose columns are named as the API names them. */
-async function rowsOf<Row>(statement: object, params: Record<string, unknown>): Promise<Row[]> {
-  return (await (statement as DriverRows).all(params)) as Row[]
-}
 
 /** What If-Match allows: any current version (`*`), or one of these versions. */
 export type Precondition = { any: true } | { versions: number[] }
 
 // Every statement is built once per database and kept, its values bound
-// through placeholders: drizzle then skips rebuilding the SQL on each request,
-// and postgres.js prepares it once per connection (unless DATABASE_PREPARE is
-// false, which src/db/guard.ts enforces for every statement).
+// through placeholders: the SQL is never rebuilt, and postgres.js prepares it
+// once per connection (unless DATABASE_PREPARE is false, which
+// src/db/guard.ts enforces for every statement).
 const placeholder = (name: string) => sql.placeholder(name)
-const statements = new WeakMap<Database, Map<string, unknown>>()
+const statements = new WeakMap<Database, Map<string, Statement>>()
 
-function statement<T>(db: Database, key: string, build: () => { prepare(name: string): T }): T {
+function statement(db: Database, key: string, build: () => { toSQL(): Query }): Statement {
   let cache = statements.get(db)
   if (!cache) statements.set(db, (cache = new Map()))
-  let prepared = cache.get(key) as T | undefined
-  if (!prepared) {
-    prepared = build().prepare(`task_${cache.size}`)
-    cache.set(key, prepared)
+  let compiled = cache.get(key)
+  if (!compiled) {
+    compiled = compileStatement(db, build())
+    cache.set(key, compiled)
   }
-  return prepared
+  return compiled
 }
 
 const ownedTask = and(eq(tasks.userId, placeholder('userId')), eq(tasks.id, placeholder('id')))
@@ -138,7 +131,7 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
     limit: query.limit ?? 100,
     offset: query.offset ?? 0,
   }
-  const found = await rowsOf<Task & { total: number }>(statement(db, `list|${shape}`, () =>
+  const found = await statement(db, `list|${shape}`, () =>
     db
       .select({ ...taskColumns, total: sql<number>`(count(*) over ())::int`.as('total') })
       .from(tasks)
@@ -146,12 +139,12 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
       .orderBy(...listOrder(query))
       .limit(placeholder('limit'))
       .offset(placeholder('offset')),
-  ), params)
+  ).rows<Task & { total: number }>(params)
   if (found.length === 0 && params.offset > 0) {
     // Paged past the end: the window count saw no rows, so count separately.
     const [counted] = await statement(db, `count|${shape}`, () =>
-      db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query)),
-    ).execute(params)
+      db.select({ total: sql<number>`count(*)::int`.as('total') }).from(tasks).where(listFilter(query)),
+    ).rows<{ total: number }>(params)
     return { tasks: [], total: counted?.total ?? 0 }
   }
   return { tasks: found.map(toTask), total: found[0]?.total ?? 0 }
@@ -161,11 +154,11 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
 async function explainMissing(db: Database, userId: string, id: number, precondition?: Precondition): Promise<never> {
   const [existing] = await statement(db, 'exists', () =>
     db
-      .select({ mine: sql<boolean>`${tasks.userId} = ${placeholder('userId')}` })
+      .select({ mine: sql<boolean>`${tasks.userId} = ${placeholder('userId')}`.as('mine') })
       .from(tasks)
       .where(eq(tasks.id, placeholder('id')))
       .limit(1),
-  ).execute({ userId, id })
+  ).rows<{ mine: boolean }>({ userId, id })
   if (!existing) throw new TaskNotFound()
   if (!existing.mine) throw new Forbidden('This task belongs to another user')
   if (precondition) throw new PreconditionFailed()
@@ -173,7 +166,7 @@ async function explainMissing(db: Database, userId: string, id: number, precondi
 }
 
 export async function getTask(db: Database, userId: string, id: number): Promise<TaskRow> {
-  const [row] = await rowsOf<TaskRow>(statement(db, 'get', () => db.select(taskRowColumns).from(tasks).where(ownedTask)), { userId, id })
+  const [row] = await statement(db, 'get', () => db.select(taskRowColumns).from(tasks).where(ownedTask)).rows<TaskRow>({ userId, id })
   return row ?? explainMissing(db, userId, id)
 }
 
@@ -223,10 +216,10 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
       .returning(taskRowColumns)
   })
   try {
-    const [row] = await rowsOf<TaskRow>(insert, { ...input, userId })
+    const [row] = await insert.rows<TaskRow>({ ...input, userId })
     return row!
   } catch (error) {
-    if ((error as { cause?: { code?: string } }).cause?.code === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
+    if (sqlStateOf(error) === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
     throw error
   }
 }
@@ -268,22 +261,19 @@ export async function updateTask(
       .where(and(ownedTask, check))
       .returning(taskRowColumns)
   })
-  const [row] = await rowsOf<TaskRow>(update, { userId, id, ...changes, ...versionParams(precondition) })
+  const [row] = await update.rows<TaskRow>({ userId, id, ...changes, ...versionParams(precondition) })
   return row ?? explainMissing(db, userId, id, precondition)
 }
 
 export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
   const check = versionCheck(precondition)
-  const [row] = await rowsOf<TaskRow>(
-    statement(db, `toggle|${Boolean(check)}`, () =>
-      db
-        .update(tasks)
-        .set({ completed: sql`not ${tasks.completed}`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-        .where(and(ownedTask, check))
-        .returning(taskRowColumns),
-    ),
-    { userId, id, ...versionParams(precondition) },
-  )
+  const [row] = await statement(db, `toggle|${Boolean(check)}`, () =>
+    db
+      .update(tasks)
+      .set({ completed: sql`not ${tasks.completed}`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .where(and(ownedTask, check))
+      .returning(taskRowColumns),
+  ).rows<TaskRow>({ userId, id, ...versionParams(precondition) })
   return row ?? explainMissing(db, userId, id, precondition)
 }
 
@@ -300,6 +290,6 @@ export async function deleteTask(db: Database, userId: string, id: number, preco
         .returning({ userId: taskQuotas.userId }),
     )
     return db.with(gone, released).select({ id: gone.id }).from(gone)
-  }).execute({ userId, id, ...versionParams(precondition) })
+  }).rows<{ id: number }>({ userId, id, ...versionParams(precondition) })
   if (!deleted) await explainMissing(db, userId, id, precondition)
 }

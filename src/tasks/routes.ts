@@ -53,7 +53,10 @@ function parseDueDate(value: string | null | undefined): string | null | undefin
   return parsed.toISOString()
 }
 
-function linkHeader(url: URL, offset: number, limit: number, total: number): string | undefined {
+function linkHeader(requestUrl: string, offset: number, limit: number, total: number): string | undefined {
+  // Most lists fit in one page: the URL is parsed only when there is a link to write.
+  if (offset + limit >= total && offset === 0) return undefined
+  const url = new URL(requestUrl)
   const link = (at: number, rel: string) => {
     const target = new URL(url)
     target.searchParams.set('offset', String(at))
@@ -116,7 +119,7 @@ export function taskRoutes<const Prefix extends string>(
       async ({ userId, query, set, request }) => {
         const { tasks, total } = await listTasks(db, userId, query)
         set.headers['x-total-count'] = String(total)
-        const link = linkHeader(new URL(request.url), query.offset ?? 0, query.limit ?? 100, total)
+        const link = linkHeader(request.url, query.offset ?? 0, query.limit ?? 100, total)
         if (link) set.headers.link = link
         return tasks
       },
