@@ -44,6 +44,8 @@ const { values: options } = parseArgs({
     'cpu-prof': { type: 'string' },
     // Diagnostics: extra environment for the reference server, e.g. REFERENCE_PREPARE=false.
     'reference-env': { type: 'string', multiple: true, default: [] },
+    // Diagnostics: another script in the reference's place (an A/B of two builds of the service, say).
+    'reference-script': { type: 'string', default: 'bench/reference.ts' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -289,7 +291,7 @@ async function waitHealthy(child: Subprocess, port: number, timeoutMs: number): 
 /** Starts a server pinned to core 0; resolves when /health answers 200, with the time that took. */
 async function startServer(kind: Kind, databaseUrl: string, secret: string): Promise<Server & { startMs: number }> {
   const port = freePort()
-  const script = kind === 'service' ? 'src/index.ts' : 'bench/reference.ts'
+  const script = kind === 'service' ? 'src/index.ts' : options['reference-script']!
   const started = performance.now()
   const profile = options['cpu-prof'] ? ['--cpu-prof-md', `--cpu-prof-dir=${options['cpu-prof']}`, `--cpu-prof-name=${kind}-${port}.md`] : []
   const child = spawn([...pin('0'), BUN, ...profile, '--no-env-file', script], {

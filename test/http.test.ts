@@ -14,6 +14,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 async function logLinesFor(requestId: string) {
   const find = () => logLines.map((line) => JSON.parse(line)).filter((line) => line.request_id === requestId && line.message === 'request')
   for (let turn = 0; turn < 200 && !find().length; turn++) await new Promise((resolve) => setImmediate(resolve))
+  // A few more turns of the event loop, so that a second line for the same request would be seen.
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve))
   return find()
 }
 
@@ -115,18 +117,24 @@ describe('X-Request-Id and the access log', () => {
     }
   })
 
-  test('one JSON line per request with method, route, status, duration and id; never a token or password', async () => {
+  test('one JSON line per request, handled or refused, with method, route, status, duration and id; never a token or password', async () => {
     const user = await signedInUser()
     const task = await createTask(user)
-    const requests = [
+    const requests: { method: string; path: string; status: number; route: RegExp; body?: object; token?: string; headers?: Record<string, string>; raw?: string }[] = [
       { method: 'GET', path: `/api/tasks?access_token=${user.token}`, status: 200, route: /^\/api\/tasks$/ },
       { method: 'GET', path: `/api/tasks/${task.id}?token=${user.token}`, status: 200, route: /^\/api\/tasks\/(:id|\{id\})$/ },
       { method: 'POST', path: '/api/tasks', status: 422, route: /^\/api\/tasks$/, body: { title: 'x', password: 'hunter2-very-secret' } },
       { method: 'GET', path: '/api/tasks', status: 401, route: /^\/api\/tasks$/, token: `${user.token}x` },
+      { method: 'DELETE', path: `/api/tasks/${task.id}`, status: 204, route: /^\/api\/tasks\/(:id|\{id\})$/ },
+      { method: 'OPTIONS', path: '/api/tasks', status: 204, route: /^\/(\*)?/, headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } },
+      { method: 'GET', path: '/health', status: 200, route: /^\/health$/ },
+      { method: 'GET', path: '/api/nope', status: 404, route: /^\/api\/nope$/ },
+      { method: 'PUT', path: '/api/tasks', status: 405, route: /^\/api\/tasks$/ },
+      { method: 'POST', path: '/api/tasks', status: 413, route: /^\/api\/tasks$/, raw: '{}', headers: { 'content-length': '70000', 'content-type': 'application/json' } },
     ]
-    for (const { method, path, status, route, body, token } of requests) {
+    for (const { method, path, status, route, body, token, headers, raw } of requests) {
       const requestId = `log-${crypto.randomUUID()}`
-      const reply = await call(method, path, { token: token ?? user.token, body, headers: { 'x-request-id': requestId } })
+      const reply = await call(method, path, { token: token ?? user.token, body, raw, headers: { ...headers, 'x-request-id': requestId } })
       expect(reply.status).toBe(status)
       expect(reply.headers.get('x-request-id')).toBe(requestId)
       const lines = await logLinesFor(requestId)
