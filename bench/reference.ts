@@ -61,7 +61,12 @@ const COLUMNS = `id, title, description, completed, priority, ${iso('due_date')}
 
 // Qualified: a bare created_at in ORDER BY would name the to_char output column,
 // and PostgreSQL would sort strings instead of walking tasks_user_created_idx.
-const LIST_SQL = `select ${COLUMNS}, (count(*) over ())::int as total from tasks where user_id = $1 order by tasks.created_at desc, tasks.id desc limit $2 offset $3`
+// The total as the service computes it: null when the first page holds every
+// task (the first subquery stops at limit + 1 rows), else a separate count.
+const LIST_SQL = `select ${COLUMNS},
+  case when $3 = 0 and (select count(*) from (select 1 from tasks where user_id = $1 limit $2 + 1) as first_page) <= $2 then null
+  else (select count(*) from tasks where user_id = $1)::int end as total
+  from tasks where user_id = $1 order by tasks.created_at desc, tasks.id desc limit $2 offset $3`
 const COUNT_SQL = 'select count(*)::int as total from tasks where user_id = $1'
 const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
 // One statement takes a slot in the user's quota row and inserts the task, as
@@ -293,8 +298,8 @@ async function list(request: Request, userId: string): Promise<Response> {
     offset = Number(rawOffset)
     if (!DECIMAL.test(rawOffset) || offset > 2147483647) return invalid('offset', 'must be an integer of at least 0')
   }
-  const rows = await query<(Row & { total: number })[]>(LIST_SQL, [userId, limit, offset])
-  let total = rows[0]?.total ?? 0
+  const rows = await query<(Row & { total: number | null })[]>(LIST_SQL, [userId, limit, offset])
+  let total = rows[0]?.total ?? rows.length
   if (rows.length === 0 && offset > 0) {
     const [counted] = await query<{ total: number }[]>(COUNT_SQL, [userId])
     total = counted?.total ?? 0

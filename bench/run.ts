@@ -1,7 +1,7 @@
 // Load benchmark: the service (Elysia + drizzle) against a frameworkless
 // reference server (bench/reference.ts) on the same PostgreSQL database.
 //
-//   bun bench/run.ts [--rounds 3] [--seconds 5] [--warmup 1] [--prewarm 3] [--scenarios list,create] [--connections 64,256] [--json out.json]
+//   bun bench/run.ts [--rounds 5] [--seconds 3] [--warmup 1] [--prewarm 1] [--scenarios list,create] [--connections 64,256] [--json out.json]
 //   bun bench/run.ts --growth [--seconds 5]
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
 //   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10, REFERENCE_TOKEN_CACHE=1
@@ -18,9 +18,11 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
+import { sql as drizzleSql } from 'drizzle-orm'
 import { SignJWT } from 'jose'
 import postgres, { type Sql } from 'postgres'
 import type { Database } from '../src/db/client'
+import { openDatabase } from '../src/db/client'
 import * as schema from '../src/db/schema'
 import { runStatementsWith } from '../src/db/statements'
 import { listTasks } from '../src/tasks/queries'
@@ -31,10 +33,11 @@ const { values: options } = parseArgs({
   args: process.argv.slice(2),
   options: {
     growth: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
+    embedded: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
-    prewarm: { type: 'string', default: '3' },
+    prewarm: { type: 'string', default: '1' },
     // The service's LOG_LEVEL: info (the default in production) writes a line per request.
     'log-level': { type: 'string', default: 'info' },
     scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
@@ -289,7 +292,8 @@ async function waitHealthy(child: Subprocess, port: number, timeoutMs: number): 
 }
 
 /** Starts a server pinned to core 0; resolves when /health answers 200, with the time that took. */
-async function startServer(kind: Kind, databaseUrl: string, secret: string): Promise<Server & { startMs: number }> {
+/** Starts a server pinned to core 0 on PostgreSQL (a URL) or, for the service, on embedded PGlite ({ dataDir }). */
+async function startServer(kind: Kind, database: string | { dataDir: string }, secret: string): Promise<Server & { startMs: number }> {
   const port = freePort()
   const script = kind === 'service' ? 'src/index.ts' : options['reference-script']!
   const started = performance.now()
@@ -301,7 +305,7 @@ async function startServer(kind: Kind, databaseUrl: string, secret: string): Pro
       HOME: process.env.HOME ?? '/tmp',
       NODE_ENV: 'production',
       PORT: String(port),
-      DATABASE_URL: databaseUrl,
+      ...(typeof database === 'string' ? { DATABASE_URL: database } : { DATA_DIR: database.dataDir }),
       BETTER_AUTH_SECRET: secret,
       DATABASE_POOL_MAX: '10',
       LOG_LEVEL: options['log-level']!,
@@ -398,17 +402,18 @@ interface Measurement {
   peakRssMb: number
 }
 
-async function measure(server: Server, database: string, load: Load, round = 0): Promise<Measurement> {
+/** One measured wrk run; `database` undefined for embedded PGlite (no backends to pin or count). */
+async function measure(server: Server, database: string | undefined, load: Load, round = 0): Promise<Measurement> {
   if (WARMUP > 0) await wrk(server.port, { ...load, seconds: WARMUP })
-  await pinBackends(database)
+  if (database) await pinBackends(database)
   const rss = watchRss(server.pid)
-  const db0 = await backendTicks(database, server.application)
+  const db0 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const cpu0 = procTicks(server.pid)
   const started = performance.now()
   const result = await wrk(server.port, load)
   const cpu1 = procTicks(server.pid)
   const wall = (performance.now() - started) / 1000
-  const db1 = await backendTicks(database, server.application)
+  const db1 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const peakRssMb = rss.stop()
   let dbTicks = 0
   for (const [pid, ticks] of db1) dbTicks += ticks - (db0.get(pid) ?? 0)
@@ -431,6 +436,50 @@ async function measure(server: Server, database: string, load: Load, round = 0):
     dbUsPerRequest: ((dbTicks / CLK_TCK) * 1e6) / requests,
     serverCore: cpuSeconds / wall,
     peakRssMb,
+  }
+}
+
+// ---------------------------------------------------------------- same answers
+
+/**
+ * The comparison means something only if both servers do the same work: the
+ * reads the benchmark sends must get the same status, body and headers from
+ * both, and the writes answers of the same shape. Stops the run otherwise.
+ */
+async function checkSameAnswers(service: Server, reference: Server, token: string, ownId: number, otherToken: string): Promise<void> {
+  const ask = async (server: Server, method: string, path: string, body?: unknown, bearer = token) => {
+    const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    const header = (name: string) => response.headers.get(name)
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, header }
+  }
+  const differ = (what: string, a: unknown, b: unknown) => {
+    throw new Error(`service and reference differ on ${what}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
+  }
+  for (const path of ['/api/tasks?limit=50', '/api/tasks?limit=10&offset=10', '/api/tasks?limit=20&offset=45', '/api/tasks?offset=1000', `/api/tasks/${ownId}`, '/api/tasks/2147483647'])
+    for (const bearer of [token, otherToken]) {
+      const [s, r] = [await ask(service, 'GET', path, undefined, bearer), await ask(reference, 'GET', path, undefined, bearer)]
+      if (s.status !== r.status) differ(`GET ${path} status`, s.status, r.status)
+      if (!Bun.deepEquals(s.body, r.body)) differ(`GET ${path} body`, s.body, r.body)
+      for (const name of ['x-total-count', 'link', 'etag']) if (s.header(name) !== r.header(name)) differ(`GET ${path} ${name}`, s.header(name), r.header(name))
+    }
+  const shape = (answer: Awaited<ReturnType<typeof ask>>) => ({
+    status: answer.status,
+    keys: Object.keys(answer.body ?? {}).sort(),
+    etag: /^"\d+\.\d+"$/.test(answer.header('etag') ?? ''),
+    location: /^\/api\/tasks\/\d+$/.test(answer.header('location') ?? ''),
+  })
+  for (const [method, path, body] of [
+    ['POST', '/api/tasks', { title: 'bench check' }],
+    ['PATCH', `/api/tasks/${ownId}`, { title: `bench check ${Date.now()}` }],
+    ['PATCH', `/api/tasks/${ownId}/complete`, undefined],
+  ] as const) {
+    const [s, r] = [shape(await ask(service, method, path, body)), shape(await ask(reference, method, path, body))]
+    if (!Bun.deepEquals(s, r)) differ(`${method} ${path}`, s, r)
   }
 }
 
@@ -471,7 +520,12 @@ async function environment(sql: Sql): Promise<string> {
 
 /** users × tasks rows of user ids prefix-<n>, through one INSERT ... SELECT generate_series, plus their quota rows. */
 async function seed(sql: Sql, users: { prefix: string; from: number; to: number }, tasksPerUser: number): Promise<void> {
-  await sql.unsafe(`
+  for (const statement of seedStatements(users, tasksPerUser)) await sql.unsafe(statement)
+}
+
+function seedStatements(users: { prefix: string; from: number; to: number }, tasksPerUser: number): string[] {
+  return [
+    `
     insert into tasks (user_id, title, description, completed, priority, due_date, tags, created_at, updated_at)
     select '${users.prefix}' || u,
            'Task ' || t || case when t % 20 = 7 then ' buy word' else '' end,
@@ -482,11 +536,12 @@ async function seed(sql: Sql, users: { prefix: string; from: number; to: number 
            case when t % 10 = 3 then array['x', 'work'] when t % 4 = 0 then array['home'] else '{}'::text[] end,
            now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond',
            now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond'
-    from generate_series(${users.from}, ${users.to}) u cross join generate_series(1, ${tasksPerUser}) t`)
-  await sql.unsafe(`
+    from generate_series(${users.from}, ${users.to}) u cross join generate_series(1, ${tasksPerUser}) t`,
+    `
     insert into task_quotas (user_id, task_count)
     select '${users.prefix}' || u, ${tasksPerUser} from generate_series(${users.from}, ${users.to}) u
-    on conflict (user_id) do update set task_count = excluded.task_count`)
+    on conflict (user_id) do update set task_count = excluded.task_count`,
+  ]
 }
 
 /** The SQL and values the service sends for a list query, captured from its own code (src/tasks/queries.ts). */
@@ -526,26 +581,30 @@ async function defaultMode(): Promise<void> {
   const tokensFile = join(workDir!, 'tokens')
   await writeFile(tokensFile, owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n') + '\n')
 
-  const service = await startServer('service', db.url, secret)
-  const reference = await startServer('reference', db.url, secret)
-  await db.sql.end({ timeout: 5 })
-  const servers = { service, reference }
+  const [{ seeded } = { seeded: 0 }] = await db.sql<{ seeded: number }[]>`select max(id) as seeded from tasks`
 
-  // A production server has long been warm: before the first measured run each
-  // server takes every scenario for PREWARM seconds, so that the JIT has
-  // compiled its hot paths (the service's CPU per request otherwise kept
-  // falling for three rounds, 705 -> 589 us on list, the reference's did not).
-  if (PREWARM > 0) {
-    for (const kind of ['service', 'reference'] as const)
-      for (const scenario of SCENARIOS) await wrk(servers[kind].port, { scenario, connections: CONNECTIONS[0]!, seconds: PREWARM, tokensFile })
-    log(`both servers warmed: ${PREWARM} s of each scenario`)
-  }
-
+  // Each round starts both servers afresh: within one process the figures
+  // held steady round after round, but differed by up to 20% from one process
+  // to the next (JIT decisions made early stick), so only rounds that each
+  // start new processes sample that. Each round also starts from the seeded
+  // table: the tasks the previous round created are deleted first.
   const results: Measurement[] = []
   const totalRuns = SCENARIOS.length * CONNECTIONS.length * ROUNDS * 2
-  for (const scenario of SCENARIOS)
-    for (const connections of CONNECTIONS)
-      for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
+    const servers = { service: await startServer('service', db.url, secret), reference: await startServer('reference', db.url, secret) }
+    if (round === 0) {
+      await checkSameAnswers(servers.service, servers.reference, tokens.get('bench-1')!, owned.find((row) => row.user_id === 'bench-1')!.id, tokens.get('bench-2')!)
+      log('service and reference answer the benchmark requests alike (bodies, statuses, X-Total-Count, Link, ETag, Location)')
+    }
+    // A production server has long been warm: before its first measured run
+    // each server takes every scenario for PREWARM seconds, so that the JIT
+    // has compiled the hot paths (without it the service's CPU per request
+    // kept falling for three rounds, 705 -> 589 us on list).
+    for (const kind of ['service', 'reference'] as const)
+      for (const scenario of SCENARIOS)
+        if (PREWARM > 0) await wrk(servers[kind].port, { scenario, connections: CONNECTIONS[0]!, seconds: PREWARM, tokensFile })
+    for (const scenario of SCENARIOS)
+      for (const connections of CONNECTIONS) {
         // Alternating order: neither server always runs on a table the other just grew.
         const order: Kind[] = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service']
         for (const kind of order) {
@@ -558,9 +617,13 @@ async function defaultMode(): Promise<void> {
           )
         }
       }
-
-  await stopProcess(service.child)
-  await stopProcess(reference.child)
+    await stopProcess(servers.service.child)
+    await stopProcess(servers.reference.child)
+    await db.sql`delete from tasks where id > ${seeded}`
+    await db.sql`update task_quotas set task_count = ${TASKS_PER_USER}`
+    await db.sql`vacuum analyze tasks`
+  }
+  await db.sql.end({ timeout: 5 })
 
   const speed: string[][] = []
   const cost: string[][] = []
@@ -771,6 +834,49 @@ async function growthMode(): Promise<void> {
   if (options.json) writeFileSync(options.json, out.join('\n'))
 }
 
+// ---------------------------------------------------------------- embedded mode
+
+const EMBEDDED_USERS = 100
+
+/**
+ * The service on embedded PGlite (DATABASE_URL unset), as a newcomer runs it:
+ * list and create at 1 and 64 connections. No reference and no target but
+ * "no errors": PGlite is one in-process connection, so every query of every
+ * request waits its turn.
+ */
+async function embeddedMode(): Promise<void> {
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
+  const dataDir = join(workDir!, 'pglite')
+  const seeding = performance.now()
+  // The runner opens the data folder first (migrating it, as the service would) and seeds it with SQL.
+  const handle = await openDatabase({ databaseUrl: undefined, dataDir, poolMax: 1, prepare: true, databaseTimeoutMs: 5000 })
+  for (const statement of seedStatements({ prefix: 'e-', from: 1, to: EMBEDDED_USERS }, TASKS_PER_USER)) await handle.db.execute(drizzleSql.raw(statement))
+  const owned = (await handle.db.execute(drizzleSql.raw('select user_id, id from tasks order by user_id, id'))) as unknown as { rows: { user_id: string; id: number }[] }
+  await handle.close()
+  log(`embedded PGlite in ${dataDir}: migrated and seeded ${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`)
+
+  const tokens = await mintTokens(secret, Array.from({ length: EMBEDDED_USERS }, (_, i) => `e-${i + 1}`))
+  const tokensFile = join(workDir!, 'tokens-embedded')
+  await writeFile(tokensFile, owned.rows.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n') + '\n')
+
+  const service = await startServer('service', { dataDir }, secret)
+  log(`service on PGlite answered /health in ${fmt(service.startMs)} ms`)
+  const rows: string[][] = []
+  for (const scenario of ['list', 'create'] as const)
+    for (const connections of [1, 64]) {
+      const m = await measure(service, undefined, { scenario, connections, seconds: SECONDS, tokensFile })
+      log(`embedded ${scenario} c${connections}: ${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, CPU ${fmt(m.cpuUsPerRequest)} us/req`)
+      rows.push([scenario, String(connections), fmt(m.rps), fmt(m.p50, 2), fmt(m.p99, 2), fmt(m.cpuUsPerRequest), fmt(m.peakRssMb), String(m.errors)])
+    }
+  await stopProcess(service.child)
+
+  const env = `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.+)/)?.[1] ?? 'unknown CPU'}), Bun ${Bun.version}; service on core 0, wrk on core 1`
+  console.log(`\n## Embedded PGlite: ${SECONDS} s per line after ${WARMUP} s warm-up\n`)
+  console.log(env)
+  console.log(`${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; create = POST {"title"}\n`)
+  console.log(table(['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'peak RSS MB', 'errors'], rows))
+}
+
 // ---------------------------------------------------------------- main
 
 let failed = false
@@ -779,6 +885,7 @@ try {
   admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {}, connect_timeout: 10 })
   await admin`select 1`
   if (options.growth) await growthMode()
+  else if (options.embedded) await embeddedMode()
   else await defaultMode()
 } catch (error) {
   failed = true
