@@ -1,7 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { PGlite } from '@electric-sql/pglite'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { guardPostgres, silentSocketCutoff } from './guard'
@@ -80,6 +78,8 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
 }
 
 async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+  // Loaded only when used: on PostgreSQL they would cost ~14 MB of memory for nothing.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')])
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
   const client = await PGlite.create(dataDir)
   const db = drizzlePglite(client, { schema })

@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import type { PgliteDatabase } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import postgres from 'postgres'
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
@@ -42,5 +41,6 @@ export async function migratePostgresDatabase(url: string): Promise<void> {
 
 /** PGlite is single-connection and private to this process: drizzle's migrator as is. */
 export async function migratePgliteDatabase(db: PgliteDatabase<any>): Promise<void> {
-  await migratePglite(db, { migrationsFolder })
+  const { migrate } = await import('drizzle-orm/pglite/migrator')
+  await migrate(db, { migrationsFolder })
 }
