@@ -61,15 +61,14 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     prepare: options.prepare,
   })
   const parsed = new URL(url)
-  const db = drizzlePostgres(guarded, { schema }) as unknown as Database
-  // postgres.js names and prepares each statement once per connection.
-  runStatementsWith(db, (text, values) => guarded.unsafe(text, values as never[], { prepare: true }) as unknown as Promise<Record<string, unknown>[]>)
+  const db = drizzlePostgres(guarded.sql, { schema }) as unknown as Database
+  runStatementsWith(db, guarded.query)
   return {
     db,
     kind: 'postgres',
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
-      await guarded.unsafe('select 1')
+      await guarded.query('select 1', [])
     },
     // Bounded: postgres.js can wait forever on a connection whose backend died,
     // and SIGTERM has already drained the requests that could still need it.
