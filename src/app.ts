@@ -11,7 +11,7 @@ import { corsPolicy } from './http/cors'
 import { errorHandler } from './http/error-handler'
 import { jsonBody } from './http/json-body'
 import type { Logger } from './http/logger'
-import { requestLog } from './http/request-log'
+import { accessLog, requestLog } from './http/request-log'
 import { TaskModel } from './tasks/model'
 import { taskRoutes } from './tasks/routes'
 
@@ -32,6 +32,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     betterAuthUrl: config.betterAuthUrl,
   })
   const auth = authPlugin(tokens)
+  const log = accessLog(logger)
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
@@ -40,8 +41,8 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     // chunked body at 64 KiB. Nothing else reads a body.
     serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER },
   })
-    .use(requestLog(logger))
-    .use(errorHandler(logger, (path) => allowedMethods(path)))
+    .use(requestLog(logger, log))
+    .use(errorHandler(logger, log, (path) => allowedMethods(path)))
     .use(corsPolicy(config.corsOrigins))
     .use(jsonBody(ANONYMOUS_BODY_PATHS))
     .use(healthRoutes(database, packageJson.version))

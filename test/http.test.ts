@@ -10,7 +10,7 @@ import { app, call, createTask, database, expectNoLeak, logger, logLines, signed
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** The access log is written after the response (setImmediate): yield turns of the event loop, never a timed sleep. */
+/** Yields turns of the event loop (never a timed sleep) so that a late second line would be seen. */
 async function logLinesFor(requestId: string) {
   const find = () => logLines.map((line) => JSON.parse(line)).filter((line) => line.request_id === requestId && line.message === 'request')
   for (let turn = 0; turn < 200 && !find().length; turn++) await new Promise((resolve) => setImmediate(resolve))

@@ -10,7 +10,7 @@ import {
   ValidationFailed,
 } from './errors'
 import type { Logger } from './logger'
-import { requestIdOf } from './request-log'
+import { type AccessLog, requestIdOf } from './request-log'
 import { isStorableText, MALFORMED_TEXT } from './text'
 
 // TypeBox error kinds whose own wording is better replaced.
@@ -76,14 +76,18 @@ function toHttpError(code: unknown, error: unknown, request: Request, path: stri
   return toDatabaseUnavailable(error)
 }
 
-/** The one place errors become HTTP: `{detail, code}` (422 adds `errors`), never a stack or SQL. */
-export function errorHandler(logger: Logger, allowedMethods: (path: string) => string[]) {
-  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, set }) => {
+/**
+ * The one place errors become HTTP: `{detail, code}` (422 adds `errors`), never
+ * a stack or SQL. Every answer given here gets its access log line here too.
+ */
+export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (path: string) => string[]) {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, route, set }) => {
     const known = toHttpError(code, error, request, path, allowedMethods)
     if (known instanceof HttpError) {
       set.status = known.status
       Object.assign(set.headers, known.headers)
       if (known.status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
+      log(request, route || path, known.status)
       return known instanceof ValidationFailed
         ? { detail: known.message, code: known.code, errors: known.errors }
         : { detail: known.message, code: known.code }
@@ -93,6 +97,7 @@ export function errorHandler(logger: Logger, allowedMethods: (path: string) => s
       error: error instanceof Error ? error.stack : String(error),
     })
     set.status = 500
+    log(request, route || path, 500)
     return { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR }
   })
 }
