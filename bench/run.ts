@@ -268,12 +268,17 @@ let restorePostgres: (() => void) | undefined
 async function pinPostgres(): Promise<void> {
   if (!TASKSET) return
   const [backend] = await admin!<{ pid: number }[]>`select pg_backend_pid() as pid`
-  let postmaster: number
-  try {
-    postmaster = parentOf(backend!.pid)
-  } catch {
-    return // not on this machine
+  const isPostgres = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres'
+    } catch {
+      return false
+    }
   }
+  // A remote server's backend pid may name some unrelated local process.
+  if (!isPostgres(backend!.pid)) return
+  const postmaster = parentOf(backend!.pid)
+  if (!isPostgres(postmaster)) return
   const affinity = run(['taskset', '-p', '-c', String(postmaster)]).stdout.match(/list: (\S+)/)?.[1]
   if (!affinity) return
   for (const process of postgresProcesses(postmaster)) run(['taskset', '-p', '-c', '1', String(process)], 2000)
