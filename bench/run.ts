@@ -235,12 +235,6 @@ async function backends(database: string, application?: string): Promise<number[
   return rows.map((row) => row.pid as number)
 }
 
-/** The bench database's backends go to core 1, with wrk, away from the server on core 0. */
-async function pinBackends(database: string): Promise<void> {
-  if (!TASKSET) return
-  for (const pid of await backends(database)) run(['taskset', '-p', '-c', '1', String(pid)], 2000)
-}
-
 function parentOf(pid: number): number {
   const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^PPid:\s+(\d+)/m)
   return match ? Number(match[1]) : 0
@@ -257,6 +251,14 @@ function postgresProcesses(postmaster: number): number[] {
   return pids
 }
 
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres'
+  } catch {
+    return false
+  }
+}
+
 let restorePostgres: (() => void) | undefined
 
 /**
@@ -268,13 +270,6 @@ let restorePostgres: (() => void) | undefined
 async function pinPostgres(): Promise<void> {
   if (!TASKSET) return
   const [backend] = await admin!<{ pid: number }[]>`select pg_backend_pid() as pid`
-  const isPostgres = (pid: number) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres'
-    } catch {
-      return false
-    }
-  }
   // A remote server's backend pid may name some unrelated local process.
   if (!isPostgres(backend!.pid)) return
   const postmaster = parentOf(backend!.pid)
@@ -449,10 +444,9 @@ interface Measurement {
   peakRssMb: number
 }
 
-/** One measured wrk run; `database` undefined for embedded PGlite (no backends to pin or count). */
+/** One measured wrk run; `database` undefined for embedded PGlite (no backends to count). */
 async function measure(server: Server, database: string | undefined, load: Load, round = 0): Promise<Measurement> {
   if (WARMUP > 0) await wrk(server.port, { ...load, seconds: WARMUP })
-  if (database) await pinBackends(database)
   const rss = watchRss(server.pid)
   const db0 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const cpu0 = procTicks(server.pid)
