@@ -33,6 +33,28 @@ test('an empty list is [] with X-Total-Count 0 and no Link', async () => {
   expect(reply.headers.get('link')).toBeNull()
 })
 
+test('the list is application/json and each item is exactly the JSON of GET /api/tasks/{id}, whatever the text holds', async () => {
+  // Quotes, backslashes, control characters, non-ASCII and astral characters
+  // come out of the list as JSON.stringify writes them, and as the task alone reads.
+  const user = await signedInUser()
+  const awkward = ['quote " and \\ back', 'tab\tnew\nline\u0001\u001f end', 'ñandú 用户 😀 \u2028 mid', '</script><b>&amp;']
+  const made = await createAll(
+    user,
+    awkward.map((title, i) => ({ title, description: `d${title}`, tags: [title, 'plain'], priority: 'high', due_date: `2030-01-0${i + 1}T10:00:00.5Z` })),
+  )
+  await createTask(user, { title: 'bare' })
+  const reply = await user.call('GET', '/api/tasks?sort=title&order=asc')
+  expect(reply.status).toBe(200)
+  expect(reply.headers.get('content-type')).toBe('application/json;charset=utf-8')
+  expect(reply.text).toBe(JSON.stringify(reply.body))
+  expect(titles(reply.body)).toEqual(['</script><b>&amp;', 'bare', 'quote " and \\ back', 'tab\tnew\nline\u0001\u001f end', 'ñandú 用户 😀 \u2028 mid'])
+  for (const task of made) {
+    const one = await user.call('GET', `/api/tasks/${task.id}`)
+    expect(reply.text).toContain(one.text)
+    expect(reply.body.find((listed: Task) => listed.id === task.id)).toEqual(one.body)
+  }
+})
+
 describe('sorting', () => {
   test('default is created_at desc (ties by id desc); order=asc reverses it', async () => {
     const user = await signedInUser()
@@ -71,9 +93,10 @@ describe('sorting', () => {
       // Tasks without a due date come last in both directions.
       sort: 'due_date',
       tasks: [{ title: 'none 1' }, { title: 'feb', due_date: '2030-02-01T00:00:00Z' }, { title: 'jan', due_date: '2030-01-01T00:00:00Z' },
-        { title: 'none 2' }, { title: 'mar', due_date: '2030-03-01T00:00:00Z' }],
-      desc: ['mar', 'feb', 'jan', 'none 2', 'none 1'],
-      asc: ['jan', 'feb', 'mar', 'none 1', 'none 2'],
+        { title: 'none 2' }, { title: 'mar', due_date: '2030-03-01T00:00:00Z' }, { title: 'first', due_date: '0001-01-01T00:30:00+00:15' },
+        { title: 'last', due_date: '9999-12-31T23:59:59.999Z' }],
+      desc: ['last', 'mar', 'feb', 'jan', 'first', 'none 2', 'none 1'],
+      asc: ['first', 'jan', 'feb', 'mar', 'last', 'none 1', 'none 2'],
     },
     {
       // low < medium < high, not alphabetical.

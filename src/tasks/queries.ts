@@ -113,8 +113,9 @@ function listOrder(query: ListQuery): SQL[] {
 function listFilter(query: ListQuery): SQL | undefined {
   return and(
     eq(tasks.userId, placeholder('userId')),
-    query.status === 'pending' ? eq(tasks.completed, false) : undefined,
-    query.status === 'completed' ? eq(tasks.completed, true) : undefined,
+    // Constants in the SQL, not bound values: the status picks the statement anyway.
+    query.status === 'pending' ? eq(tasks.completed, sql`false`) : undefined,
+    query.status === 'completed' ? eq(tasks.completed, sql`true`) : undefined,
     query.priority ? eq(tasks.priority, placeholder('priority')) : undefined,
     query.tag ? sql`${tasks.tags} @> array[${placeholder('tag')}]::text[]` : undefined,
     query.q ? or(ilike(tasks.title, placeholder('pattern')), ilike(tasks.description, placeholder('pattern'))) : undefined,
