@@ -191,13 +191,16 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
     )
   }
 
+  // postgres.js queries are lazy: built by the caller, sent only once a slot is held.
+  function runQuery<T>(query: PromiseLike<T> & { cancel(): unknown }): Promise<T> {
+    return run(() => query, () => query.cancel())
+  }
+
   function unsafe(text: string, parameters?: Parameters<Sql['unsafe']>[1], queryOptions?: Parameters<Sql['unsafe']>[2]) {
-    // postgres.js queries are lazy: built here, run only once a slot is held.
     const query = client.unsafe(text, parameters, options.prepare ? queryOptions : { ...queryOptions, prepare: false })
     return {
-      values: () => run(() => query.values(), () => query.cancel()),
-      then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) =>
-        run(() => query, () => query.cancel()).then(done, failed),
+      values: () => runQuery(query.values()),
+      then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) => runQuery(query).then(done, failed),
     }
   }
   // Statements are named and prepared once per connection, unless the pooler cannot keep them.
@@ -213,10 +216,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
     // A proxy trap, a thenable and a promise fewer per statement than through
     // sql.unsafe: the guard's cost over raw postgres.js went from ~11% to ~5%
     // of the driver's CPU per query (A/B, 64 loops on a pool of 10).
-    query(text, values) {
-      const pending = client.unsafe(text, values as never[], statementOptions)
-      return run(() => pending, () => pending.cancel())
-    },
+    query: (text, values) => runQuery(client.unsafe(text, values as never[], statementOptions)),
   }
 }
 
