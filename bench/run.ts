@@ -228,10 +228,8 @@ async function createDatabase(prefix: string): Promise<{ name: string; url: stri
 }
 
 /** The PostgreSQL backends serving the bench database, by application name. */
-async function backends(database: string, application?: string): Promise<number[]> {
-  const rows = application
-    ? await admin!`select pid from pg_stat_activity where datname = ${database} and application_name = ${application}`
-    : await admin!`select pid from pg_stat_activity where datname = ${database}`
+async function backends(database: string, application: string): Promise<number[]> {
+  const rows = await admin!`select pid from pg_stat_activity where datname = ${database} and application_name = ${application}`
   return rows.map((row) => row.pid as number)
 }
 
@@ -601,6 +599,17 @@ async function serviceListSql(userId: string, query: Parameters<typeof listTasks
 
 let checkpointRefused = false
 
+/** A checkpoint where the role may take one (superuser or pg_checkpoint); said once when it may not. */
+async function checkpoint(sql: Sql, when: string): Promise<void> {
+  if (checkpointRefused) return
+  try {
+    await sql`checkpoint`
+  } catch (error) {
+    checkpointRefused = true
+    log(`bench: no checkpoint ${when} (${(error as Error).message}); write figures will be noisier`)
+  }
+}
+
 /**
  * Every measured run starts from the same database: the seeded tasks only,
  * no dead rows, and a checkpoint just taken. Without it a run paid for the
@@ -612,13 +621,7 @@ async function resetTables(sql: Sql, seeded: number): Promise<void> {
   await sql`delete from tasks where id > ${seeded}`
   await sql`update task_quotas set task_count = ${TASKS_PER_USER} where task_count <> ${TASKS_PER_USER}`
   await sql`vacuum tasks, task_quotas`
-  if (checkpointRefused) return
-  try {
-    await sql`checkpoint`
-  } catch (error) {
-    checkpointRefused = true
-    log(`bench: no checkpoint between runs (${(error as Error).message}); write figures will be noisier`)
-  }
+  await checkpoint(sql, 'between runs')
 }
 
 async function defaultMode(): Promise<void> {
@@ -761,7 +764,7 @@ async function growthMode(): Promise<void> {
   await db.sql`vacuum analyze tasks`
   await db.sql`vacuum analyze task_quotas`
   // The seed's dirty pages written out now, not by the checkpointer during the measured runs.
-  await db.sql`checkpoint`.catch(() => log('bench: no checkpoint after seeding (needs superuser or pg_checkpoint)'))
+  await checkpoint(db.sql, 'after seeding')
   const [{ n: taskCount } = { n: 0 }] = await db.sql<{ n: number }[]>`select count(*)::int as n from tasks`
   const seedSeconds = (performance.now() - seeding) / 1000
   log(`seeded ${fmt(taskCount)} tasks in ${fmt(seedSeconds, 1)} s`)
