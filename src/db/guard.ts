@@ -58,7 +58,12 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
   const maxWaiting = options.slots * WAITERS_PER_SLOT
   let free = options.slots
   const waiting: Waiter[] = []
-  const running = new Set<Operation>()
+  // Operations by the slot they hold: never more than `slots` at once. A Set
+  // here cost ~15 % of a list's CPU over HTTP (A/B at 64 connections), far
+  // more than its add and delete cost in a loop; an array of places does not.
+  const running: (Operation | undefined)[] = new Array<Operation | undefined>(options.slots).fill(undefined)
+  const freePlaces = Array.from({ length: options.slots }, (_, place) => place)
+  let runningCount = 0
 
   // Past the deadline the server is asked to cancel, and given a moment to say
   // how the operation ended: whenever the database can still hear us, the
@@ -69,7 +74,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
   // Runs only while something is waiting or running: an idle service sleeps.
   let sweeper: Timer | undefined
   function sweep() {
-    if (waiting.length === 0 && running.size === 0) {
+    if (waiting.length === 0 && runningCount === 0) {
       clearInterval(sweeper)
       sweeper = undefined
       return
@@ -83,7 +88,9 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       }
       waiting.length = kept
     }
-    for (const operation of running) {
+    for (let place = 0; place < running.length; place++) {
+      const operation = running[place]
+      if (operation === undefined) continue
       if (operation.deadline <= now) {
         operation.deadline = Infinity
         operation.cancelledUntil = now + cancelGraceMs
@@ -91,7 +98,9 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
           .then(operation.cancel)
           .catch(() => {})
       } else if (operation.cancelledUntil <= now) {
-        running.delete(operation)
+        // Answered: no longer watched, though its slot stays held until the database is done.
+        running[place] = undefined
+        runningCount--
         operation.reject(new DatabaseUnavailable('timeout'))
       }
     }
@@ -118,10 +127,16 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
   function start<T>(work: () => PromiseLike<T>, remaining: number, cancel?: () => unknown): Promise<T> {
     const { promise, resolve, reject } = Promise.withResolvers<T>()
     const operation: Operation = { deadline: performance.now() + remaining, cancelledUntil: Infinity, cancel, reject }
-    running.add(operation)
+    const place = freePlaces.pop()!
+    running[place] = operation
+    runningCount++
     watch()
     const done = () => {
-      running.delete(operation)
+      if (running[place] === operation) {
+        running[place] = undefined
+        runningCount--
+      }
+      freePlaces.push(place)
       release()
     }
     try {
