@@ -183,6 +183,18 @@ describe('CORS', () => {
       expect(['http://evil.example', '*']).not.toContain(allowed)
   })
 
+  test('a caller without an Origin (a server, curl) gets no CORS headers, only Vary: Origin', async () => {
+    const user = await signedInUser()
+    const reply = await user.call('GET', '/api/tasks')
+    expect(reply.status).toBe(200)
+    expect(reply.headers.get('vary')).toBe('Origin')
+    expect([...reply.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([])
+    const refused = await preflight('http://evil.example')
+    expect(refused.status).toBe(204)
+    expect(refused.headers.get('vary')).toBe('Origin')
+    expect([...refused.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([])
+  })
+
   test('CORS_ORIGINS with two origins allows both and only them', async () => {
     const two = await createApp({ database, config: testConfig({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' }), logger })
     for (const allowed of ['https://app.example.com', 'https://admin.example.com']) {
