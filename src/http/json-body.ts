@@ -68,7 +68,7 @@ function checkStrings(value: unknown, path: string, depth: number): void {
 /**
  * Replaces Elysia's body parsing: 413 past 64 KiB before anything is parsed,
  * 415 for a body that is not JSON, 422 for a body that is not an object or
- * holds text PostgreSQL cannot store. A missing body is left undefined.
+ * holds text PostgreSQL cannot store. A missing or empty body is null.
  *
  * Elysia parses before the auth check runs, so a request without credentials
  * has its body ignored (null) except on `anonymousPaths` (sign-up, sign-in):
@@ -81,14 +81,17 @@ export function jsonBody(anonymousPaths: readonly string[]) {
       const declared = Number(request.headers.get('content-length'))
       if (declared > MAX_BODY_BYTES) throw new PayloadTooLarge(MAX_BODY_BYTES)
     })
+    // null, not undefined, for no body: on undefined Elysia tries its own
+    // request.json(), which throws (and is caught) on every body-less
+    // request; in an A/B a toggle cost 9 % less CPU without that.
     .onParse({ as: 'global' }, ({ request, contentType, path }) =>
-      !request.headers.has('authorization') && !anonymousPaths.includes(path) ? null : parseJson(request, contentType),
+      !request.body || (!request.headers.has('authorization') && !anonymousPaths.includes(path)) ? null : parseJson(request, contentType),
     )
 }
 
-async function parseJson(request: Request, contentType: string): Promise<object | undefined> {
+async function parseJson(request: Request, contentType: string): Promise<object | null> {
   const text = await readCapped(request)
-  if (text === '') return undefined
+  if (text === '') return null
   if (!JSON_TYPE.test(contentType)) throw new UnsupportedMediaType(contentType)
   const body: unknown = JSON.parse(text)
   if (typeof body !== 'object' || body === null || Array.isArray(body))
