@@ -23,19 +23,20 @@ const MIN_RUN_MS = 50
 // a deadline fires at most this late.
 const SWEEP_MS = 25
 
-interface Waiter {
-  until: number
-  grant(): void
-  refuse(): void
-}
-
+/** One query or transaction, from its request for a slot to its answer: one promise all the way. */
 interface Operation {
-  /** When the caller gets its answer anyway; Infinity once the answer is given. */
+  work: () => PromiseLike<unknown>
+  cancel?: () => unknown
+  resolve(value: unknown): void
+  reject(error: unknown): void
+  /** When it asked for a slot: its deadline counts from there. */
+  asked: number
+  /** Waiting: when it stops waiting for a slot (503 busy). */
+  until: number
+  /** Running: when the caller gets its answer anyway; Infinity once the answer is given. */
   deadline: number
   /** Past the deadline: when a cancelled operation stops waiting to say how it ended. */
   cancelledUntil: number
-  cancel?: () => unknown
-  reject(error: unknown): void
 }
 
 /** The guarded client, two ways in. */
@@ -57,7 +58,7 @@ export interface GuardedPostgres {
 export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgres {
   const maxWaiting = options.slots * WAITERS_PER_SLOT
   let free = options.slots
-  const waiting: Waiter[] = []
+  const waiting: Operation[] = []
   // Operations by the slot they hold: never more than `slots` at once. A Set
   // here cost ~15 % of a list's CPU over HTTP (A/B at 64 connections), far
   // more than its add and delete cost in a loop; an array of places does not.
@@ -83,7 +84,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
     if (waiting.length) {
       let kept = 0
       for (const waiter of waiting) {
-        if (waiter.until <= now) waiter.refuse()
+        if (waiter.until <= now) waiter.reject(new DatabaseUnavailable('busy'))
         else waiting[kept++] = waiter
       }
       waiting.length = kept
@@ -109,24 +110,21 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
     sweeper ??= setInterval(sweep, SWEEP_MS)
   }
 
-  /** A slot once one is free; refused (503 busy) when the queue is full or the wait runs out. */
-  function waitForSlot(waitMs: number): Promise<void> {
-    if (waiting.length >= maxWaiting) return Promise.reject(new DatabaseUnavailable('busy'))
-    watch()
-    return new Promise<void>((grant, refuse) => {
-      waiting.push({ until: performance.now() + waitMs, grant, refuse: () => refuse(new DatabaseUnavailable('busy')) })
-    })
-  }
-
+  // The slot of an operation that has finished goes straight to the longest
+  // waiter, unless too little of that one's time is left to start it: a query
+  // cancelled before postgres.js has sent it can still be sent afterwards,
+  // and commit behind a 503.
   function release(): void {
-    const next = waiting.shift()
-    if (next) next.grant() // the slot passes straight to the longest waiter
-    else free++
+    for (let next = waiting.shift(); next; next = waiting.shift()) {
+      const remaining = options.timeoutMs - (performance.now() - next.asked)
+      if (remaining >= MIN_RUN_MS) return begin(next, remaining)
+      next.reject(new DatabaseUnavailable('busy'))
+    }
+    free++
   }
 
-  function start<T>(work: () => PromiseLike<T>, remaining: number, cancel?: () => unknown): Promise<T> {
-    const { promise, resolve, reject } = Promise.withResolvers<T>()
-    const operation: Operation = { deadline: performance.now() + remaining, cancelledUntil: Infinity, cancel, reject }
+  function begin(operation: Operation, remaining: number): void {
+    operation.deadline = performance.now() + remaining
     const place = freePlaces.pop()!
     running[place] = operation
     runningCount++
@@ -140,40 +138,47 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       release()
     }
     try {
-      work().then(
+      operation.work().then(
         (value) => {
           done()
-          resolve(value)
+          operation.resolve(value)
         },
         (error: unknown) => {
           done()
-          reject(error)
+          operation.reject(error)
         },
       )
     } catch (error) {
       done()
-      reject(error)
+      operation.reject(error)
     }
-    return promise
   }
 
   // The deadline counts from the request for a slot: waiting is part of it.
+  // A caller beyond the waiters' bound is refused at once (503 busy).
   function run<T>(work: () => PromiseLike<T>, cancel?: () => unknown): Promise<T> {
+    const { promise, resolve, reject } = Promise.withResolvers<T>()
+    const asked = performance.now()
+    const operation: Operation = {
+      work,
+      cancel,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+      asked,
+      until: asked + Math.min(options.waitMs, options.timeoutMs),
+      deadline: Infinity,
+      cancelledUntil: Infinity,
+    }
     if (free > 0) {
       free--
-      return start(work, options.timeoutMs, cancel)
+      begin(operation, options.timeoutMs)
+    } else if (waiting.length >= maxWaiting) {
+      reject(new DatabaseUnavailable('busy'))
+    } else {
+      waiting.push(operation)
+      watch()
     }
-    const asked = performance.now()
-    return waitForSlot(Math.min(options.waitMs, options.timeoutMs)).then(() => {
-      const remaining = options.timeoutMs - (performance.now() - asked)
-      // Too late to start: a query cancelled before postgres.js has sent it can
-      // still be sent afterwards, and commit behind a 503.
-      if (remaining < MIN_RUN_MS) {
-        release()
-        throw new DatabaseUnavailable('busy')
-      }
-      return start(work, remaining, cancel)
-    })
+    return promise
   }
 
   // Past its deadline a transaction is doomed: the statement running is
