@@ -55,6 +55,25 @@ describe('POST /api/tasks', () => {
     expect(reply.body.detail).toContain('title')
   })
 
+  test('no body at all is 422 naming the body, and nothing is stored; on update and sign-up too', async () => {
+    const user = await signedInUser()
+    const own = await createTask(user, { title: 'Kept' })
+    const required = { detail: 'body: is required (a JSON object)', code: 'validation_error', errors: [{ field: 'body', message: 'is required (a JSON object)' }] }
+    for (const [method, path, raw] of [
+      ['POST', '/api/tasks', undefined],
+      ['POST', '/api/tasks', ''],
+      ['PUT', `/api/tasks/${own.id}`, undefined],
+      ['PATCH', `/api/tasks/${own.id}`, ''],
+    ] as const) {
+      const reply = await user.call(method, path, { raw, headers: raw === '' ? { 'content-type': 'application/json' } : {} })
+      expect([method, path, raw, reply.status, reply.body]).toEqual([method, path, raw, 422, required])
+    }
+    const signup = await call('POST', '/api/auth/signup')
+    expect([signup.status, signup.body]).toEqual([422, required])
+    const listed = await user.call('GET', '/api/tasks')
+    expect(listed.body.map((task: { title: string }) => task.title)).toEqual(['Kept'])
+  })
+
   test('a blank title is 422 after trimming', async () => {
     const user = await signedInUser()
     const reply = await user.call('POST', '/api/tasks', { body: { title: '   ' } })

@@ -26,6 +26,15 @@ function fieldName(path: string): string {
     .join('')
 }
 
+function messageOf(issue: ValidationError['all'][number] & { path: string }): string {
+  // No body at all: json-body reads it as null.
+  if (issue.path === '' && issue.value == null) return 'is required (a JSON object)'
+  if (issue.type === UNEXPECTED_PROPERTY) return 'is not an accepted field'
+  if (issue.type === REQUIRED_PROPERTY) return 'is required'
+  if (typeof issue.value === 'string' && !isStorableText(issue.value)) return MALFORMED_TEXT
+  return typeof issue.schema?.error === 'string' ? issue.schema.error : issue.message
+}
+
 function fieldErrors(error: ValidationError): FieldError[] {
   const seen = new Set<string>()
   const errors: FieldError[] = []
@@ -34,17 +43,7 @@ function fieldErrors(error: ValidationError): FieldError[] {
     const field = fieldName(issue.path)
     if (seen.has(field)) continue
     seen.add(field)
-    const message =
-      issue.type === UNEXPECTED_PROPERTY
-        ? 'is not an accepted field'
-        : issue.type === REQUIRED_PROPERTY
-          ? 'is required'
-          : typeof issue.value === 'string' && !isStorableText(issue.value)
-            ? MALFORMED_TEXT
-            : typeof issue.schema?.error === 'string'
-              ? issue.schema.error
-              : issue.message
-    errors.push({ field, message })
+    errors.push({ field, message: messageOf(issue) })
   }
   return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]
 }
