@@ -57,14 +57,13 @@ export interface GuardedPostgres {
  */
 export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgres {
   const maxWaiting = options.slots * WAITERS_PER_SLOT
-  let free = options.slots
   const waiting: Operation[] = []
   // Operations by the slot they hold: never more than `slots` at once. A Set
   // here cost ~15 % of a list's CPU over HTTP (A/B at 64 connections), far
   // more than its add and delete cost in a loop; an array of places does not.
+  // A place is free (and so a slot) only once the database is done with its operation.
   const running: (Operation | undefined)[] = new Array<Operation | undefined>(options.slots).fill(undefined)
   const freePlaces = Array.from({ length: options.slots }, (_, place) => place)
-  let runningCount = 0
 
   // Past the deadline the server is asked to cancel, and given a moment to say
   // how the operation ended: whenever the database can still hear us, the
@@ -75,7 +74,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
   // Runs only while something is waiting or running: an idle service sleeps.
   let sweeper: Timer | undefined
   function sweep() {
-    if (waiting.length === 0 && runningCount === 0) {
+    if (waiting.length === 0 && !running.some(Boolean)) {
       clearInterval(sweeper)
       sweeper = undefined
       return
@@ -101,7 +100,6 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       } else if (operation.cancelledUntil <= now) {
         // Answered: no longer watched, though its slot stays held until the database is done.
         running[place] = undefined
-        runningCount--
         operation.reject(new DatabaseUnavailable('timeout'))
       }
     }
@@ -120,20 +118,15 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       if (remaining >= MIN_RUN_MS) return begin(next, remaining)
       next.reject(new DatabaseUnavailable('busy'))
     }
-    free++
   }
 
   function begin(operation: Operation, remaining: number): void {
     operation.deadline = performance.now() + remaining
     const place = freePlaces.pop()!
     running[place] = operation
-    runningCount++
     watch()
     const done = () => {
-      if (running[place] === operation) {
-        running[place] = undefined
-        runningCount--
-      }
+      running[place] = undefined
       freePlaces.push(place)
       release()
     }
@@ -169,8 +162,7 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       deadline: Infinity,
       cancelledUntil: Infinity,
     }
-    if (free > 0) {
-      free--
+    if (freePlaces.length > 0) {
       begin(operation, options.timeoutMs)
     } else if (waiting.length >= maxWaiting) {
       reject(new DatabaseUnavailable('busy'))
