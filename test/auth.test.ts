@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { generateKeyPair, SignJWT } from 'jose'
 import { createApp } from '../src/app'
+import { createTokens } from '../src/auth/tokens'
+import { Unauthenticated } from '../src/http/errors'
 import { call, database, logger, type Reply, secret, signedInUser, testConfig, tokenFor, userId } from './support'
 
 const now = () => Math.floor(Date.now() / 1000)
@@ -216,6 +218,39 @@ describe('a key set that answers but not with keys', () => {
       expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0)
     } finally {
       broken.stop(true)
+    }
+  })
+})
+
+describe('the verified-token cache', () => {
+  // A cache hit is answered without a promise; a miss verifies (a promise).
+  test('a repeated header is answered from the cache; padded spellings are verified every time, never kept', async () => {
+    const tokens = await createTokens({ secret })
+    const token = await sign(valid())
+    const identity = { userId: expect.any(String), email: undefined, name: undefined }
+    for (const header of [`Bearer ${token}`, `bearer ${token}`]) {
+      const first = tokens.verifyBearer(header)
+      expect(first).toBeInstanceOf(Promise)
+      expect(await first).toEqual(identity)
+      const repeat = tokens.verifyBearer(header)
+      expect(repeat).not.toBeInstanceOf(Promise)
+      expect(repeat).toEqual(identity)
+    }
+    for (const padded of [`Bearer  ${token}`, `Bearer ${token} `, `Bearer ${' '.repeat(5000)}${token}`]) {
+      for (let round = 0; round < 2; round++) {
+        const answer = tokens.verifyBearer(padded)
+        expect(answer).toBeInstanceOf(Promise)
+        expect(await answer).toEqual(identity)
+      }
+    }
+    for (const wrong of [`Bearer ${token} extra`, `Basic ${token}`, `Bearer ${token}x`, `Bearer${token}`]) {
+      let refused: unknown
+      try {
+        await tokens.verifyBearer(wrong)
+      } catch (error) {
+        refused = error
+      }
+      expect(refused).toBeInstanceOf(Unauthenticated)
     }
   })
 })

@@ -131,25 +131,30 @@ export async function createTokens(options: TokenOptions): Promise<Tokens> {
     throw new Unauthenticated('malformed', 'Token algorithm is not accepted')
   }
 
-  // A session sends the same token on every request: what a token verified to
-  // is kept, by its exact text, until its exp (never into the clock-skew
-  // allowance), so repeats skip the signature check. Bounded; oldest out first.
+  // A session sends the same header on every request: what it verified to is
+  // kept, by the header's exact text, until the token's exp (never into the
+  // clock-skew allowance), so repeats skip the parsing and the signature
+  // check. Bounded; oldest out first. Only `Bearer <token>` with one space is
+  // kept: the padded spellings the parser also accepts would let one token
+  // take any number of entries, each as long as a header may be.
   const verified = new Map<string, { identity: Identity; exp: number }>()
 
-  async function verifyAndKeep(token: string): Promise<Identity> {
+  async function verifyAndKeep(authorization: string | undefined): Promise<Identity> {
+    const token = bearerToken(authorization)
     const result = await verify(token)
-    verified.set(token, result)
-    if (verified.size > VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
+    if (authorization?.length === token.length + 'Bearer '.length) {
+      verified.set(authorization, result)
+      if (verified.size > VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!)
+    }
     return result.identity
   }
 
   return {
-    // A token already verified is answered without a promise: most requests.
+    // A header already verified is answered without a promise: most requests.
     verifyBearer(authorization) {
-      const token = bearerToken(authorization)
-      const known = verified.get(token)
+      const known = authorization === undefined ? undefined : verified.get(authorization)
       if (known && known.exp > Date.now() / 1000) return known.identity
-      return verifyAndKeep(token)
+      return verifyAndKeep(authorization)
     },
 
     async issue(user) {
