@@ -383,6 +383,8 @@ interface WrkResult {
   p99_ms: number
   max_ms: number
   mean_ms: number
+  /** wrk's own CPU time over the run (it shares core 1 with PostgreSQL), microseconds. */
+  cpu_us: number
 }
 
 interface Load {
@@ -421,7 +423,7 @@ async function wrk(port: number, load: Load): Promise<WrkResult> {
   clearTimeout(killer)
   const line = stdout.split('\n').find((l) => l.startsWith('{"scenario"'))
   if (!line) throw new Error(`wrk printed no result (exit ${child.exitCode ?? child.signalCode}):\n${stdout}\n${stderr}`)
-  return JSON.parse(line) as WrkResult
+  return { ...(JSON.parse(line) as Omit<WrkResult, 'cpu_us'>), cpu_us: Number(child.resourceUsage()?.cpuTime.total ?? Number.NaN) }
 }
 
 interface Measurement {
@@ -437,6 +439,8 @@ interface Measurement {
   statuses: Record<string, number>
   cpuUsPerRequest: number
   dbUsPerRequest: number
+  /** The load generator's CPU per request: with the database it makes up core 1's load. */
+  wrkUsPerRequest: number
   /** Share of one core the server used during the run. */
   serverCore: number
   peakRssMb: number
@@ -444,7 +448,7 @@ interface Measurement {
 
 /** One measured wrk run; `database` undefined for embedded PGlite (no backends to count). */
 async function measure(server: Server, database: string | undefined, load: Load, round = 0): Promise<Measurement> {
-  if (WARMUP > 0) await wrk(server.port, { ...load, seconds: WARMUP })
+  const warm = WARMUP > 0 ? await wrk(server.port, { ...load, seconds: WARMUP }) : undefined
   const rss = watchRss(server.pid)
   const db0 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const cpu0 = procTicks(server.pid)
@@ -473,6 +477,10 @@ async function measure(server: Server, database: string | undefined, load: Load,
     statuses: result.statuses,
     cpuUsPerRequest: (cpuSeconds * 1e6) / requests,
     dbUsPerRequest: ((dbTicks / CLK_TCK) * 1e6) / requests,
+    // wrk's start (reading the tokens file) costs the same in both of its
+    // runs: the difference from the warm-up run leaves the cost per request.
+    wrkUsPerRequest:
+      warm && result.requests > warm.requests ? (result.cpu_us - warm.cpu_us) / (result.requests - warm.requests) : result.cpu_us / requests,
     serverCore: cpuSeconds / wall,
     peakRssMb,
   }
@@ -680,7 +688,7 @@ async function defaultMode(): Promise<void> {
           log(
             `[${results.length}/${totalRuns}] ${scenario} c${connections} r${round + 1} ${kind.padEnd(9)} ` +
               `${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, ` +
-              `CPU ${fmt(m.cpuUsPerRequest)} us/req (core ${fmt(m.serverCore * 100)}%), DB ${fmt(m.dbUsPerRequest)} us/req, RSS ${fmt(m.peakRssMb)} MB`,
+              `CPU ${fmt(m.cpuUsPerRequest)} us/req (core ${fmt(m.serverCore * 100)}%), DB ${fmt(m.dbUsPerRequest)} us/req, wrk ${fmt(m.wrkUsPerRequest)} us/req, RSS ${fmt(m.peakRssMb)} MB`,
           )
         }
       }
@@ -708,6 +716,7 @@ async function defaultMode(): Promise<void> {
         fmt(ratio((m) => m.rps), 2),
         `${fmt(pick(s, (m) => m.p50), 2)} / ${fmt(pick(s, (m) => m.p99), 1)}`,
         `${fmt(pick(r, (m) => m.p50), 2)} / ${fmt(pick(r, (m) => m.p99), 1)}`,
+        fmt(ratio((m) => m.p99), 2),
         `${errors(s)} / ${errors(r)}`,
       ])
       cost.push([
@@ -717,7 +726,8 @@ async function defaultMode(): Promise<void> {
         fmt(pick(r, (m) => m.cpuUsPerRequest)),
         fmt(ratio((m) => m.cpuUsPerRequest), 2),
         `${fmt(pick(s, (m) => m.serverCore * 100))} / ${fmt(pick(r, (m) => m.serverCore * 100))}`,
-        `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))}`,
+        `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))} (${fmt(ratio((m) => m.dbUsPerRequest), 2)})`,
+        `${fmt(pick(s, (m) => m.wrkUsPerRequest))} / ${fmt(pick(r, (m) => m.wrkUsPerRequest))} (${fmt(ratio((m) => m.wrkUsPerRequest), 2)})`,
         `${fmt(Math.max(...s.map((m) => m.peakRssMb)))} / ${fmt(Math.max(...r.map((m) => m.peakRssMb)))}`,
       ])
     }
@@ -726,12 +736,12 @@ async function defaultMode(): Promise<void> {
   console.log(env)
   console.log(`${USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; ratio = median of same-round service/reference\n`)
   console.log(
-    table(['scenario', 'conns', 'service req/s', 'reference req/s', 'ratio', 'service p50/p99 ms', 'reference p50/p99 ms', 'errors svc/ref'], speed),
+    table(['scenario', 'conns', 'service req/s', 'reference req/s', 'ratio', 'service p50/p99 ms', 'reference p50/p99 ms', 'p99 ratio', 'errors svc/ref'], speed),
   )
   console.log()
   console.log(
     table(
-      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'DB CPU us/req svc/ref', 'peak RSS MB svc/ref'],
+      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'DB CPU us/req svc/ref (ratio)', 'wrk CPU us/req svc/ref (ratio)', 'peak RSS MB svc/ref'],
       cost,
     ),
   )
