@@ -1,7 +1,7 @@
 // Load benchmark: the service (Elysia + drizzle) against a frameworkless
 // reference server (bench/reference.ts) on the same PostgreSQL database.
 //
-//   bun bench/run.ts [--rounds 5] [--seconds 3] [--warmup 1] [--prewarm 1] [--scenarios list,create] [--connections 64,256] [--json out.json]
+//   bun bench/run.ts [--rounds 4] [--seconds 3] [--warmup 1] [--prewarm 3] [--scenarios list,create] [--connections 64,256] [--json out.json]
 //   bun bench/run.ts --growth [--seconds 5]
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
 //   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10, REFERENCE_TOKEN_CACHE=1
@@ -34,10 +34,10 @@ const { values: options } = parseArgs({
   options: {
     growth: { type: 'boolean', default: false },
     embedded: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
-    prewarm: { type: 'string', default: '1' },
+    prewarm: { type: 'string', default: '3' },
     // The service's LOG_LEVEL: info (the default in production) writes a line per request.
     'log-level': { type: 'string', default: 'info' },
     scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
@@ -673,7 +673,11 @@ async function defaultMode(): Promise<void> {
     // A production server has long been warm: before its first measured run
     // each server takes every scenario for PREWARM seconds, so that the JIT
     // has compiled the hot paths (without it the service's CPU per request
-    // kept falling for three rounds, 705 -> 589 us on list).
+    // kept falling for three rounds, 705 -> 589 us on list). The JIT's threads
+    // share the server's one core: with 1 s per scenario they were still
+    // compiling (Elysia's route handlers, 57-129 ms each in FTL) during each
+    // scenario's first measured run, which took 12-17 % of the service's CPU in
+    // some 1 s windows and lengthened its p99; 3 s leaves little.
     for (const kind of ['service', 'reference'] as const)
       for (const scenario of SCENARIOS)
         if (PREWARM > 0) await wrk(servers[kind].port, { scenario, connections: CONNECTIONS[0]!, seconds: PREWARM, tokensFile })
