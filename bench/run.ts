@@ -479,8 +479,10 @@ async function measure(server: Server, database: string | undefined, load: Load,
     dbUsPerRequest: ((dbTicks / CLK_TCK) * 1e6) / requests,
     // wrk's start (reading the tokens file) costs the same in both of its
     // runs: the difference from the warm-up run leaves the cost per request.
+    // Only a warm-up well shorter than the run leaves a difference worth
+    // reading; otherwise there is no figure (NaN, printed "-").
     wrkUsPerRequest:
-      warm && result.requests > warm.requests ? (result.cpu_us - warm.cpu_us) / (result.requests - warm.requests) : result.cpu_us / requests,
+      warm && warm.requests < result.requests / 2 ? (result.cpu_us - warm.cpu_us) / (result.requests - warm.requests) : Number.NaN,
     serverCore: cpuSeconds / wall,
     peakRssMb,
   }
@@ -532,9 +534,10 @@ async function checkSameAnswers(service: Server, reference: Server, token: strin
 
 // ---------------------------------------------------------------- numbers and tables
 
+/** The median of the finite values (NaN when there is none). */
 function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
   const middle = sorted.length >> 1
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
@@ -676,8 +679,9 @@ async function defaultMode(): Promise<void> {
     // kept falling for three rounds, 705 -> 589 us on list). The JIT's threads
     // share the server's one core: with 1 s per scenario they were still
     // compiling (Elysia's route handlers, 57-129 ms each in FTL) during each
-    // scenario's first measured run, which took 12-17 % of the service's CPU in
-    // some 1 s windows and lengthened its p99; 3 s leaves little.
+    // scenario's first measured run, up to 12-17 % of the core in some 1 s
+    // windows, and lengthened the service's p99; 3 s leaves less (some FTL
+    // compiles still come later, see bench/README.md).
     for (const kind of ['service', 'reference'] as const)
       for (const scenario of SCENARIOS)
         if (PREWARM > 0) await wrk(servers[kind].port, { scenario, connections: CONNECTIONS[0]!, seconds: PREWARM, tokensFile })

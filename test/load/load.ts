@@ -154,13 +154,12 @@ try {
     healthOk &&= (await fetch(`${base}/health`)).status === 200
     healthTimes.push(performance.now() - started)
   }
-  // Starved behind the hashes, every probe would wait for one (~250 ms of a
-  // core each, more on a slow machine): the median says so. The first probe
-  // may also meet the storm's own burst of requests and lookups on a busy
-  // 2-core machine (81 ms seen once, the next four under 2 ms), so the
-  // slowest gets a looser bound, still under the time of one hash.
-  const healthMedianMs = healthTimes.toSorted((a, b) => a - b)[2]!
-  const healthMaxMs = Math.max(...healthTimes)
+  // The first probe can meet the storm's own burst of requests and account
+  // lookups on a busy 2-core machine (81 ms seen once, the next four under
+  // 2 ms), so it gets a looser bound, still under one hash (~250 ms of a
+  // core). Starved behind the hashes, the later probes would wait too.
+  const [firstMs, ...laterMs] = healthTimes as [number, ...number[]]
+  const laterMaxMs = Math.max(...laterMs)
   const answers = await Promise.all(storm)
   const byStatus = Object.groupBy(answers, (a) => String(a.status))
   const shed = byStatus['503'] ?? []
@@ -172,8 +171,8 @@ try {
   check((byStatus['200'] ?? []).length > 0, 'some sign-ins succeed')
   check(shed.every((a) => a.code === 'server_busy' && a.ms < 1000), 'the excess is shed fast with 503 server_busy')
   check(
-    healthOk && healthMedianMs < 50 && healthMaxMs < 250,
-    `/health answers during the storm: median of 5 under 50 ms (${healthMedianMs.toFixed(1)}), slowest under 250 ms (${healthMaxMs.toFixed(1)})`,
+    healthOk && firstMs < 200 && laterMaxMs < 50,
+    `/health answers during the storm: the first probe under 200 ms (${firstMs.toFixed(1)}), the next four under 50 ms (slowest ${laterMaxMs.toFixed(1)})`,
   )
 } finally {
   watching = false
