@@ -1,10 +1,11 @@
 // Load benchmark: the service (Elysia + drizzle) against a frameworkless
 // reference server (bench/reference.ts) on the same PostgreSQL database.
 //
-//   bun bench/run.ts [--rounds 4] [--seconds 3] [--warmup 1] [--prewarm 3] [--scenarios list,create] [--connections 64,256] [--json out.json]
+//   bun bench/run.ts [--rounds 4] [--seconds 3] [--warmup 1] [--prewarm 8] [--rounds-per-start 2] [--scenarios list,create] [--connections 64,256] [--json out.json]
 //   bun bench/run.ts --growth [--seconds 5]
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
 //   REFERENCE_TIMESTAMPS=js|sql, REFERENCE_PREPARE=false, REFERENCE_INFLIGHT=10, REFERENCE_TOKEN_CACHE=1
+//   --service-env KEY=VALUE (repeatable) passes diagnostics to the service, e.g. BUN_JSC_reportCompileTimes=1
 //   --cpu-prof DIR: both servers write a CPU profile (markdown) there when they stop
 //
 // See bench/README.md for what it measures and how. Needs wrk (apt-get
@@ -37,7 +38,9 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
-    prewarm: { type: 'string', default: '3' },
+    prewarm: { type: 'string', default: '8' },
+    // How many rounds each start of the two servers serves (each start pays for a prewarm).
+    'rounds-per-start': { type: 'string', default: '2' },
     // The service's LOG_LEVEL: info (the default in production) writes a line per request.
     'log-level': { type: 'string', default: 'info' },
     scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
@@ -47,6 +50,8 @@ const { values: options } = parseArgs({
     'cpu-prof': { type: 'string' },
     // Diagnostics: extra environment for the reference server, e.g. REFERENCE_PREPARE=false.
     'reference-env': { type: 'string', multiple: true, default: [] },
+    // Diagnostics: extra environment for the service, e.g. BUN_JSC_reportCompileTimes=1.
+    'service-env': { type: 'string', multiple: true, default: [] },
     // Diagnostics: another script in the reference's place (an A/B of two builds of the service, say).
     'reference-script': { type: 'string', default: 'bench/reference.ts' },
     help: { type: 'boolean', default: false },
@@ -72,6 +77,7 @@ const WARMUP = Number(options.warmup)
 if (!Number.isInteger(WARMUP) || WARMUP < 0 || WARMUP > 60) throw new Error('--warmup must be an integer from 0 to 60')
 const PREWARM = Number(options.prewarm)
 if (!Number.isInteger(PREWARM) || PREWARM < 0 || PREWARM > 60) throw new Error('--prewarm must be an integer from 0 to 60')
+const ROUNDS_PER_START = positiveInt('rounds-per-start', options['rounds-per-start']!, 50)
 const ALL_SCENARIOS = ['list', 'create', 'get-one', 'update', 'toggle'] as const
 type Scenario = (typeof ALL_SCENARIOS)[number]
 const SCENARIOS = options.scenarios!.split(',').map((s) => {
@@ -80,13 +86,17 @@ const SCENARIOS = options.scenarios!.split(',').map((s) => {
 })
 const CONNECTIONS = options.connections!.split(',').map((c) => positiveInt('connections', c, 10_000))
 
-const REFERENCE_ENV: Record<string, string> = Object.fromEntries(
-  options['reference-env']!.map((pair) => {
-    const at = pair.indexOf('=')
-    if (at < 1) throw new Error(`--reference-env takes KEY=VALUE, got ${pair}`)
-    return [pair.slice(0, at), pair.slice(at + 1)]
-  }),
-)
+function environmentPairs(option: 'reference-env' | 'service-env'): Record<string, string> {
+  return Object.fromEntries(
+    options[option]!.map((pair) => {
+      const at = pair.indexOf('=')
+      if (at < 1) throw new Error(`--${option} takes KEY=VALUE, got ${pair}`)
+      return [pair.slice(0, at), pair.slice(at + 1)]
+    }),
+  )
+}
+const REFERENCE_ENV = environmentPairs('reference-env')
+const SERVICE_ENV = environmentPairs('service-env')
 
 const ROOT = join(import.meta.dir, '..')
 const WRK_LUA = join(import.meta.dir, 'wrk.lua')
@@ -140,6 +150,10 @@ async function stopProcess(child: Subprocess, graceMs = 12_000): Promise<number 
   return child.exitCode
 }
 
+async function stopServers(servers: Record<string, { child: Subprocess }>): Promise<void> {
+  for (const server of Object.values(servers)) await stopProcess(server.child)
+}
+
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.all([...children].map((child) => stopProcess(child, 5000)))
@@ -176,14 +190,46 @@ const log = (message: string) => process.stderr.write(`${new Date().toISOString(
 
 // ---------------------------------------------------------------- /proc
 
-function procTicks(pid: number): number {
+function procTicks(pid: number, path = `/proc/${pid}/stat`): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(path, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return Number(fields[11]) + Number(fields[12]) // utime + stime (fields 14 and 15)
   } catch {
     return 0
   }
+}
+
+/**
+ * CPU ticks so far of each of the process's JIT compiler threads (JSC names
+ * them JITWorker), by thread id. They run on the server's core: while they
+ * compile, the server has less of it. A thread can end when idle, taking its
+ * ticks with it, so windows are compared thread by thread (jitTicksSince).
+ */
+function jitThreadTicks(pid: number): Map<number, number> {
+  const ticks = new Map<number, number>()
+  let tasks: string[] = []
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return ticks // the process has ended
+  }
+  for (const task of tasks) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === 'JITWorker')
+        ticks.set(Number(task), procTicks(pid, `/proc/${pid}/task/${task}/stat`))
+    } catch {
+      // the thread has ended
+    }
+  }
+  return ticks
+}
+
+/** Ticks the JIT threads spent since `before` (a thread that ended in between is not counted). */
+function jitTicksSince(pid: number, before: Map<number, number>): number {
+  let spent = 0
+  for (const [thread, ticks] of jitThreadTicks(pid)) spent += ticks - (before.get(thread) ?? 0)
+  return spent
 }
 
 function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -349,7 +395,7 @@ async function startServer(kind: Kind, database: string | { dataDir: string }, s
       BETTER_AUTH_SECRET: secret,
       DATABASE_POOL_MAX: '10',
       LOG_LEVEL: options['log-level']!,
-      ...(kind === 'reference' ? REFERENCE_ENV : {}),
+      ...(kind === 'reference' ? REFERENCE_ENV : SERVICE_ENV),
     },
     stdin: 'ignore',
     stdout: 'ignore',
@@ -426,6 +472,37 @@ async function wrk(port: number, load: Load): Promise<WrkResult> {
   return { ...(JSON.parse(line) as Omit<WrkResult, 'cpu_us'>), cpu_us: Number(child.resourceUsage()?.cpuTime.total ?? Number.NaN) }
 }
 
+// The JIT is quiet when its threads take at most this many ticks (10 ms at
+// 100 Hz) in each of this many one-second windows in a row.
+const JIT_QUIET_TICKS = 1
+const JIT_QUIET_WINDOWS = 2
+const PREWARM_MIN_SECONDS = 3
+
+/**
+ * A production server has long been warm; one just started still compiles.
+ * Before measuring, each server takes each scenario (at the first connection
+ * count) in one-second windows until its JIT threads have been quiet for
+ * JIT_QUIET_WINDOWS windows in a row, after at least PREWARM_MIN_SECONDS and
+ * at most PREWARM seconds. With a fixed 3 s the service's JIT was still
+ * compiling in each scenario's first measured run: FTL compiles of Elysia's
+ * route handlers of 87-118 ms each, on the measured core (bench/README.md).
+ */
+async function prewarm(server: Server, scenario: Scenario, tokensFile: string): Promise<{ seconds: number; jitMs: number; quiet: boolean }> {
+  let seconds = 0
+  let jitTicks = 0
+  let quietWindows = 0
+  while (seconds < PREWARM) {
+    const before = jitThreadTicks(server.pid)
+    await wrk(server.port, { scenario, connections: CONNECTIONS[0]!, seconds: 1, tokensFile })
+    seconds++
+    const spent = jitTicksSince(server.pid, before)
+    jitTicks += spent
+    quietWindows = spent <= JIT_QUIET_TICKS ? quietWindows + 1 : 0
+    if (seconds >= PREWARM_MIN_SECONDS && quietWindows >= JIT_QUIET_WINDOWS) break
+  }
+  return { seconds, jitMs: (jitTicks / CLK_TCK) * 1000, quiet: quietWindows >= JIT_QUIET_WINDOWS }
+}
+
 interface Measurement {
   kind: Kind
   scenario: Scenario
@@ -443,6 +520,8 @@ interface Measurement {
   wrkUsPerRequest: number
   /** Share of one core the server used during the run. */
   serverCore: number
+  /** CPU its JIT threads took during the run (part of cpuUsPerRequest), ms. */
+  jitMs: number
   peakRssMb: number
 }
 
@@ -451,10 +530,12 @@ async function measure(server: Server, database: string | undefined, load: Load,
   const warm = WARMUP > 0 ? await wrk(server.port, { ...load, seconds: WARMUP }) : undefined
   const rss = watchRss(server.pid)
   const db0 = database ? await backendTicks(database, server.application) : new Map<number, number>()
+  const jit0 = jitThreadTicks(server.pid)
   const cpu0 = procTicks(server.pid)
   const started = performance.now()
   const result = await wrk(server.port, load)
   const cpu1 = procTicks(server.pid)
+  const jitTicks = jitTicksSince(server.pid, jit0)
   const wall = (performance.now() - started) / 1000
   const db1 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const peakRssMb = rss.stop()
@@ -484,6 +565,7 @@ async function measure(server: Server, database: string | undefined, load: Load,
     wrkUsPerRequest:
       warm && warm.requests < result.requests / 2 ? (result.cpu_us - warm.cpu_us) / (result.requests - warm.requests) : Number.NaN,
     serverCore: cpuSeconds / wall,
+    jitMs: (jitTicks / CLK_TCK) * 1000,
     peakRssMb,
   }
 }
@@ -660,49 +742,52 @@ async function defaultMode(): Promise<void> {
 
   const [{ seeded } = { seeded: 0 }] = await db.sql<{ seeded: number }[]>`select max(id) as seeded from tasks`
 
-  // Each round starts both servers afresh: within one process the figures
-  // held steady round after round, but differed by up to 20% from one process
-  // to the next (JIT decisions made early stick), so only rounds that each
-  // start new processes sample that. Every run starts from the seeded table
-  // (resetTables).
+  // Every ROUNDS_PER_START rounds both servers start afresh (a process can
+  // carry an offset of its own; see bench/README.md) and are prewarmed
+  // (prewarm). Within a start the rounds alternate which server runs first.
+  // Every run starts from the seeded table (resetTables).
   const results: Measurement[] = []
   const totalRuns = SCENARIOS.length * CONNECTIONS.length * ROUNDS * 2
+  let servers: Record<Kind, Server> | undefined
   for (let round = 0; round < ROUNDS; round++) {
-    const servers = { service: await startServer('service', db.url, secret), reference: await startServer('reference', db.url, secret) }
-    if (round === 0) {
-      await checkSameAnswers(servers.service, servers.reference, tokens.get('bench-1')!, owned.find((row) => row.user_id === 'bench-1')!.id, tokens.get('bench-2')!)
-      log('service and reference answer the benchmark requests alike (bodies, statuses, X-Total-Count, Link, ETag, Location)')
-    }
-    // A production server has long been warm: before its first measured run
-    // each server takes every scenario for PREWARM seconds, so that the JIT
-    // has compiled the hot paths (without it the service's CPU per request
-    // kept falling for three rounds, 705 -> 589 us on list). The JIT's threads
-    // share the server's one core: with 1 s per scenario they were still
-    // compiling (Elysia's route handlers, 57-129 ms each in FTL) during each
-    // scenario's first measured run, up to 12-17 % of the core in some 1 s
-    // windows, and lengthened the service's p99; 3 s leaves less (some FTL
-    // compiles still come later, see bench/README.md).
-    for (const kind of ['service', 'reference'] as const)
+    if (round % ROUNDS_PER_START === 0) {
+      if (servers) await stopServers(servers)
+      servers = { service: await startServer('service', db.url, secret), reference: await startServer('reference', db.url, secret) }
+      if (round === 0) {
+        await checkSameAnswers(servers.service, servers.reference, tokens.get('bench-1')!, owned.find((row) => row.user_id === 'bench-1')!.id, tokens.get('bench-2')!)
+        log('service and reference answer the benchmark requests alike (bodies, statuses, X-Total-Count, Link, ETag, Location)')
+      }
+      // Scenario by scenario, the two servers in turn (which goes first
+      // alternating by start), so that neither has had longer since its
+      // prewarm of a scenario than the other when the measured runs begin.
+      const kinds: Kind[] = (round / ROUNDS_PER_START) % 2 === 0 ? ['service', 'reference'] : ['reference', 'service']
+      const warmed: Record<Kind, string[]> = { service: [], reference: [] }
+      const jitMs: Record<Kind, number> = { service: 0, reference: 0 }
       for (const scenario of SCENARIOS)
-        if (PREWARM > 0) await wrk(servers[kind].port, { scenario, connections: CONNECTIONS[0]!, seconds: PREWARM, tokensFile })
+        for (const kind of kinds) {
+          const w = await prewarm(servers[kind], scenario, tokensFile)
+          warmed[kind].push(`${scenario} ${w.seconds} s${w.quiet ? '' : ' (JIT not yet quiet)'}`)
+          jitMs[kind] += w.jitMs
+        }
+      for (const kind of kinds) log(`${kind} prewarmed: ${warmed[kind].join(', ')}; its JIT threads took ${fmt(jitMs[kind])} ms of core 0`)
+    }
     for (const scenario of SCENARIOS)
       for (const connections of CONNECTIONS) {
         // Alternating order: neither server always runs on a table the other just grew.
         const order: Kind[] = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service']
         for (const kind of order) {
           await resetTables(db.sql, seeded)
-          const m = await measure(servers[kind], db.name, { scenario, connections, seconds: SECONDS, tokensFile }, round)
+          const m = await measure(servers![kind], db.name, { scenario, connections, seconds: SECONDS, tokensFile }, round)
           results.push(m)
           log(
             `[${results.length}/${totalRuns}] ${scenario} c${connections} r${round + 1} ${kind.padEnd(9)} ` +
               `${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, ` +
-              `CPU ${fmt(m.cpuUsPerRequest)} us/req (core ${fmt(m.serverCore * 100)}%), DB ${fmt(m.dbUsPerRequest)} us/req, wrk ${fmt(m.wrkUsPerRequest)} us/req, RSS ${fmt(m.peakRssMb)} MB`,
+              `CPU ${fmt(m.cpuUsPerRequest)} us/req (core ${fmt(m.serverCore * 100)}%, JIT ${fmt(m.jitMs)} ms), DB ${fmt(m.dbUsPerRequest)} us/req, wrk ${fmt(m.wrkUsPerRequest)} us/req, RSS ${fmt(m.peakRssMb)} MB`,
           )
         }
       }
-    await stopProcess(servers.service.child)
-    await stopProcess(servers.reference.child)
   }
+  if (servers) await stopServers(servers)
   await db.sql.end({ timeout: 5 })
 
   const speed: string[][] = []
@@ -734,13 +819,16 @@ async function defaultMode(): Promise<void> {
         fmt(pick(r, (m) => m.cpuUsPerRequest)),
         fmt(ratio((m) => m.cpuUsPerRequest), 2),
         `${fmt(pick(s, (m) => m.serverCore * 100))} / ${fmt(pick(r, (m) => m.serverCore * 100))}`,
+        `${fmt(pick(s, (m) => m.jitMs))} / ${fmt(pick(r, (m) => m.jitMs))}`,
         `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))} (${fmt(ratio((m) => m.dbUsPerRequest), 2)})`,
         `${fmt(pick(s, (m) => m.wrkUsPerRequest))} / ${fmt(pick(r, (m) => m.wrkUsPerRequest))} (${fmt(ratio((m) => m.wrkUsPerRequest), 2)})`,
         `${fmt(Math.max(...s.map((m) => m.peakRssMb)))} / ${fmt(Math.max(...r.map((m) => m.peakRssMb)))}`,
       ])
     }
 
-  console.log(`\n## Service vs reference: medians of ${ROUNDS} interleaved rounds, ${SECONDS} s each after ${WARMUP} s warm-up\n`)
+  console.log(
+    `\n## Service vs reference: medians of ${ROUNDS} interleaved rounds (servers started every ${ROUNDS_PER_START}, prewarmed until their JIT was quiet), ${SECONDS} s each after ${WARMUP} s warm-up\n`,
+  )
   console.log(env)
   console.log(`${USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; ratio = median of same-round service/reference\n`)
   console.log(
@@ -749,7 +837,7 @@ async function defaultMode(): Promise<void> {
   console.log()
   console.log(
     table(
-      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'DB CPU us/req svc/ref (ratio)', 'wrk CPU us/req svc/ref (ratio)', 'peak RSS MB svc/ref'],
+      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'JIT ms svc/ref', 'DB CPU us/req svc/ref (ratio)', 'wrk CPU us/req svc/ref (ratio)', 'peak RSS MB svc/ref'],
       cost,
     ),
   )
