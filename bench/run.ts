@@ -190,7 +190,8 @@ const log = (message: string) => process.stderr.write(`${new Date().toISOString(
 
 // ---------------------------------------------------------------- /proc
 
-function procTicks(pid: number, path = `/proc/${pid}/stat`): number {
+/** utime + stime of a process or thread, in clock ticks, from its stat file. */
+function statTicks(path: string): number {
   try {
     const stat = readFileSync(path, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -198,6 +199,10 @@ function procTicks(pid: number, path = `/proc/${pid}/stat`): number {
   } catch {
     return 0
   }
+}
+
+function procTicks(pid: number): number {
+  return statTicks(`/proc/${pid}/stat`)
 }
 
 /**
@@ -217,7 +222,7 @@ function jitThreadTicks(pid: number): Map<number, number> {
   for (const task of tasks) {
     try {
       if (readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() === 'JITWorker')
-        ticks.set(Number(task), procTicks(pid, `/proc/${pid}/task/${task}/stat`))
+        ticks.set(Number(task), statTicks(`/proc/${pid}/task/${task}/stat`))
     } catch {
       // the thread has ended
     }
@@ -225,11 +230,11 @@ function jitThreadTicks(pid: number): Map<number, number> {
   return ticks
 }
 
-/** Ticks the JIT threads spent since `before` (a thread that ended in between is not counted). */
-function jitTicksSince(pid: number, before: Map<number, number>): number {
+/** Milliseconds of CPU the JIT threads spent since `before` (a thread that ended in between is not counted). */
+function jitMsSince(pid: number, before: Map<number, number>): number {
   let spent = 0
   for (const [thread, ticks] of jitThreadTicks(pid)) spent += ticks - (before.get(thread) ?? 0)
-  return spent
+  return (spent * 1000) / CLK_TCK
 }
 
 function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -472,9 +477,9 @@ async function wrk(port: number, load: Load): Promise<WrkResult> {
   return { ...(JSON.parse(line) as Omit<WrkResult, 'cpu_us'>), cpu_us: Number(child.resourceUsage()?.cpuTime.total ?? Number.NaN) }
 }
 
-// The JIT is quiet when its threads take at most this many ticks (10 ms at
+// The JIT is quiet when its threads take at most one clock tick (10 ms at
 // 100 Hz) in each of this many one-second windows in a row.
-const JIT_QUIET_TICKS = 1
+const JIT_QUIET_MS = 1000 / CLK_TCK
 const JIT_QUIET_WINDOWS = 2
 const PREWARM_MIN_SECONDS = 3
 
@@ -489,18 +494,18 @@ const PREWARM_MIN_SECONDS = 3
  */
 async function prewarm(server: Server, scenario: Scenario, tokensFile: string): Promise<{ seconds: number; jitMs: number; quiet: boolean }> {
   let seconds = 0
-  let jitTicks = 0
+  let jitMs = 0
   let quietWindows = 0
   while (seconds < PREWARM) {
     const before = jitThreadTicks(server.pid)
     await wrk(server.port, { scenario, connections: CONNECTIONS[0]!, seconds: 1, tokensFile })
     seconds++
-    const spent = jitTicksSince(server.pid, before)
-    jitTicks += spent
-    quietWindows = spent <= JIT_QUIET_TICKS ? quietWindows + 1 : 0
+    const spent = jitMsSince(server.pid, before)
+    jitMs += spent
+    quietWindows = spent <= JIT_QUIET_MS ? quietWindows + 1 : 0
     if (seconds >= PREWARM_MIN_SECONDS && quietWindows >= JIT_QUIET_WINDOWS) break
   }
-  return { seconds, jitMs: (jitTicks / CLK_TCK) * 1000, quiet: quietWindows >= JIT_QUIET_WINDOWS }
+  return { seconds, jitMs, quiet: quietWindows >= JIT_QUIET_WINDOWS }
 }
 
 interface Measurement {
@@ -535,7 +540,7 @@ async function measure(server: Server, database: string | undefined, load: Load,
   const started = performance.now()
   const result = await wrk(server.port, load)
   const cpu1 = procTicks(server.pid)
-  const jitTicks = jitTicksSince(server.pid, jit0)
+  const jitMs = jitMsSince(server.pid, jit0)
   const wall = (performance.now() - started) / 1000
   const db1 = database ? await backendTicks(database, server.application) : new Map<number, number>()
   const peakRssMb = rss.stop()
@@ -565,7 +570,7 @@ async function measure(server: Server, database: string | undefined, load: Load,
     wrkUsPerRequest:
       warm && warm.requests < result.requests / 2 ? (result.cpu_us - warm.cpu_us) / (result.requests - warm.requests) : Number.NaN,
     serverCore: cpuSeconds / wall,
-    jitMs: (jitTicks / CLK_TCK) * 1000,
+    jitMs,
     peakRssMb,
   }
 }
