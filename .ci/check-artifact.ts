@@ -46,7 +46,12 @@ try {
     check(JSON.stringify(await health!.json()) === '{"status":"ok","database":"ok"}', '/health reports the database ok')
 
     const key = new TextEncoder().encode(secret)
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`artifact-${crypto.randomUUID()}`).setIssuedAt().setExpirationTime('5m').sign(key)
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`artifact-${crypto.randomUUID()}`)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key)
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
     const created = await fetch(`${base}/api/tasks`, { method: 'POST', headers, body: JSON.stringify({ title: 'artifact check' }) })
     check(created.status === 201, 'an authenticated create answers 201')

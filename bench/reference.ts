@@ -112,7 +112,13 @@ function json(body: unknown, status = 200, headers?: Record<string, string>): Re
   return new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS })
 }
 
-function problem(status: number, code: string, detail: string, headers?: Record<string, string>, errors?: { field: string; message: string }[]) {
+function problem(
+  status: number,
+  code: string,
+  detail: string,
+  headers?: Record<string, string>,
+  errors?: { field: string; message: string }[],
+) {
   return json(errors ? { detail, code, errors } : { detail, code }, status, headers)
 }
 

@@ -12,14 +12,15 @@
 // install wrk) and a PostgreSQL server: BENCH_DATABASE_URL, default
 // postgres://postgres@127.0.0.1:5432/postgres (a role that may create databases).
 // Not a test: `bun test` never runs it.
-import { spawnSync, type Subprocess } from 'bun'
+
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
+import { type Subprocess, spawnSync } from 'bun'
 import { sql as drizzleSql } from 'drizzle-orm'
+import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
 import { SignJWT } from 'jose'
 import postgres, { type Sql } from 'postgres'
 import type { Database } from '../src/db/client'
@@ -61,7 +62,14 @@ const { values: options } = parseArgs({
 
 if (options.help) {
   const lines = readFileSync(import.meta.path, 'utf8').split('\n')
-  console.log(lines.slice(0, lines.findIndex((line) => line.startsWith('import'))).join('\n'))
+  console.log(
+    lines
+      .slice(
+        0,
+        lines.findIndex((line) => line.startsWith('import')),
+      )
+      .join('\n'),
+  )
   process.exit(0)
 }
 
@@ -343,7 +351,12 @@ async function mintTokens(secret: string, users: string[]): Promise<Map<string, 
   for (const user of users)
     tokens.set(
       user,
-      await new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user).setIssuedAt().setExpirationTime('3h').sign(key),
+      await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(user)
+        .setIssuedAt()
+        .setExpirationTime('3h')
+        .sign(key),
     )
   return tokens
 }
@@ -371,7 +384,8 @@ function freePort(): number {
 async function waitHealthy(child: Subprocess, port: number, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs
   while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before /health answered`)
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before /health answered`)
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })
       await response.arrayBuffer()
@@ -388,7 +402,9 @@ async function startServer(kind: Kind, database: string | { dataDir: string }, s
   const port = freePort()
   const script = kind === 'service' ? 'src/index.ts' : options['reference-script']!
   const started = performance.now()
-  const profile = options['cpu-prof'] ? ['--cpu-prof-md', `--cpu-prof-dir=${options['cpu-prof']}`, `--cpu-prof-name=${kind}-${port}.md`] : []
+  const profile = options['cpu-prof']
+    ? ['--cpu-prof-md', `--cpu-prof-dir=${options['cpu-prof']}`, `--cpu-prof-name=${kind}-${port}.md`]
+    : []
   const child = spawn([...pin('0'), BUN, ...profile, '--no-env-file', script], {
     cwd: ROOT,
     env: {
@@ -492,7 +508,11 @@ const PREWARM_MIN_SECONDS = 3
  * compiling in each scenario's first measured run: FTL compiles of Elysia's
  * route handlers of 87-118 ms each, on the measured core (bench/README.md).
  */
-async function prewarm(server: Server, scenario: Scenario, tokensFile: string): Promise<{ seconds: number; jitMs: number; quiet: boolean }> {
+async function prewarm(
+  server: Server,
+  scenario: Scenario,
+  tokensFile: string,
+): Promise<{ seconds: number; jitMs: number; quiet: boolean }> {
   let seconds = 0
   let jitMs = 0
   let quietWindows = 0
@@ -596,12 +616,20 @@ async function checkSameAnswers(service: Server, reference: Server, token: strin
   const differ = (what: string, a: unknown, b: unknown) => {
     throw new Error(`service and reference differ on ${what}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
   }
-  for (const path of ['/api/tasks?limit=50', '/api/tasks?limit=10&offset=10', '/api/tasks?limit=20&offset=45', '/api/tasks?offset=1000', `/api/tasks/${ownId}`, '/api/tasks/2147483647'])
+  for (const path of [
+    '/api/tasks?limit=50',
+    '/api/tasks?limit=10&offset=10',
+    '/api/tasks?limit=20&offset=45',
+    '/api/tasks?offset=1000',
+    `/api/tasks/${ownId}`,
+    '/api/tasks/2147483647',
+  ])
     for (const bearer of [token, otherToken]) {
       const [s, r] = [await ask(service, 'GET', path, undefined, bearer), await ask(reference, 'GET', path, undefined, bearer)]
       if (s.status !== r.status) differ(`GET ${path} status`, s.status, r.status)
       if (!Bun.deepEquals(s.body, r.body)) differ(`GET ${path} body`, s.body, r.body)
-      for (const name of ['x-total-count', 'link', 'etag']) if (s.header(name) !== r.header(name)) differ(`GET ${path} ${name}`, s.header(name), r.header(name))
+      for (const name of ['x-total-count', 'link', 'etag'])
+        if (s.header(name) !== r.header(name)) differ(`GET ${path} ${name}`, s.header(name), r.header(name))
     }
   const shape = (answer: Awaited<ReturnType<typeof ask>>) => ({
     status: answer.status,
@@ -637,7 +665,11 @@ function fmt(value: number, digits = 0): string {
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  return [line(header), `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n')
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n')
 }
 
 async function environment(sql: Sql): Promise<string> {
@@ -646,7 +678,9 @@ async function environment(sql: Sql): Promise<string> {
   const wrkVersion = run(['wrk', '-v']).stdout.split('\n')[0]?.split(' ').slice(0, 2).join(' ') ?? 'wrk'
   const kernel = run(['uname', '-r']).stdout.trim()
   const commit = run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD']).stdout.trim() || 'unknown'
-  const dirty = run(['git', '-C', ROOT, 'status', '--porcelain', '--', 'src', 'drizzle']).stdout.trim() ? ' + uncommitted changes in src/' : ''
+  const dirty = run(['git', '-C', ROOT, 'status', '--porcelain', '--', 'src', 'drizzle']).stdout.trim()
+    ? ' + uncommitted changes in src/'
+    : ''
   return (
     `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty}, ${cpus().length} cores (${model}), Linux ${kernel}, Bun ${Bun.version}, ` +
     `PostgreSQL ${pg?.server_version}, ${wrkVersion}; ${TASKSET ? 'servers on core 0, wrk and PostgreSQL on core 1' : 'no pinning'}`
@@ -743,7 +777,7 @@ async function defaultMode(): Promise<void> {
   const tokens = await mintTokens(secret, users)
   const owned = await db.sql<{ user_id: string; id: number }[]>`select user_id, id from tasks order by user_id, id`
   const tokensFile = join(workDir!, 'tokens')
-  await writeFile(tokensFile, owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n') + '\n')
+  await writeFile(tokensFile, `${owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
 
   const [{ seeded } = { seeded: 0 }] = await db.sql<{ seeded: number }[]>`select max(id) as seeded from tasks`
 
@@ -759,7 +793,13 @@ async function defaultMode(): Promise<void> {
       if (servers) await stopServers(servers)
       servers = { service: await startServer('service', db.url, secret), reference: await startServer('reference', db.url, secret) }
       if (round === 0) {
-        await checkSameAnswers(servers.service, servers.reference, tokens.get('bench-1')!, owned.find((row) => row.user_id === 'bench-1')!.id, tokens.get('bench-2')!)
+        await checkSameAnswers(
+          servers.service,
+          servers.reference,
+          tokens.get('bench-1')!,
+          owned.find((row) => row.user_id === 'bench-1')!.id,
+          tokens.get('bench-2')!,
+        )
         log('service and reference answer the benchmark requests alike (bodies, statuses, X-Total-Count, Link, ETag, Location)')
       }
       // Scenario by scenario, the two servers in turn (which goes first
@@ -804,17 +844,40 @@ async function defaultMode(): Promise<void> {
       const r = of('reference')
       const pick = (ms: Measurement[], f: (m: Measurement) => number) => median(ms.map(f))
       const ratio = (f: (m: Measurement) => number) =>
-        median(s.map((sm) => { const rm = r.find((x) => x.round === sm.round); return rm ? f(sm) / f(rm) : Number.NaN }))
+        median(
+          s.map((sm) => {
+            const rm = r.find((x) => x.round === sm.round)
+            return rm ? f(sm) / f(rm) : Number.NaN
+          }),
+        )
       const errors = (ms: Measurement[]) => ms.reduce((sum, m) => sum + m.errors, 0)
       speed.push([
         scenario,
         String(connections),
         fmt(pick(s, (m) => m.rps)),
         fmt(pick(r, (m) => m.rps)),
-        fmt(ratio((m) => m.rps), 2),
-        `${fmt(pick(s, (m) => m.p50), 2)} / ${fmt(pick(s, (m) => m.p99), 1)}`,
-        `${fmt(pick(r, (m) => m.p50), 2)} / ${fmt(pick(r, (m) => m.p99), 1)}`,
-        fmt(ratio((m) => m.p99), 2),
+        fmt(
+          ratio((m) => m.rps),
+          2,
+        ),
+        `${fmt(
+          pick(s, (m) => m.p50),
+          2,
+        )} / ${fmt(
+          pick(s, (m) => m.p99),
+          1,
+        )}`,
+        `${fmt(
+          pick(r, (m) => m.p50),
+          2,
+        )} / ${fmt(
+          pick(r, (m) => m.p99),
+          1,
+        )}`,
+        fmt(
+          ratio((m) => m.p99),
+          2,
+        ),
         `${errors(s)} / ${errors(r)}`,
       ])
       cost.push([
@@ -822,11 +885,20 @@ async function defaultMode(): Promise<void> {
         String(connections),
         fmt(pick(s, (m) => m.cpuUsPerRequest)),
         fmt(pick(r, (m) => m.cpuUsPerRequest)),
-        fmt(ratio((m) => m.cpuUsPerRequest), 2),
+        fmt(
+          ratio((m) => m.cpuUsPerRequest),
+          2,
+        ),
         `${fmt(pick(s, (m) => m.serverCore * 100))} / ${fmt(pick(r, (m) => m.serverCore * 100))}`,
         `${fmt(pick(s, (m) => m.jitMs))} / ${fmt(pick(r, (m) => m.jitMs))}`,
-        `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))} (${fmt(ratio((m) => m.dbUsPerRequest), 2)})`,
-        `${fmt(pick(s, (m) => m.wrkUsPerRequest))} / ${fmt(pick(r, (m) => m.wrkUsPerRequest))} (${fmt(ratio((m) => m.wrkUsPerRequest), 2)})`,
+        `${fmt(pick(s, (m) => m.dbUsPerRequest))} / ${fmt(pick(r, (m) => m.dbUsPerRequest))} (${fmt(
+          ratio((m) => m.dbUsPerRequest),
+          2,
+        )})`,
+        `${fmt(pick(s, (m) => m.wrkUsPerRequest))} / ${fmt(pick(r, (m) => m.wrkUsPerRequest))} (${fmt(
+          ratio((m) => m.wrkUsPerRequest),
+          2,
+        )})`,
         `${fmt(Math.max(...s.map((m) => m.peakRssMb)))} / ${fmt(Math.max(...r.map((m) => m.peakRssMb)))}`,
       ])
     }
@@ -837,12 +909,36 @@ async function defaultMode(): Promise<void> {
   console.log(env)
   console.log(`${USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; ratio = median of same-round service/reference\n`)
   console.log(
-    table(['scenario', 'conns', 'service req/s', 'reference req/s', 'ratio', 'service p50/p99 ms', 'reference p50/p99 ms', 'p99 ratio', 'errors svc/ref'], speed),
+    table(
+      [
+        'scenario',
+        'conns',
+        'service req/s',
+        'reference req/s',
+        'ratio',
+        'service p50/p99 ms',
+        'reference p50/p99 ms',
+        'p99 ratio',
+        'errors svc/ref',
+      ],
+      speed,
+    ),
   )
   console.log()
   console.log(
     table(
-      ['scenario', 'conns', 'service CPU us/req', 'reference CPU us/req', 'ratio', 'server core % svc/ref', 'JIT ms svc/ref', 'DB CPU us/req svc/ref (ratio)', 'wrk CPU us/req svc/ref (ratio)', 'peak RSS MB svc/ref'],
+      [
+        'scenario',
+        'conns',
+        'service CPU us/req',
+        'reference CPU us/req',
+        'ratio',
+        'server core % svc/ref',
+        'JIT ms svc/ref',
+        'DB CPU us/req svc/ref (ratio)',
+        'wrk CPU us/req svc/ref (ratio)',
+        'peak RSS MB svc/ref',
+      ],
       cost,
     ),
   )
@@ -894,7 +990,7 @@ async function growthMode(): Promise<void> {
   const tokens = await mintTokens(secret, [...sizeUsers, ...manyUsers])
   const fileFor = async (name: string, users: string[]) => {
     const file = join(workDir!, name)
-    await writeFile(file, users.map((u) => tokens.get(u)).join('\n') + '\n')
+    await writeFile(file, `${users.map((u) => tokens.get(u)).join('\n')}\n`)
     return file
   }
 
@@ -905,7 +1001,9 @@ async function growthMode(): Promise<void> {
 
   print(`\n## Growth: ${SECONDS} s per line after ${WARMUP} s warm-up\n`)
   print(env)
-  print(`tasks table: ${fmt(taskCount)} rows (10,000 users x 100 tasks, plus one user each of ${SIZES.map((s) => fmt(s)).join(', ')} tasks); seeded in ${fmt(seedSeconds, 1)} s\n`)
+  print(
+    `tasks table: ${fmt(taskCount)} rows (10,000 users x 100 tasks, plus one user each of ${SIZES.map((s) => fmt(s)).join(', ')} tasks); seeded in ${fmt(seedSeconds, 1)} s\n`,
+  )
 
   print('### List (GET /api/tasks, default limit 100) at 1 connection, by tasks the user holds\n')
   const sizeRows: string[][] = []
@@ -929,7 +1027,13 @@ async function growthMode(): Promise<void> {
     ['q=word', ['service']],
   ] as const) {
     for (const kind of kinds) {
-      const m = await measure(servers[kind], db.name, { scenario: 'list', connections: 1, seconds: SECONDS, tokensFile: bigFile, listQuery: query })
+      const m = await measure(servers[kind], db.name, {
+        scenario: 'list',
+        connections: 1,
+        seconds: SECONDS,
+        tokensFile: bigFile,
+        listQuery: query,
+      })
       log(`10,000 tasks ?${query} ${kind}: p50 ${fmt(m.p50, 2)} ms`)
       bigRows.push([`?${query}`, kind, ...row(m)])
     }
@@ -947,7 +1051,13 @@ async function growthMode(): Promise<void> {
   ] as const)
     for (const connections of [1, 64])
       for (const kind of kinds) {
-        const m = await measure(servers[kind], db.name, { scenario: 'list', connections, seconds: SECONDS, tokensFile: manyFile, listQuery: query })
+        const m = await measure(servers[kind], db.name, {
+          scenario: 'list',
+          connections,
+          seconds: SECONDS,
+          tokensFile: manyFile,
+          listQuery: query,
+        })
         log(`1M ?${query} c${connections} ${kind}: p50 ${fmt(m.p50, 2)} ms, ${fmt(m.rps)} req/s`)
         manyRows.push([query ? `?${query}` : '(default)', `${kind} c${connections}`, ...row(m)])
       }
@@ -990,7 +1100,11 @@ async function growthMode(): Promise<void> {
     const custom = await db.sql.unsafe(explain, params as never[])
     // Only a named statement gets a generic plan: PREPARE it in SQL, EXPLAIN EXECUTE it.
     const literal = (v: unknown) =>
-      v === null || v === undefined ? 'null' : typeof v === 'number' || typeof v === 'boolean' ? String(v) : `'${String(v).replaceAll("'", "''")}'`
+      v === null || v === undefined
+        ? 'null'
+        : typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : `'${String(v).replaceAll("'", "''")}'`
     const generic = await db.sql.begin(async (tx) => {
       await tx.unsafe('set local plan_cache_mode = force_generic_plan')
       await tx.unsafe(`prepare bench_plan as ${text}`)
@@ -1027,14 +1141,22 @@ async function embeddedMode(): Promise<void> {
   const seeding = performance.now()
   // The runner opens the data folder first (migrating it, as the service would) and seeds it with SQL.
   const handle = await openDatabase({ databaseUrl: undefined, dataDir, poolMax: 1, prepare: true, databaseTimeoutMs: 5000 })
-  for (const statement of seedStatements({ prefix: 'e-', from: 1, to: EMBEDDED_USERS }, TASKS_PER_USER)) await handle.db.execute(drizzleSql.raw(statement))
-  const owned = (await handle.db.execute(drizzleSql.raw('select user_id, id from tasks order by user_id, id'))) as unknown as { rows: { user_id: string; id: number }[] }
+  for (const statement of seedStatements({ prefix: 'e-', from: 1, to: EMBEDDED_USERS }, TASKS_PER_USER))
+    await handle.db.execute(drizzleSql.raw(statement))
+  const owned = (await handle.db.execute(drizzleSql.raw('select user_id, id from tasks order by user_id, id'))) as unknown as {
+    rows: { user_id: string; id: number }[]
+  }
   await handle.close()
-  log(`embedded PGlite in ${dataDir}: migrated and seeded ${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`)
+  log(
+    `embedded PGlite in ${dataDir}: migrated and seeded ${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`,
+  )
 
-  const tokens = await mintTokens(secret, Array.from({ length: EMBEDDED_USERS }, (_, i) => `e-${i + 1}`))
+  const tokens = await mintTokens(
+    secret,
+    Array.from({ length: EMBEDDED_USERS }, (_, i) => `e-${i + 1}`),
+  )
   const tokensFile = join(workDir!, 'tokens-embedded')
-  await writeFile(tokensFile, owned.rows.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n') + '\n')
+  await writeFile(tokensFile, `${owned.rows.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
 
   const service = await startServer('service', { dataDir }, secret)
   log(`service on PGlite answered /health in ${fmt(service.startMs)} ms`)
@@ -1042,8 +1164,19 @@ async function embeddedMode(): Promise<void> {
   for (const scenario of ['list', 'create'] as const)
     for (const connections of [1, 64]) {
       const m = await measure(service, undefined, { scenario, connections, seconds: SECONDS, tokensFile })
-      log(`embedded ${scenario} c${connections}: ${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, CPU ${fmt(m.cpuUsPerRequest)} us/req`)
-      rows.push([scenario, String(connections), fmt(m.rps), fmt(m.p50, 2), fmt(m.p99, 2), fmt(m.cpuUsPerRequest), fmt(m.peakRssMb), String(m.errors)])
+      log(
+        `embedded ${scenario} c${connections}: ${fmt(m.rps)} req/s p50 ${fmt(m.p50, 2)} p99 ${fmt(m.p99, 2)} ms, errors ${m.errors}, CPU ${fmt(m.cpuUsPerRequest)} us/req`,
+      )
+      rows.push([
+        scenario,
+        String(connections),
+        fmt(m.rps),
+        fmt(m.p50, 2),
+        fmt(m.p99, 2),
+        fmt(m.cpuUsPerRequest),
+        fmt(m.peakRssMb),
+        String(m.errors),
+      ])
     }
   await stopProcess(service.child)
 

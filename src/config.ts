@@ -67,8 +67,7 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     // Never echo the value: a database URL carries a password.
     throw new ConfigError(name, 'is not a valid URL')
   }
-  if (!protocols.includes(parsed.protocol))
-    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`)
   return raw
 }
 
@@ -92,7 +91,10 @@ export function loadConfig(env: Env): Config {
   if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH)
     throw new ConfigError(secretName, `must be at least ${MIN_SECRET_LENGTH} characters`)
   if (jwtSecret === undefined && production)
-    throw new ConfigError('BETTER_AUTH_SECRET', 'is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)')
+    throw new ConfigError(
+      'BETTER_AUTH_SECRET',
+      'is required when NODE_ENV=production (at least 32 characters, e.g. `openssl rand -base64 32`)',
+    )
 
   const betterAuthUrl = url(env, 'BETTER_AUTH_URL', ['http:', 'https:'])?.replace(/\/+$/, '')
   const jwksUrl = url(env, 'JWKS_URL', ['http:', 'https:']) ?? (betterAuthUrl ? `${betterAuthUrl}/api/auth/jwks` : undefined)

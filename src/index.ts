@@ -1,6 +1,6 @@
 import { createApp } from './app'
 import { developmentSecret } from './auth/secret'
-import { ConfigError, loadConfig } from './config'
+import { type Config, ConfigError, loadConfig } from './config'
 import { openDatabase } from './db/client'
 import { createLogger } from './http/logger'
 
@@ -11,7 +11,7 @@ function fail(message: string): never {
   process.exit(1)
 }
 
-let config
+let config: Config
 try {
   config = loadConfig(process.env)
 } catch (error) {

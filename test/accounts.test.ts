@@ -3,7 +3,21 @@ import { eq } from 'drizzle-orm'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { createApp } from '../src/app'
 import { tasks, users } from '../src/db/schema'
-import { call, database, expectNoLeak, logger, logLines, randomAddress, randomEmail, type Reply, signUp, type TestApp, testConfig, tokenFor, userId } from './support'
+import {
+  call,
+  database,
+  expectNoLeak,
+  logger,
+  logLines,
+  type Reply,
+  randomAddress,
+  randomEmail,
+  signUp,
+  type TestApp,
+  testConfig,
+  tokenFor,
+  userId,
+} from './support'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -80,7 +94,11 @@ describe('POST /api/auth/signup', () => {
   })
 
   test('with JWT_ISSUER and JWT_AUDIENCE, tokens carry iss and aud and that app accepts them', async () => {
-    const strict = await createApp({ database, config: testConfig({ JWT_ISSUER: 'https://todo.test', JWT_AUDIENCE: 'todo-frontend' }), logger })
+    const strict = await createApp({
+      database,
+      config: testConfig({ JWT_ISSUER: 'https://todo.test', JWT_AUDIENCE: 'todo-frontend' }),
+      logger,
+    })
     const email = randomEmail('iss')
     const reply = await post('signup', { email, password: 'issuer-pw-77' }, randomAddress(), strict)
     const claims = expectSession(reply, 201, { email, name: null })
@@ -202,7 +220,10 @@ describe('POST /api/auth/signin', () => {
     const answers: Reply[] = []
     for (let i = 0; i < 16; i++) {
       const kind = i % 2 === 0 ? 'unknown' : 'wrong'
-      const body = kind === 'unknown' ? { email: randomEmail('nobody'), password: 'timing-pw-right' } : { email: sent.email, password: `timing-pw-wrong-${i}` }
+      const body =
+        kind === 'unknown'
+          ? { email: randomEmail('nobody'), password: 'timing-pw-right' }
+          : { email: sent.email, password: `timing-pw-wrong-${i}` }
       const start = performance.now()
       const reply = await signIn(body)
       timings[kind].push(performance.now() - start)
@@ -215,7 +236,9 @@ describe('POST /api/auth/signin', () => {
       expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
     }
     const ratio = median(timings.unknown) / median(timings.wrong)
-    console.log(`signin medians: unknown email ${median(timings.unknown).toFixed(1)} ms, wrong password ${median(timings.wrong).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`)
+    console.log(
+      `signin medians: unknown email ${median(timings.unknown).toFixed(1)} ms, wrong password ${median(timings.wrong).toFixed(1)} ms, ratio ${ratio.toFixed(2)}`,
+    )
     expect(ratio).toBeGreaterThan(0.5)
     expect(ratio).toBeLessThan(2)
   })
@@ -295,7 +318,8 @@ describe('rate limits', () => {
   test('signup: the 3rd from one address is 429 with Retry-After and creates nothing; another address is unaffected', async () => {
     const tight = await tightApp()
     const from = randomAddress()
-    for (let i = 0; i < 2; i++) expect((await post('signup', { email: randomEmail('limit'), password: 'limit-pw-1' }, from, tight)).status).toBe(201)
+    for (let i = 0; i < 2; i++)
+      expect((await post('signup', { email: randomEmail('limit'), password: 'limit-pw-1' }, from, tight)).status).toBe(201)
     const email = randomEmail('limited')
     expectRateLimited(await post('signup', { email, password: 'limit-pw-1' }, from, tight))
     expect(await countUsers(email)).toBe(0)

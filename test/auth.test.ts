@@ -34,35 +34,130 @@ describe('bearer verification: rejected', () => {
   const otherSecret = 'another-secret-of-at-least-32-characters!'
   const cases: { name: string; authorization: () => Promise<string | undefined>; code: string | string[]; detail: RegExp }[] = [
     { name: 'no Authorization header', authorization: async () => undefined, code: 'token_missing', detail: /missing/i },
-    { name: 'Basic credentials', authorization: async () => `Basic ${btoa('user:password')}`, code: ['token_invalid', 'token_missing'], detail: /bearer/i },
-    { name: '"Bearer" with no token', authorization: async () => 'Bearer', code: ['token_invalid', 'token_missing'], detail: /bearer|missing/i },
-    { name: '"Bearer " with only spaces', authorization: async () => 'Bearer    ', code: ['token_invalid', 'token_missing'], detail: /bearer|missing/i },
-    { name: 'a garbage token', authorization: async () => 'Bearer not-a-jwt-at-all-1234567890', code: 'token_invalid', detail: /malformed/i },
-    { name: 'three garbage segments', authorization: async () => 'Bearer aaaaaaaaaa.bbbbbbbbbb.cccccccccc', code: 'token_invalid', detail: /malformed/i },
-    { name: 'a token signed with another secret', authorization: async () => `Bearer ${await tokenFor(userId(), {}, otherSecret)}`, code: 'token_invalid', detail: /signature/i },
-    { name: 'a tampered payload', authorization: async () => {
+    {
+      name: 'Basic credentials',
+      authorization: async () => `Basic ${btoa('user:password')}`,
+      code: ['token_invalid', 'token_missing'],
+      detail: /bearer/i,
+    },
+    {
+      name: '"Bearer" with no token',
+      authorization: async () => 'Bearer',
+      code: ['token_invalid', 'token_missing'],
+      detail: /bearer|missing/i,
+    },
+    {
+      name: '"Bearer " with only spaces',
+      authorization: async () => 'Bearer    ',
+      code: ['token_invalid', 'token_missing'],
+      detail: /bearer|missing/i,
+    },
+    {
+      name: 'a garbage token',
+      authorization: async () => 'Bearer not-a-jwt-at-all-1234567890',
+      code: 'token_invalid',
+      detail: /malformed/i,
+    },
+    {
+      name: 'three garbage segments',
+      authorization: async () => 'Bearer aaaaaaaaaa.bbbbbbbbbb.cccccccccc',
+      code: 'token_invalid',
+      detail: /malformed/i,
+    },
+    {
+      name: 'a token signed with another secret',
+      authorization: async () => `Bearer ${await tokenFor(userId(), {}, otherSecret)}`,
+      code: 'token_invalid',
+      detail: /signature/i,
+    },
+    {
+      name: 'a tampered payload',
+      authorization: async () => {
         const [h, , s] = (await tokenFor(userId())).split('.')
         return `Bearer ${h}.${b64url(valid())}.${s}`
-      }, code: 'token_invalid', detail: /signature/i },
-    { name: 'HS384 with the same secret', authorization: async () => `Bearer ${await tokenFor(userId(), {}, secret, 'HS384')}`, code: 'token_invalid', detail: /algorithm/i },
-    { name: 'HS512 with the same secret', authorization: async () => `Bearer ${await tokenFor(userId(), {}, secret, 'HS512')}`, code: 'token_invalid', detail: /algorithm/i },
-    { name: 'alg none, unsigned', authorization: async () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(valid())}.`, code: 'token_invalid', detail: /algorithm|malformed/i },
-    { name: 'alg none with the HS256 signature kept', authorization: async () => {
+      },
+      code: 'token_invalid',
+      detail: /signature/i,
+    },
+    {
+      name: 'HS384 with the same secret',
+      authorization: async () => `Bearer ${await tokenFor(userId(), {}, secret, 'HS384')}`,
+      code: 'token_invalid',
+      detail: /algorithm/i,
+    },
+    {
+      name: 'HS512 with the same secret',
+      authorization: async () => `Bearer ${await tokenFor(userId(), {}, secret, 'HS512')}`,
+      code: 'token_invalid',
+      detail: /algorithm/i,
+    },
+    {
+      name: 'alg none, unsigned',
+      authorization: async () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(valid())}.`,
+      code: 'token_invalid',
+      detail: /algorithm|malformed/i,
+    },
+    {
+      name: 'alg none with the HS256 signature kept',
+      authorization: async () => {
         const [, p, s] = (await tokenFor(userId())).split('.')
         return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${p}.${s}`
-      }, code: 'token_invalid', detail: /algorithm|malformed/i },
-    { name: 'expired beyond the 30 s skew', authorization: async () => `Bearer ${await sign(valid({ iat: now() - 7200, exp: now() - 120 }))}`, code: 'token_expired', detail: /expired/i },
-    { name: 'nbf 5 minutes ahead', authorization: async () => `Bearer ${await sign(valid({ nbf: now() + 300 }))}`, code: 'token_invalid', detail: /not (yet )?valid|not valid yet|nbf/i },
-    { name: 'iat 5 minutes ahead', authorization: async () => `Bearer ${await sign(valid({ iat: now() + 300 }))}`, code: 'token_invalid', detail: /not (yet )?valid|not valid yet|iat/i },
-    { name: 'no sub', authorization: async () => `Bearer ${await sign({ iat: now(), exp: now() + 3600 })}`, code: 'token_invalid', detail: /\bsub\b/ },
-    { name: 'an empty sub', authorization: async () => `Bearer ${await sign(valid({ sub: '' }))}`, code: 'token_invalid', detail: /\bsub\b/ },
-    { name: 'a numeric sub', authorization: async () => `Bearer ${await sign(valid({ sub: 42 }))}`, code: 'token_invalid', detail: /\bsub\b/ },
-    { name: 'no exp', authorization: async () => `Bearer ${await sign({ sub: userId(), iat: now() })}`, code: 'token_invalid', detail: /\bexp\b/ },
-    { name: 'a Better Auth session_data cookie token', authorization: async () => {
-        const id = 'Xk2jf9' + crypto.randomUUID().slice(0, 8)
+      },
+      code: 'token_invalid',
+      detail: /algorithm|malformed/i,
+    },
+    {
+      name: 'expired beyond the 30 s skew',
+      authorization: async () => `Bearer ${await sign(valid({ iat: now() - 7200, exp: now() - 120 }))}`,
+      code: 'token_expired',
+      detail: /expired/i,
+    },
+    {
+      name: 'nbf 5 minutes ahead',
+      authorization: async () => `Bearer ${await sign(valid({ nbf: now() + 300 }))}`,
+      code: 'token_invalid',
+      detail: /not (yet )?valid|not valid yet|nbf/i,
+    },
+    {
+      name: 'iat 5 minutes ahead',
+      authorization: async () => `Bearer ${await sign(valid({ iat: now() + 300 }))}`,
+      code: 'token_invalid',
+      detail: /not (yet )?valid|not valid yet|iat/i,
+    },
+    {
+      name: 'no sub',
+      authorization: async () => `Bearer ${await sign({ iat: now(), exp: now() + 3600 })}`,
+      code: 'token_invalid',
+      detail: /\bsub\b/,
+    },
+    {
+      name: 'an empty sub',
+      authorization: async () => `Bearer ${await sign(valid({ sub: '' }))}`,
+      code: 'token_invalid',
+      detail: /\bsub\b/,
+    },
+    {
+      name: 'a numeric sub',
+      authorization: async () => `Bearer ${await sign(valid({ sub: 42 }))}`,
+      code: 'token_invalid',
+      detail: /\bsub\b/,
+    },
+    {
+      name: 'no exp',
+      authorization: async () => `Bearer ${await sign({ sub: userId(), iat: now() })}`,
+      code: 'token_invalid',
+      detail: /\bexp\b/,
+    },
+    {
+      name: 'a Better Auth session_data cookie token',
+      authorization: async () => {
+        const id = `Xk2jf9${crypto.randomUUID().slice(0, 8)}`
         const session = { id: 'sess1', userId: id, token: 'opaque-session-token', expiresAt: new Date(Date.now() + 3600e3).toISOString() }
         return `Bearer ${await sign({ session, user: { id, email: 'a@example.com', name: 'A' }, iat: now(), exp: now() + 300 })}`
-      }, code: 'token_invalid', detail: /\bsub\b/ },
+      },
+      code: 'token_invalid',
+      detail: /\bsub\b/,
+    },
   ]
 
   for (const { name, authorization, code, detail } of cases) {
@@ -83,9 +178,17 @@ describe('bearer verification: rejected', () => {
 
   // Auth comes first: an anonymous caller learns nothing about ids, queries or bodies.
   const anonymous = [
-    ['POST', '/api/tasks'], ['GET', '/api/tasks/1'], ['PATCH', '/api/tasks/1'], ['DELETE', '/api/tasks/1'],
-    ['PATCH', '/api/tasks/1/complete'], ['GET', `/api/${userId()}/tasks`], ['GET', '/api/tasks?limit=5000'],
-    ['GET', '/api/tasks/abc'], ['PUT', '/api/tasks/abc'], ['GET', '/api/tasks?limit=0x10'], ['GET', '/api/tasks?offset=-1'],
+    ['POST', '/api/tasks'],
+    ['GET', '/api/tasks/1'],
+    ['PATCH', '/api/tasks/1'],
+    ['DELETE', '/api/tasks/1'],
+    ['PATCH', '/api/tasks/1/complete'],
+    ['GET', `/api/${userId()}/tasks`],
+    ['GET', '/api/tasks?limit=5000'],
+    ['GET', '/api/tasks/abc'],
+    ['PUT', '/api/tasks/abc'],
+    ['GET', '/api/tasks?limit=0x10'],
+    ['GET', '/api/tasks?offset=-1'],
   ] as const
   for (const [method, path] of anonymous) {
     test(`anonymous ${method} ${path} is 401 before validation`, async () => {
@@ -105,7 +208,13 @@ describe('anonymous requests learn only that they must authenticate', () => {
       ['PUT', '/api/tasks/abc', '{}', 'application/json'],
     ] as const) {
       const reply = await call(method, path, { raw, headers: { 'content-type': type } })
-      expect({ method, path, raw, status: reply.status, code: reply.body?.code }).toEqual({ method, path, raw, status: 401, code: 'token_missing' })
+      expect({ method, path, raw, status: reply.status, code: reply.body?.code }).toEqual({
+        method,
+        path,
+        raw,
+        status: 401,
+        code: 'token_missing',
+      })
     }
   })
 
@@ -144,7 +253,7 @@ describe('bearer verification: accepted', () => {
   })
 
   test('a non-UUID sub (Better Auth style) owns its tasks', async () => {
-    const sub = 'Xk2jf9' + crypto.randomUUID().replaceAll('-', '').slice(0, 10)
+    const sub = `Xk2jf9${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`
     const token = await tokenFor(sub, { email: 'x@example.com', name: 'X' })
     const created = await call('POST', '/api/tasks', { token, body: { title: 'Better Auth user' } })
     expect(created.status).toBe(201)

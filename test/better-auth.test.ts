@@ -47,7 +47,10 @@ async function betterAuthUser(label: string) {
   })
   expect(signUp.status).toBe(200)
   const { user } = (await signUp.json()) as { user: { id: string } }
-  const cookie = signUp.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+  const cookie = signUp.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
   const reply = await fetch(`${baseURL}/api/auth/token`, { headers: { cookie } })
   expect(reply.status).toBe(200)
   const { token } = (await reply.json()) as { token: string }
@@ -58,7 +61,10 @@ const appFor = (env: Record<string, string>) => createApp({ database, config: te
 const main: TestApp = await appFor({ BETTER_AUTH_URL: baseURL })
 const alice = await betterAuthUser('alice')
 const bob = await betterAuthUser('bob')
-const as = (token: string, on: TestApp = main) => (method: string, path: string, body?: unknown) => call(method, path, { token, body, on })
+const as =
+  (token: string, on: TestApp = main) =>
+  (method: string, path: string, body?: unknown) =>
+    call(method, path, { token, body, on })
 
 /** A port nothing listens on: a server is started and stopped. */
 function closedPort() {
@@ -71,7 +77,10 @@ function closedPort() {
 function expectUnauthenticated(reply: Reply, detail?: RegExp) {
   expect(reply.status).toBe(401)
   expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
-  expect(reply.body).toEqual({ detail: detail ? expect.stringMatching(detail) : expect.any(String), code: expect.stringMatching(/^token_/) })
+  expect(reply.body).toEqual({
+    detail: detail ? expect.stringMatching(detail) : expect.any(String),
+    code: expect.stringMatching(/^token_/),
+  })
 }
 
 describe('a real Better Auth token (EdDSA, verified against its JWKS)', () => {
@@ -128,7 +137,12 @@ describe('a real Better Auth token (EdDSA, verified against its JWKS)', () => {
     const list = await bobs('GET', '/api/tasks')
     expect(list.status).toBe(200)
     expect(list.body).not.toContainEqual(task)
-    for (const [method, path] of [['GET', `/api/tasks/${task.id}`], ['PATCH', `/api/tasks/${task.id}/complete`], ['DELETE', `/api/tasks/${task.id}`], ['GET', `/api/${alice.id}/tasks`]] as const) {
+    for (const [method, path] of [
+      ['GET', `/api/tasks/${task.id}`],
+      ['PATCH', `/api/tasks/${task.id}/complete`],
+      ['DELETE', `/api/tasks/${task.id}`],
+      ['GET', `/api/${alice.id}/tasks`],
+    ] as const) {
       const reply = await bobs(method, path)
       expect(reply.status).toBe(403)
       expect(reply.body).toMatchObject({ code: 'forbidden' })
@@ -155,7 +169,13 @@ describe('a real Better Auth token (EdDSA, verified against its JWKS)', () => {
 const attacker = await generateKeyPair('EdDSA', { extractable: true })
 const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: 'attacker-key', alg: 'EdDSA' }
 const signAsAttacker = (header: Record<string, unknown>, payload: Record<string, unknown> = {}) =>
-  new SignJWT({ sub: alice.id, ...payload }).setProtectedHeader({ alg: 'EdDSA', ...header }).setIssuer(baseURL).setAudience(baseURL).setIssuedAt().setExpirationTime('15m').sign(attacker.privateKey)
+  new SignJWT({ sub: alice.id, ...payload })
+    .setProtectedHeader({ alg: 'EdDSA', ...header })
+    .setIssuer(baseURL)
+    .setAudience(baseURL)
+    .setIssuedAt()
+    .setExpirationTime('15m')
+    .sign(attacker.privateKey)
 
 describe('key rotation: a kid that is not in the key set', () => {
   test('is 401 (key not in the set), not 503, on a warm and a cold cache', async () => {
@@ -196,7 +216,11 @@ describe('the key set unreachable', () => {
 
 describe('attacks on the asymmetric path: 401 and no task data', () => {
   let attackerRequests = 0
-  const attackerServer = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => (attackerRequests++, Response.json({ keys: [attackerJwk] })) })
+  const attackerServer = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: () => (attackerRequests++, Response.json({ keys: [attackerJwk] })),
+  })
   cleanups.push(() => attackerServer.stop(true))
   const evil = `http://127.0.0.1:${attackerServer.port}`
   const marker = `Alice secret plan ${crypto.randomUUID()}`
@@ -208,25 +232,42 @@ describe('attacks on the asymmetric path: 401 and no task data', () => {
   })
 
   const hmacWith = (key: string | Uint8Array, header: Record<string, unknown> = {}) =>
-    new SignJWT({ sub: alice.id, iss: baseURL, aud: baseURL }).setProtectedHeader({ alg: 'HS256', kid: realJwk.kid, ...header }).setIssuedAt().setExpirationTime('15m')
+    new SignJWT({ sub: alice.id, iss: baseURL, aud: baseURL })
+      .setProtectedHeader({ alg: 'HS256', kid: realJwk.kid, ...header })
+      .setIssuedAt()
+      .setExpirationTime('15m')
       .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key)
   const signedByBetterAuth = async (payload: Record<string, unknown>) => (await auth.api.signJWT({ body: { payload } })).token
   const [, payload, signature] = alice.token.split('.') as [string, string, string]
 
   const attacks: [string, () => Promise<string>, RegExp?][] = [
     ['HS256 with the JWKS public key JSON as the HMAC secret', () => hmacWith(JSON.stringify(realJwk)), /signature/i],
-    ['HS256 with the public key PEM as the HMAC secret', async () => hmacWith(await exportSPKI(await importJWK(realJwk, 'EdDSA') as CryptoKey)), /signature/i],
+    [
+      'HS256 with the public key PEM as the HMAC secret',
+      async () => hmacWith(await exportSPKI((await importJWK(realJwk, 'EdDSA')) as CryptoKey)),
+      /signature/i,
+    ],
     ['HS256 with the raw public key bytes as the HMAC secret', () => hmacWith(Buffer.from(realJwk.x!, 'base64url')), /signature/i],
     ['alg none with the real payload and kid', async () => `${b64url({ alg: 'none', kid: realJwk.kid })}.${payload}.`],
     ['alg none keeping the real signature', async () => `${b64url({ alg: 'none', kid: realJwk.kid })}.${payload}.${signature}`],
-    ["Bob's real token with its sub changed to Alice", async () => {
-      const [bobHeader, bobPayload, bobSignature] = bob.token.split('.')
-      return `${bobHeader}.${b64url({ ...JSON.parse(Buffer.from(bobPayload!, 'base64url').toString()), sub: alice.id })}.${bobSignature}`
-    }, /signature/i],
+    [
+      "Bob's real token with its sub changed to Alice",
+      async () => {
+        const [bobHeader, bobPayload, bobSignature] = bob.token.split('.')
+        return `${bobHeader}.${b64url({ ...JSON.parse(Buffer.from(bobPayload!, 'base64url').toString()), sub: alice.id })}.${bobSignature}`
+      },
+      /signature/i,
+    ],
     ['a jku header pointing at the attacker key set', () => signAsAttacker({ kid: attackerJwk.kid, jku: `${evil}/jwks` })],
     ['an x5u header pointing at the attacker', () => signAsAttacker({ kid: attackerJwk.kid, x5u: `${evil}/cert.pem` })],
-    ['an embedded jwk (the attacker public key)', () => signAsAttacker({ jwk: { kty: attackerJwk.kty, crv: attackerJwk.crv, x: attackerJwk.x } })],
-    ['an embedded jwk with the real kid', () => signAsAttacker({ kid: realJwk.kid, jwk: { kty: attackerJwk.kty, crv: attackerJwk.crv, x: attackerJwk.x } })],
+    [
+      'an embedded jwk (the attacker public key)',
+      () => signAsAttacker({ jwk: { kty: attackerJwk.kty, crv: attackerJwk.crv, x: attackerJwk.x } }),
+    ],
+    [
+      'an embedded jwk with the real kid',
+      () => signAsAttacker({ kid: realJwk.kid, jwk: { kty: attackerJwk.kty, crv: attackerJwk.crv, x: attackerJwk.x } }),
+    ],
     ['kid ../../etc/passwd (EdDSA)', () => signAsAttacker({ kid: '../../etc/passwd' })],
     ["kid ' OR 1=1 -- (EdDSA)", () => signAsAttacker({ kid: "' OR 1=1 --" })],
     ['kid ../../etc/passwd (HS256, attacker secret)', () => hmacWith(randomSecret(), { kid: '../../etc/passwd' })],
@@ -250,7 +291,10 @@ describe('attacks on the asymmetric path: 401 and no task data', () => {
 
   test('JWT_ISSUER / JWT_AUDIENCE other than the Better Auth URL reject the real token', async () => {
     expect((await as(alice.token)('GET', '/api/tasks')).status).toBe(200)
-    for (const [variable, claim] of [['JWT_ISSUER', /\biss\b/], ['JWT_AUDIENCE', /\baud\b/]] as const) {
+    for (const [variable, claim] of [
+      ['JWT_ISSUER', /\biss\b/],
+      ['JWT_AUDIENCE', /\baud\b/],
+    ] as const) {
       const strict = await appFor({ BETTER_AUTH_URL: baseURL, [variable]: 'https://not-better-auth.example' })
       const reply = await as(alice.token, strict)('GET', '/api/tasks')
       expectUnauthenticated(reply, claim)

@@ -43,18 +43,33 @@ describe('loadConfig', () => {
 
   test('blank values count as unset', () => {
     expect(loadConfig({ PORT: '', LOG_LEVEL: '  ', DATABASE_URL: '', CORS_ORIGINS: '' })).toMatchObject({
-      port: 8000, logLevel: 'info', databaseUrl: undefined, corsOrigins: ['http://localhost:3000'],
+      port: 8000,
+      logLevel: 'info',
+      databaseUrl: undefined,
+      corsOrigins: ['http://localhost:3000'],
     })
   })
 
   test('every variable is read', () => {
     const config = loadConfig({
-      PORT: '3001', DATA_DIR: 'memory://', LOG_LEVEL: 'DEBUG', DATABASE_POOL_MAX: '25', DATABASE_PREPARE: 'false',
-      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/', JWT_ISSUER: 'https://iss.example', JWT_AUDIENCE: 'todo',
+      PORT: '3001',
+      DATA_DIR: 'memory://',
+      LOG_LEVEL: 'DEBUG',
+      DATABASE_POOL_MAX: '25',
+      DATABASE_PREPARE: 'false',
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/',
+      JWT_ISSUER: 'https://iss.example',
+      JWT_AUDIENCE: 'todo',
     })
     expect(config).toMatchObject({
-      port: 3001, dataDir: 'memory://', logLevel: 'debug', poolMax: 25, prepare: false,
-      corsOrigins: ['https://app.example.com', 'http://localhost:5173'], jwtIssuer: 'https://iss.example', jwtAudience: 'todo',
+      port: 3001,
+      dataDir: 'memory://',
+      logLevel: 'debug',
+      poolMax: 25,
+      prepare: false,
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      jwtIssuer: 'https://iss.example',
+      jwtAudience: 'todo',
     })
   })
 
@@ -72,14 +87,26 @@ describe('loadConfig', () => {
   })
 
   const invalid: [variable: string, value: string][] = [
-    ['PORT', 'eighty'], ['PORT', '70000'], ['PORT', '-1'], ['PORT', '80.5'],
-    ['LOG_LEVEL', 'verbose'], ['LOG_LEVEL', 'trace'],
-    ['DATABASE_POOL_MAX', '0'], ['DATABASE_POOL_MAX', 'ten'], ['DATABASE_POOL_MAX', '-5'],
-    ['DATABASE_PREPARE', 'maybe'], ['DATABASE_PREPARE', '2'],
-    ['CORS_ORIGINS', 'not an origin'], ['CORS_ORIGINS', 'http://localhost:3000,ftp://files.example'], ['CORS_ORIGINS', 'https://app.example.com/path'],
-    ['DATABASE_URL', `postgres//admin:${PASSWORD}@db.example.com/todo`], ['DATABASE_URL', `mysql://admin:${PASSWORD}@db.example.com/todo`],
-    ['DATABASE_URL', `https://admin:${PASSWORD}@db.example.com/todo`], ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.db.example.com/neondb`],
-    ['BETTER_AUTH_URL', 'localhost:3000'], ['JWKS_URL', 'file:///etc/jwks.json'],
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['LOG_LEVEL', 'verbose'],
+    ['LOG_LEVEL', 'trace'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['DATABASE_POOL_MAX', 'ten'],
+    ['DATABASE_POOL_MAX', '-5'],
+    ['DATABASE_PREPARE', 'maybe'],
+    ['DATABASE_PREPARE', '2'],
+    ['CORS_ORIGINS', 'not an origin'],
+    ['CORS_ORIGINS', 'http://localhost:3000,ftp://files.example'],
+    ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['DATABASE_URL', `postgres//admin:${PASSWORD}@db.example.com/todo`],
+    ['DATABASE_URL', `mysql://admin:${PASSWORD}@db.example.com/todo`],
+    ['DATABASE_URL', `https://admin:${PASSWORD}@db.example.com/todo`],
+    ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.db.example.com/neondb`],
+    ['BETTER_AUTH_URL', 'localhost:3000'],
+    ['JWKS_URL', 'file:///etc/jwks.json'],
   ]
   for (const [variable, value] of invalid) {
     test(`${variable}=${value.replace(PASSWORD, '***')} is a ConfigError naming ${variable}`, () => {
@@ -110,11 +137,13 @@ describe('loadConfig', () => {
 
   test('BETTER_AUTH_URL derives the JWKS URL; JWKS_URL overrides it', () => {
     expect(loadConfig({ BETTER_AUTH_URL: 'https://app.example.com' })).toMatchObject({
-      betterAuthUrl: 'https://app.example.com', jwksUrl: 'https://app.example.com/api/auth/jwks',
+      betterAuthUrl: 'https://app.example.com',
+      jwksUrl: 'https://app.example.com/api/auth/jwks',
     })
     expect(loadConfig({ BETTER_AUTH_URL: 'https://app.example.com/' }).jwksUrl).toBe('https://app.example.com/api/auth/jwks')
     expect(loadConfig({ BETTER_AUTH_URL: 'https://app.example.com', JWKS_URL: 'https://keys.example.com/jwks.json' })).toMatchObject({
-      betterAuthUrl: 'https://app.example.com', jwksUrl: 'https://keys.example.com/jwks.json',
+      betterAuthUrl: 'https://app.example.com',
+      jwksUrl: 'https://keys.example.com/jwks.json',
     })
     expect(loadConfig({ JWKS_URL: 'https://keys.example.com/jwks.json' }).jwksUrl).toBe('https://keys.example.com/jwks.json')
   })

@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { type App, createApp } from '../src/app'
 import { type DatabaseHandle, openDatabase } from '../src/db/client'
 import { type FaultProxy, startFaultProxy } from './fault-proxy'
-import { call, type CallOptions, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
+import { type CallOptions, call, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
 
 // They kill backends and count connections, which needs the server itself, not a pooler.
 const THROUGH_POOLER = process.env.TEST_THROUGH_POOLER === '1'
@@ -44,7 +44,13 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
     proxy = startFaultProxy(Number(url.port || 5432), url.hostname)
     const proxied = new URL(url)
     proxied.host = `127.0.0.1:${proxy.port}`
-    database = await openDatabase({ databaseUrl: proxied.toString(), dataDir: 'memory://', poolMax: POOL, prepare: true, databaseTimeoutMs: DEADLINE_MS })
+    database = await openDatabase({
+      databaseUrl: proxied.toString(),
+      dataDir: 'memory://',
+      poolMax: POOL,
+      prepare: true,
+      databaseTimeoutMs: DEADLINE_MS,
+    })
     app = await createApp({ database, config: testConfig(), logger })
   })
 
@@ -83,7 +89,10 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
       if (reply.status === 200) return attempt
       seen.push(`${reply.body?.code} after ${Math.round(reply.ms)} ms`)
     }
-    const causes = logLines.filter((line) => line.includes('"level":"warn"')).slice(-3).map((line) => JSON.parse(line).cause)
+    const causes = logLines
+      .filter((line) => line.includes('"level":"warn"'))
+      .slice(-3)
+      .map((line) => JSON.parse(line).cause)
     throw new Error(`the service did not recover: ${seen.join(', ')}; last causes: ${causes.join(' | ')}`)
   }
 
@@ -137,7 +146,8 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
   test('backends killed with pg_terminate_backend: at worst a 503, then served again', async () => {
     const { token } = await user()
     expect((await timed('GET', '/api/tasks', { token })).status).toBe(200)
-    const killed = await direct`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and application_name = 'todo-api'`
+    const killed =
+      await direct`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and application_name = 'todo-api'`
     expect(killed.length).toBeGreaterThan(0)
     const next = await timed('GET', '/api/tasks', { token })
     expect(next.ms).toBeLessThan(PROMPT_MS)
@@ -171,9 +181,7 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
     let peak = 0
     await direct.begin(async (tx) => {
       await tx`select * from task_quotas for update`
-      const replies = await Promise.all(
-        Array.from({ length: 40 }, () => timed('POST', '/api/tasks', { token, body: { title: 'queued' } })),
-      )
+      const replies = await Promise.all(Array.from({ length: 40 }, () => timed('POST', '/api/tasks', { token, body: { title: 'queued' } })))
       const [row] = await direct`select count(*)::int as n from pg_stat_activity where datname = ${name} and application_name = 'todo-api'`
       peak = row!.n
       for (const reply of replies) expect503(reply, ['database_busy', 'database_timeout'])
@@ -203,7 +211,8 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
       let killed = false
       // Until the transaction waits on the lock, after its first write (bounded: 100 looks, 10 ms apart).
       for (let attempt = 0; attempt < 100 && !killed; attempt++) {
-        const [waiting] = await direct`select pid from pg_stat_activity where datname = ${name} and application_name = 'todo-api' and wait_event_type = 'Lock'`
+        const [waiting] =
+          await direct`select pid from pg_stat_activity where datname = ${name} and application_name = 'todo-api' and wait_event_type = 'Lock'`
         if (waiting) killed = (await direct`select pg_terminate_backend(${waiting.pid}) as done`)[0]!.done
         else await Bun.sleep(10)
       }

@@ -15,7 +15,12 @@ async function send(user: User, method: string, path: string, options: Omit<Call
 function expectInvalid(what: unknown, reply: Reply, field: string) {
   const fields: string[] = (reply.body?.errors ?? []).map((e: { field: string }) => e.field)
   const named = fields.some((f) => f === field || f.startsWith(`${field}[`) || f.startsWith(`${field}.`))
-  expect({ what, status: reply.status, code: reply.body?.code, named }).toEqual({ what, status: 422, code: 'validation_error', named: true })
+  expect({ what, status: reply.status, code: reply.body?.code, named }).toEqual({
+    what,
+    status: 422,
+    code: 'validation_error',
+    named: true,
+  })
   expect(reply.body.detail).toContain(field)
 }
 
@@ -44,19 +49,36 @@ async function fixture(user: User) {
 }
 
 const WRONG_TYPES: [string, unknown][] = [
-  ['title', 42], ['title', ['a']], ['title', { text: 'a' }], ['title', null],
-  ['description', 42], ['description', false],
-  ['completed', 'true'], ['completed', 1],
-  ['priority', 'urgent'], ['priority', 1], ['priority', 'HIGH'],
-  ['due_date', 'tomorrow'], ['due_date', '2026-02-30T00:00:00Z'], ['due_date', '2026-01-01'], ['due_date', '2026-01-01T25:00:00Z'], ['due_date', 1767225600000],
-  ['tags', 'a'], ['tags', [1]], ['tags', Array.from({ length: 21 }, (_, i) => `t${i}`)], ['tags', ['dup', 'dup']], ['tags', ['x'.repeat(41)]], ['tags', ['']],
+  ['title', 42],
+  ['title', ['a']],
+  ['title', { text: 'a' }],
+  ['title', null],
+  ['description', 42],
+  ['description', false],
+  ['completed', 'true'],
+  ['completed', 1],
+  ['priority', 'urgent'],
+  ['priority', 1],
+  ['priority', 'HIGH'],
+  ['due_date', 'tomorrow'],
+  ['due_date', '2026-02-30T00:00:00Z'],
+  ['due_date', '2026-01-01'],
+  ['due_date', '2026-01-01T25:00:00Z'],
+  ['due_date', 1767225600000],
+  ['tags', 'a'],
+  ['tags', [1]],
+  ['tags', Array.from({ length: 21 }, (_, i) => `t${i}`)],
+  ['tags', ['dup', 'dup']],
+  ['tags', ['x'.repeat(41)]],
+  ['tags', ['']],
 ]
 const UNKNOWN_FIELDS = ['user_id', 'id', 'created_at', 'updated_at', 'owner', '__proto__', 'constructor']
 
 describe('wrong types and unknown fields', () => {
   test('on create: 422 naming the field, nothing stored', async () => {
     const user = await signedInUser()
-    for (const [field, value] of WRONG_TYPES) expectInvalid([field, value], await send(user, 'POST', '/api/tasks', { body: { title: 'ok', [field]: value } }), field)
+    for (const [field, value] of WRONG_TYPES)
+      expectInvalid([field, value], await send(user, 'POST', '/api/tasks', { body: { title: 'ok', [field]: value } }), field)
     for (const field of UNKNOWN_FIELDS) {
       // Raw text: JSON.parse makes "__proto__" an own property, as a hostile client's body would.
       const raw = `{"title":"ok","${field}":{"user_id":"victim","prototype":{"polluted":true}}}`
@@ -114,8 +136,25 @@ describe('lengths', () => {
 })
 
 describe('text is stored verbatim', () => {
-  const TEXTS = [`'; DROP TABLE tasks; --`, `" OR 1=1 --`, '$1', '\\x00', '%_', 'NULL', '{a,"b"}', 'back\\slash', `Robert'); DELETE FROM task_quotas; --`]
-  const UNICODE = ['👩‍💻 ship it 🚀', 'مرحبا بالعالم', 'שלום \u202Ereversed\u202C', 'Cafe\u0301 vs Caf\u00e9', '買い物 买东西 장보기', '𝄞😀']
+  const TEXTS = [
+    `'; DROP TABLE tasks; --`,
+    `" OR 1=1 --`,
+    '$1',
+    '\\x00',
+    '%_',
+    'NULL',
+    '{a,"b"}',
+    'back\\slash',
+    `Robert'); DELETE FROM task_quotas; --`,
+  ]
+  const UNICODE = [
+    '👩‍💻 ship it 🚀',
+    'مرحبا بالعالم',
+    'שלום \u202Ereversed\u202C',
+    'Cafe\u0301 vs Caf\u00e9',
+    '買い物 买东西 장보기',
+    '𝄞😀',
+  ]
 
   test('SQL-looking text and unicode round-trip in title, description and tags', async () => {
     const user = await signedInUser()
@@ -145,18 +184,27 @@ describe('text is stored verbatim', () => {
   test('NUL and lone surrogates are 422 on create and update, nothing stored', async () => {
     const user = await signedInUser()
     const nul: [string, Record<string, unknown>][] = [
-      ['title', { title: 'a\u0000b' }], ['description', { title: 't', description: 'x\u0000' }], ['tags', { title: 't', tags: ['ok', 'a\u0000'] }],
+      ['title', { title: 'a\u0000b' }],
+      ['description', { title: 't', description: 'x\u0000' }],
+      ['tags', { title: 't', tags: ['ok', 'a\u0000'] }],
     ]
     const surrogate: [string, string][] = [
-      ['title', '{"title":"\\ud800"}'], ['title', '{"title":"a\\udc00b"}'], ['title', '{"title":"\\udc00\\ud800"}'],
-      ['description', '{"title":"t","description":"\\ud83d"}'], ['tags', '{"title":"t","tags":["\\ude00"]}'],
+      ['title', '{"title":"\\ud800"}'],
+      ['title', '{"title":"a\\udc00b"}'],
+      ['title', '{"title":"\\udc00\\ud800"}'],
+      ['description', '{"title":"t","description":"\\ud83d"}'],
+      ['tags', '{"title":"t","tags":["\\ude00"]}'],
     ]
-    const cases = [...nul.map(([f, body]) => [f, { body }] as const), ...surrogate.map(([f, raw]) => [f, { raw, headers: JSON_TYPE }] as const)]
+    const cases = [
+      ...nul.map(([f, body]) => [f, { body }] as const),
+      ...surrogate.map(([f, raw]) => [f, { raw, headers: JSON_TYPE }] as const),
+    ]
     for (const [field, options] of cases) expectInvalid([field, options], await send(user, 'POST', '/api/tasks', options), field)
     await expectNoTasks(user)
     const task = await fixture(user)
     for (const [field, options] of cases)
-      for (const method of ['PUT', 'PATCH']) expectInvalid([method, field, options], await send(user, method, `/api/tasks/${task.id}`, options), field)
+      for (const method of ['PUT', 'PATCH'])
+        expectInvalid([method, field, options], await send(user, method, `/api/tasks/${task.id}`, options), field)
     await task.unchanged()
   })
 })
@@ -192,8 +240,17 @@ describe('bodies that are not a JSON object', () => {
     expect(exact.status).toBe(201)
     expect(exact.body.title).toBe('big')
     const over = sized(65537)
-    for (const [method, path] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${exact.body.id}`], ['PATCH', `/api/tasks/${exact.body.id}`]]) {
-      expectError(method, await send(user, method!, path!, { raw: over, headers: { ...JSON_TYPE, 'content-length': String(over.length) } }), 413, 'payload_too_large')
+    for (const [method, path] of [
+      ['POST', '/api/tasks'],
+      ['PUT', `/api/tasks/${exact.body.id}`],
+      ['PATCH', `/api/tasks/${exact.body.id}`],
+    ]) {
+      expectError(
+        method,
+        await send(user, method!, path!, { raw: over, headers: { ...JSON_TYPE, 'content-length': String(over.length) } }),
+        413,
+        'payload_too_large',
+      )
       // Streamed without a Content-Length: counted while read.
       const stream = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(over)), c.close()) })
       expectError(`${method} streamed`, await send(user, method!, path!, { raw: stream, headers: JSON_TYPE }), 413, 'payload_too_large')
@@ -262,7 +319,9 @@ describe('the per-user limit of 10,000 tasks', () => {
   test('20 concurrent creates with 10 slots left: exactly 10 succeed', async () => {
     const user = await signedInUser()
     await seed(user, 9990)
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => send(user, 'POST', '/api/tasks', { body: { title: `racer ${i}` } })))
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send(user, 'POST', '/api/tasks', { body: { title: `racer ${i}` } })),
+    )
     expect(replies.map((r) => r.status).sort()).toEqual([...Array(10).fill(201), ...Array(10).fill(409)])
     for (const reply of replies)
       if (reply.status === 409) expect(reply.body).toEqual({ detail: expect.any(String), code: 'task_limit_reached' })

@@ -6,7 +6,7 @@ import { createApp } from '../src/app'
 import type { Database, DatabaseHandle } from '../src/db/client'
 import * as schema from '../src/db/schema'
 import { runStatementsWith } from '../src/db/statements'
-import { app, call, createTask, database, expectNoLeak, logger, logLines, signedInUser, testConfig, type TestApp } from './support'
+import { app, call, createTask, database, expectNoLeak, logger, logLines, signedInUser, type TestApp, testConfig } from './support'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -31,8 +31,13 @@ describe('framework errors are JSON', () => {
 
   test('a wrong method on a known path is 405 with Allow', async () => {
     const user = await signedInUser()
-    for (const [method, path, allowed] of [['POST', '/health', ['GET']], ['DELETE', '/api/tasks', ['GET', 'POST']], ['PUT', '/api/tasks', ['GET', 'POST']],
-      ['POST', '/api/tasks/1', ['GET', 'PUT', 'PATCH', 'DELETE']], ['GET', '/api/tasks/1/complete', ['PATCH']]] as const) {
+    for (const [method, path, allowed] of [
+      ['POST', '/health', ['GET']],
+      ['DELETE', '/api/tasks', ['GET', 'POST']],
+      ['PUT', '/api/tasks', ['GET', 'POST']],
+      ['POST', '/api/tasks/1', ['GET', 'PUT', 'PATCH', 'DELETE']],
+      ['GET', '/api/tasks/1/complete', ['PATCH']],
+    ] as const) {
       const reply = await user.call(method, path)
       expect(reply.status).toBe(405)
       expect(reply.body).toEqual({ detail: expect.stringContaining(method), code: 'method_not_allowed' })
@@ -59,10 +64,16 @@ describe('framework errors are JSON', () => {
 
   test('application/json with a charset and application/merge-patch+json are accepted', async () => {
     const user = await signedInUser()
-    const created = await user.call('POST', '/api/tasks', { raw: JSON.stringify({ title: 'charset' }), headers: { 'content-type': 'application/json; charset=utf-8' } })
+    const created = await user.call('POST', '/api/tasks', {
+      raw: JSON.stringify({ title: 'charset' }),
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    })
     expect(created.status).toBe(201)
     expect(created.body).toMatchObject({ title: 'charset', completed: false })
-    const patched = await user.call('PATCH', `/api/tasks/${created.body.id}`, { raw: JSON.stringify({ title: 'merged' }), headers: { 'content-type': 'application/merge-patch+json' } })
+    const patched = await user.call('PATCH', `/api/tasks/${created.body.id}`, {
+      raw: JSON.stringify({ title: 'merged' }),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    })
     expect(patched.status).toBe(200)
     expect(patched.body).toMatchObject({ id: created.body.id, title: 'merged' })
   })
@@ -70,7 +81,10 @@ describe('framework errors are JSON', () => {
   test('a body over 64 KiB declared by Content-Length is 413', async () => {
     const user = await signedInUser()
     const raw = JSON.stringify({ title: 'big', description: 'x'.repeat(66 * 1024) })
-    const reply = await user.call('POST', '/api/tasks', { raw, headers: { 'content-type': 'application/json', 'content-length': String(raw.length) } })
+    const reply = await user.call('POST', '/api/tasks', {
+      raw,
+      headers: { 'content-type': 'application/json', 'content-length': String(raw.length) },
+    })
     expect(reply.status).toBe(413)
     expect(reply.body).toEqual({ detail: expect.stringContaining('64 KiB'), code: 'payload_too_large' })
     expect((await user.call('GET', '/api/tasks')).body).toEqual([])
@@ -80,10 +94,16 @@ describe('framework errors are JSON', () => {
     const user = await signedInUser()
     let pulled = 0
     const stream = new ReadableStream<Uint8Array>({
-      pull: (controller) => void (++pulled < 200 ? controller.enqueue(new TextEncoder().encode(pulled === 1 ? '{"title":"s","description":"' : 'x'.repeat(16384))) : controller.close()),
+      pull: (controller) =>
+        void (++pulled < 200
+          ? controller.enqueue(new TextEncoder().encode(pulled === 1 ? '{"title":"s","description":"' : 'x'.repeat(16384)))
+          : controller.close()),
     })
     const request = new Request('http://localhost/api/tasks', {
-      method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
     } as RequestInit)
     expect(request.headers.get('content-length')).toBeNull()
     const response = await app.handle(request)
@@ -96,8 +116,14 @@ describe('framework errors are JSON', () => {
 describe('X-Request-Id and the access log', () => {
   test('every response carries a generated X-Request-Id: success, 401, 404, 405, 422, health', async () => {
     const user = await signedInUser()
-    for (const [method, path, status, token] of [['GET', '/', 200, user.token], ['GET', '/api/tasks', 401, undefined], ['GET', '/missing', 404, undefined],
-      ['DELETE', '/health', 405, undefined], ['GET', '/api/tasks/abc', 422, user.token], ['GET', '/health', 200, undefined]] as const) {
+    for (const [method, path, status, token] of [
+      ['GET', '/', 200, user.token],
+      ['GET', '/api/tasks', 401, undefined],
+      ['GET', '/missing', 404, undefined],
+      ['DELETE', '/health', 405, undefined],
+      ['GET', '/api/tasks/abc', 422, user.token],
+      ['GET', '/health', 200, undefined],
+    ] as const) {
       const reply = await call(method, path, { token })
       expect(reply.status).toBe(status)
       expect(reply.body).toBeObject()
@@ -120,17 +146,39 @@ describe('X-Request-Id and the access log', () => {
   test('one JSON line per request, handled or refused, with method, route, status, duration and id; never a token or password', async () => {
     const user = await signedInUser()
     const task = await createTask(user)
-    const requests: { method: string; path: string; status: number; route: RegExp; body?: object; token?: string; headers?: Record<string, string>; raw?: string }[] = [
+    const requests: {
+      method: string
+      path: string
+      status: number
+      route: RegExp
+      body?: object
+      token?: string
+      headers?: Record<string, string>
+      raw?: string
+    }[] = [
       { method: 'GET', path: `/api/tasks?access_token=${user.token}`, status: 200, route: /^\/api\/tasks$/ },
       { method: 'GET', path: `/api/tasks/${task.id}?token=${user.token}`, status: 200, route: /^\/api\/tasks\/(:id|\{id\})$/ },
       { method: 'POST', path: '/api/tasks', status: 422, route: /^\/api\/tasks$/, body: { title: 'x', password: 'hunter2-very-secret' } },
       { method: 'GET', path: '/api/tasks', status: 401, route: /^\/api\/tasks$/, token: `${user.token}x` },
       { method: 'DELETE', path: `/api/tasks/${task.id}`, status: 204, route: /^\/api\/tasks\/(:id|\{id\})$/ },
-      { method: 'OPTIONS', path: '/api/tasks', status: 204, route: /^\/(\*)?/, headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } },
+      {
+        method: 'OPTIONS',
+        path: '/api/tasks',
+        status: 204,
+        route: /^\/(\*)?/,
+        headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
+      },
       { method: 'GET', path: '/health', status: 200, route: /^\/health$/ },
       { method: 'GET', path: '/api/nope', status: 404, route: /^\/api\/nope$/ },
       { method: 'PUT', path: '/api/tasks', status: 405, route: /^\/api\/tasks$/ },
-      { method: 'POST', path: '/api/tasks', status: 413, route: /^\/api\/tasks$/, raw: '{}', headers: { 'content-length': '70000', 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        path: '/api/tasks',
+        status: 413,
+        route: /^\/api\/tasks$/,
+        raw: '{}',
+        headers: { 'content-length': '70000', 'content-type': 'application/json' },
+      },
     ]
     for (const { method, path, status, route, body, token, headers, raw } of requests) {
       const requestId = `log-${crypto.randomUUID()}`
@@ -139,7 +187,13 @@ describe('X-Request-Id and the access log', () => {
       expect(reply.headers.get('x-request-id')).toBe(requestId)
       const lines = await logLinesFor(requestId)
       expect(lines).toHaveLength(1)
-      expect(lines[0]).toMatchObject({ level: status >= 500 ? 'error' : 'info', method, status, request_id: requestId, route: expect.stringMatching(route) })
+      expect(lines[0]).toMatchObject({
+        level: status >= 500 ? 'error' : 'info',
+        method,
+        status,
+        request_id: requestId,
+        route: expect.stringMatching(route),
+      })
       expect(lines[0].duration_ms).toBeWithin(0, 10_000)
     }
     for (const line of logLines) {
@@ -153,9 +207,15 @@ describe('X-Request-Id and the access log', () => {
 
 describe('CORS', () => {
   const origin = 'http://localhost:3000'
-  const preflight = (from: string, on?: TestApp) => call('OPTIONS', '/api/tasks', {
-    on, headers: { origin: from, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type,if-match' },
-  })
+  const preflight = (from: string, on?: TestApp) =>
+    call('OPTIONS', '/api/tasks', {
+      on,
+      headers: {
+        origin: from,
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,content-type,if-match',
+      },
+    })
   const list = (header: string | null) => (header ?? '').split(',').map((h) => h.trim().toLowerCase())
 
   test('the frontend origin: preflight allows credentials, methods and headers; responses expose ETag, X-Total-Count, Link, Location', async () => {
@@ -164,14 +224,20 @@ describe('CORS', () => {
     expect(reply.text).toBe('')
     expect(reply.headers.get('access-control-allow-origin')).toBe(origin)
     expect(reply.headers.get('access-control-allow-credentials')).toBe('true')
-    expect(list(reply.headers.get('access-control-allow-methods'))).toEqual(expect.arrayContaining(['get', 'post', 'put', 'patch', 'delete', 'options']))
-    expect(list(reply.headers.get('access-control-allow-headers'))).toEqual(expect.arrayContaining(['authorization', 'content-type', 'if-match']))
+    expect(list(reply.headers.get('access-control-allow-methods'))).toEqual(
+      expect.arrayContaining(['get', 'post', 'put', 'patch', 'delete', 'options']),
+    )
+    expect(list(reply.headers.get('access-control-allow-headers'))).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'if-match']),
+    )
     const user = await signedInUser()
     const get = await user.call('GET', '/api/tasks', { headers: { origin } })
     expect(get.status).toBe(200)
     expect(get.body).toEqual([])
     expect(get.headers.get('access-control-allow-origin')).toBe(origin)
-    expect(list(get.headers.get('access-control-expose-headers'))).toEqual(expect.arrayContaining(['etag', 'x-total-count', 'link', 'location']))
+    expect(list(get.headers.get('access-control-expose-headers'))).toEqual(
+      expect.arrayContaining(['etag', 'x-total-count', 'link', 'location']),
+    )
   })
 
   test('another origin is not allowed', async () => {
@@ -179,7 +245,10 @@ describe('CORS', () => {
     const reply = await user.call('GET', '/api/tasks', { headers: { origin: 'http://evil.example' } })
     expect(reply.status).toBe(200)
     expect(reply.body).toEqual([])
-    for (const allowed of [reply.headers.get('access-control-allow-origin'), (await preflight('http://evil.example')).headers.get('access-control-allow-origin')])
+    for (const allowed of [
+      reply.headers.get('access-control-allow-origin'),
+      (await preflight('http://evil.example')).headers.get('access-control-allow-origin'),
+    ])
       expect(['http://evil.example', '*']).not.toContain(allowed)
   })
 
@@ -196,7 +265,11 @@ describe('CORS', () => {
   })
 
   test('CORS_ORIGINS with two origins allows both and only them', async () => {
-    const two = await createApp({ database, config: testConfig({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' }), logger })
+    const two = await createApp({
+      database,
+      config: testConfig({ CORS_ORIGINS: 'https://app.example.com, https://admin.example.com' }),
+      logger,
+    })
     for (const allowed of ['https://app.example.com', 'https://admin.example.com']) {
       const reply = await preflight(allowed, two)
       expect([200, 204]).toContain(reply.status)
@@ -230,7 +303,9 @@ describe('database unavailable', () => {
       db,
       kind: 'postgres',
       description: `PostgreSQL at 127.0.0.1:${port}/todo`,
-      ping: async () => { await client`select 1` },
+      ping: async () => {
+        await client`select 1`
+      },
       close: () => client.end({ timeout: 1 }),
     }
     cleanups.push(() => handle.close())
@@ -247,7 +322,10 @@ describe('database unavailable', () => {
     return listener.port
   }
 
-  for (const [name, port] of [['nothing listens', closedPort], ['the server accepts and never answers', silentPort]] as const) {
+  for (const [name, port] of [
+    ['nothing listens', closedPort],
+    ['the server accepts and never answers', silentPort],
+  ] as const) {
     test(`/health is 503 within 2.5 s when ${name}`, async () => {
       const down = await appOn(port())
       const started = performance.now()
@@ -261,7 +339,11 @@ describe('database unavailable', () => {
   test('a task request is 503 with Retry-After and nothing internal', async () => {
     const down = await appOn(closedPort())
     const user = await signedInUser()
-    for (const [method, path, body] of [['GET', '/api/tasks'], ['POST', '/api/tasks', { title: 'x' }], ['GET', '/api/tasks/1']] as const) {
+    for (const [method, path, body] of [
+      ['GET', '/api/tasks'],
+      ['POST', '/api/tasks', { title: 'x' }],
+      ['GET', '/api/tasks/1'],
+    ] as const) {
       const started = performance.now()
       const reply = await user.call(method, path, { on: down, body })
       expect(performance.now() - started).toBeLessThan(2500)
@@ -296,27 +378,41 @@ describe('OpenAPI', () => {
     const reply = await call('GET', '/docs/json')
     expect(reply.status).toBe(200)
     expect(reply.body.openapi).toMatch(/^3\./)
-    expect(Object.values(reply.body.components?.securitySchemes ?? {})).toContainEqual(expect.objectContaining({ type: 'http', scheme: 'bearer' }))
+    expect(Object.values(reply.body.components?.securitySchemes ?? {})).toContainEqual(
+      expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    )
     const body = [400, 401, 413, 415, 422, 503] // every route with a body can also meet malformed JSON, size and media type
     const expected: Record<string, Record<string, number[]>> = { '/': { get: [200] }, '/health': { get: [200, 503] } }
     for (const base of ['/api/tasks', '/api/{user_id}/tasks']) {
       const owner = base.includes('user_id') ? [403] : []
       expected[base] = { get: [200, 401, 422, 503, ...owner], post: [201, 409, ...body, ...owner] }
-      expected[`${base}/{id}`] = { get: [200, 401, 403, 404, 422, 503], put: [200, 403, 404, 412, ...body], patch: [200, 403, 404, 412, ...body], delete: [204, 401, 403, 404, 412, 422, 503] }
+      expected[`${base}/{id}`] = {
+        get: [200, 401, 403, 404, 422, 503],
+        put: [200, 403, 404, 412, ...body],
+        patch: [200, 403, 404, 412, ...body],
+        delete: [204, 401, 403, 404, 412, 422, 503],
+      }
       expected[`${base}/{id}/complete`] = { patch: [200, 403, 404, 412, ...body] }
     }
     const missing: string[] = []
     for (const [path, methods] of Object.entries(expected)) {
       for (const [method, codes] of Object.entries(methods)) {
         const operation = reply.body.paths?.[path]?.[method]
-        if (!operation) { missing.push(`${method.toUpperCase()} ${path}`); continue }
-        for (const code of codes) if (!(String(code) in (operation.responses ?? {}))) missing.push(`${method.toUpperCase()} ${path} ${code}`)
+        if (!operation) {
+          missing.push(`${method.toUpperCase()} ${path}`)
+          continue
+        }
+        for (const code of codes)
+          if (!(String(code) in (operation.responses ?? {}))) missing.push(`${method.toUpperCase()} ${path} ${code}`)
         if (path.startsWith('/api/')) expect(operation.security ?? reply.body.security).toContainEqual({ bearer: [] })
-        for (const name of path.match(/\{(\w+)\}/g) ?? []) expect(operation.parameters).toContainEqual(expect.objectContaining({ in: 'path', name: name.slice(1, -1) }))
+        for (const name of path.match(/\{(\w+)\}/g) ?? [])
+          expect(operation.parameters).toContainEqual(expect.objectContaining({ in: 'path', name: name.slice(1, -1) }))
       }
     }
     expect(missing).toEqual([])
-    const query = reply.body.paths['/api/tasks'].get.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name)
+    const query = reply.body.paths['/api/tasks'].get.parameters
+      .filter((p: { in: string }) => p.in === 'query')
+      .map((p: { name: string }) => p.name)
     expect(query.sort()).toEqual(['limit', 'offset', 'order', 'priority', 'q', 'sort', 'status', 'tag'])
   })
 })

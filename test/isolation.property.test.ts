@@ -116,13 +116,72 @@ const normalDueDate = (value: string | null) => (value === null ? null : new Dat
 // string-literal metacharacters; an astral character (😀, U+1F600) that sorts
 // above U+FF76 (ｶ) by code point but below it by UTF-16 code unit.
 const ALPHABET = [
-  'a', 'b', 'z', 'A', 'B', 'Z', '0', '9', ' ', ' ', '%', '_', '\\', "'", '"', ';', '-', '*', '(', ')',
-  'é', 'É', 'ö', 'Ö', 'σ', 'Σ', 'ж', 'Ж', '漢', 'ｶ', '😀', '👩‍💻', '\u00a0',
+  'a',
+  'b',
+  'z',
+  'A',
+  'B',
+  'Z',
+  '0',
+  '9',
+  ' ',
+  ' ',
+  '%',
+  '_',
+  '\\',
+  "'",
+  '"',
+  ';',
+  '-',
+  '*',
+  '(',
+  ')',
+  'é',
+  'É',
+  'ö',
+  'Ö',
+  'σ',
+  'Σ',
+  'ж',
+  'Ж',
+  '漢',
+  'ｶ',
+  '😀',
+  '👩‍💻',
+  '\u00a0',
 ]
 const NAMED_TITLES = [
-  'a', 'A', 'b', 'B', 'Buy milk', 'buy milk', 'BUY MILK', "'; DROP TABLE tasks; --", "Robert'); DELETE FROM tasks WHERE ('1'='1",
-  '" OR 1=1 --', "' OR ''='", '%', '_', '\\', '$1', 'NULL', 'null', '{}', '{"a":1}', '<script>alert(1)</script>',
-  'Émile', 'émile', 'Zoë', 'ΣΊΣΥΦΟΣ', 'жук', 'Жук', '漢字', '😀 emoji', 'ｶﾀｶﾅ', '\u{10FFFF}', 'x'.repeat(200),
+  'a',
+  'A',
+  'b',
+  'B',
+  'Buy milk',
+  'buy milk',
+  'BUY MILK',
+  "'; DROP TABLE tasks; --",
+  "Robert'); DELETE FROM tasks WHERE ('1'='1",
+  '" OR 1=1 --',
+  "' OR ''='",
+  '%',
+  '_',
+  '\\',
+  '$1',
+  'NULL',
+  'null',
+  '{}',
+  '{"a":1}',
+  '<script>alert(1)</script>',
+  'Émile',
+  'émile',
+  'Zoë',
+  'ΣΊΣΥΦΟΣ',
+  'жук',
+  'Жук',
+  '漢字',
+  '😀 emoji',
+  'ｶﾀｶﾅ',
+  '\u{10FFFF}',
+  'x'.repeat(200),
   // 200 characters but 400 UTF-16 code units: lengths count characters.
   '😀'.repeat(200),
 ]
@@ -160,7 +219,12 @@ const COMMON_TAGS = ['home', 'work']
 // The most a task may hold: 20 distinct tags, one of them 40 characters of 4 bytes each.
 const FULL_TAGS = ['home', '😀'.repeat(40), ...Array.from({ length: 18 }, (_, i) => `tag ${i}`)]
 const tagsArb = fc.oneof(
-  { weight: 9, arbitrary: fc.uniqueArray(fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...COMMON_TAGS) }, fc.constantFrom(...TAGS)), { maxLength: 4 }) },
+  {
+    weight: 9,
+    arbitrary: fc.uniqueArray(fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...COMMON_TAGS) }, fc.constantFrom(...TAGS)), {
+      maxLength: 4,
+    }),
+  },
   fc.constant(FULL_TAGS),
 )
 
@@ -168,7 +232,10 @@ const two = (n: number) => String(n).padStart(2, '0')
 // Several spellings of a date-time with a zone; days up to 28 so every one is real.
 const dueDateArb = fc
   .record({
-    year: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 2000, max: 2040 }) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: 9998 }) }),
+    year: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 2000, max: 2040 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 2, max: 9998 }) },
+    ),
     month: fc.integer({ min: 1, max: 12 }),
     day: fc.integer({ min: 1, max: 28 }),
     hour: fc.integer({ min: 0, max: 23 }),
@@ -182,7 +249,12 @@ const dueDateArb = fc
       `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}${second === undefined ? '' : `:${two(second)}${fraction}`}${zone}`,
   )
 // One instant spelled three ways, and its neighbours, so the due_date sort's tie-break shows.
-const sharedDueDateArb = fc.constantFrom('2030-01-01T00:00:00Z', '2030-01-01T02:00:00+02:00', '2029-12-31T19:00:00.000-05:00', '2030-01-01T00:00:00.001Z')
+const sharedDueDateArb = fc.constantFrom(
+  '2030-01-01T00:00:00Z',
+  '2030-01-01T02:00:00+02:00',
+  '2029-12-31T19:00:00.000-05:00',
+  '2030-01-01T00:00:00.001Z',
+)
 const dueDateOrNullArb = fc.oneof(fc.constant(null), dueDateArb, sharedDueDateArb)
 
 type CreateBody = Omit<UpdateBody, 'completed'> & { title: string }
@@ -194,7 +266,14 @@ const createBodyArb: fc.Arbitrary<CreateBody> = fc.record(
 type UpdateBody = Partial<Pick<ExpectedTask, 'title' | 'description' | 'completed' | 'priority' | 'due_date' | 'tags'>>
 const updateBodyArb: fc.Arbitrary<UpdateBody> = fc
   .record(
-    { title: titleArb, description: descriptionArb, completed: fc.boolean(), priority: priorityArb, due_date: dueDateOrNullArb, tags: tagsArb },
+    {
+      title: titleArb,
+      description: descriptionArb,
+      completed: fc.boolean(),
+      priority: priorityArb,
+      due_date: dueDateOrNullArb,
+      tags: tagsArb,
+    },
     { requiredKeys: [] },
   )
   .filter((body) => Object.keys(body).length > 0)
@@ -208,7 +287,10 @@ const listParamsArb: fc.Arbitrary<ListParams> = fc
     status: sometimes(fc.constantFrom('all' as const, 'pending' as const, 'completed' as const)),
     priority: sometimes(priorityArb),
     tag: sometimes(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...COMMON_TAGS) }, fc.constantFrom(...TAGS, 'absent'))),
-    sort: sometimes(fc.constantFrom('created_at' as const, 'updated_at' as const, 'due_date' as const, 'priority' as const, 'title' as const), 9),
+    sort: sometimes(
+      fc.constantFrom('created_at' as const, 'updated_at' as const, 'due_date' as const, 'priority' as const, 'title' as const),
+      9,
+    ),
     order: sometimes(fc.constantFrom('asc' as const, 'desc' as const), 6),
     limit: sometimes(fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constantFrom(100, 1000))),
     offset: sometimes(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 6 }) }, fc.constant(40))),
@@ -247,7 +329,17 @@ function pickId(ids: Iterable<number>, pick: number): number {
 }
 
 function expectTaskShape(task: ExpectedTask) {
-  expect(Object.keys(task).sort()).toEqual(['completed', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at'])
+  expect(Object.keys(task).sort()).toEqual([
+    'completed',
+    'created_at',
+    'description',
+    'due_date',
+    'id',
+    'priority',
+    'tags',
+    'title',
+    'updated_at',
+  ])
   expect(task.created_at).toMatch(ISO)
   expect(task.updated_at).toMatch(ISO)
 }
@@ -289,7 +381,13 @@ async function checkEverything(model: Model, real: Real) {
 const SORTS = ['created_at', 'updated_at', 'due_date', 'priority', 'title'] as const
 
 /** A write answered 200: the body is the model's next state, and the timestamps and ETag moved only if something changed. */
-function expectWrite(reply: Reply<ExpectedTask>, before: ExpectedTask, oldEtag: string, after: Omit<ExpectedTask, 'updated_at'>, changed: boolean) {
+function expectWrite(
+  reply: Reply<ExpectedTask>,
+  before: ExpectedTask,
+  oldEtag: string,
+  after: Omit<ExpectedTask, 'updated_at'>,
+  changed: boolean,
+) {
   expect(reply.status).toBe(200)
   expectTaskShape(reply.body)
   const etag = reply.headers.get('etag')
@@ -311,7 +409,9 @@ function store(model: Model, actor: number, reply: Reply<ExpectedTask>) {
 
 /** JSON for traces, long strings (the 2000-character descriptions) abbreviated. */
 const show = (value: unknown) =>
-  JSON.stringify(value, (_, v) => (typeof v === 'string' && v.length > 60 ? `${Array.from(v).slice(0, 12).join('')}…(${codePoints(v)} chars)` : v))
+  JSON.stringify(value, (_, v) =>
+    typeof v === 'string' && v.length > 60 ? `${Array.from(v).slice(0, 12).join('')}…(${codePoints(v)} chars)` : v,
+  )
 
 // ---------------------------------------------------------------------------
 // Commands
@@ -330,16 +430,23 @@ abstract class Step implements fc.AsyncCommand<Model, Real> {
       real.trace.push(line)
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
-      throw new Error(`step ${real.trace.length + 1}: ${line}\nsteps before it in this run:\n  ${real.trace.join('\n  ') || '(none)'}\n${message}`, {
-        cause: error,
-      })
+      throw new Error(
+        `step ${real.trace.length + 1}: ${line}\nsteps before it in this run:\n  ${real.trace.join('\n  ') || '(none)'}\n${message}`,
+        {
+          cause: error,
+        },
+      )
     }
   }
 }
 
 /** The user creates one to four tasks in a row (one command, so that runs reach lists worth sorting). */
 class Create extends Step {
-  constructor(readonly actor: number, readonly bodies: CreateBody[], readonly via: 'plain' | 'alias') {
+  constructor(
+    readonly actor: number,
+    readonly bodies: CreateBody[],
+    readonly via: 'plain' | 'alias',
+  ) {
     super()
   }
   check = () => true
@@ -379,13 +486,17 @@ class Create extends Step {
   }
 }
 
-type Write =
-  | { kind: 'update'; method: 'PATCH' | 'PUT'; body: UpdateBody }
-  | { kind: 'toggle' }
-  | { kind: 'set'; completed: boolean }
+type Write = { kind: 'update'; method: 'PATCH' | 'PUT'; body: UpdateBody } | { kind: 'toggle' } | { kind: 'set'; completed: boolean }
 
 const writeArb: fc.Arbitrary<Write> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('update' as const), method: fc.constantFrom('PATCH' as const, 'PUT' as const), body: updateBodyArb }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('update' as const),
+      method: fc.constantFrom('PATCH' as const, 'PUT' as const),
+      body: updateBodyArb,
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ kind: 'toggle' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), completed: fc.boolean() }) },
 )
@@ -404,7 +515,13 @@ function sendWrite(user: User, path: string, write: Write, headers: Record<strin
 
 /** The owner changes one of their tasks: update (PATCH/PUT), toggle, or set completion. */
 class OwnWrite extends Step {
-  constructor(readonly actor: number, readonly pick: number, readonly write: Write, readonly via: 'plain' | 'alias', readonly ifMatch: 'none' | 'current' | '*') {
+  constructor(
+    readonly actor: number,
+    readonly pick: number,
+    readonly write: Write,
+    readonly via: 'plain' | 'alias',
+    readonly ifMatch: 'none' | 'current' | '*',
+  ) {
     super()
   }
   check = (model: Readonly<Model>) => holder(model, this.actor) !== undefined
@@ -441,11 +558,17 @@ class OwnWrite extends Step {
 }
 
 class OwnDelete extends Step {
-  constructor(readonly actor: number, readonly pick: number, readonly via: 'plain' | 'alias', readonly ifMatch: 'none' | 'current' | '*') {
+  constructor(
+    readonly actor: number,
+    readonly pick: number,
+    readonly via: 'plain' | 'alias',
+    readonly ifMatch: 'none' | 'current' | '*',
+  ) {
     super()
   }
   check = (model: Readonly<Model>) => holder(model, this.actor) !== undefined
-  toString = () => `holder(${label(this.actor)}) DELETE own task[${this.pick} mod n] via ${this.via}${this.ifMatch === 'none' ? '' : `, If-Match ${this.ifMatch}`}`
+  toString = () =>
+    `holder(${label(this.actor)}) DELETE own task[${this.pick} mod n] via ${this.via}${this.ifMatch === 'none' ? '' : `, If-Match ${this.ifMatch}`}`
   async step(model: Model, real: Real) {
     const actor = holder(model, this.actor)!
     const mine = model.users[actor]!
@@ -461,7 +584,11 @@ class OwnDelete extends Step {
 }
 
 class OwnGet extends Step {
-  constructor(readonly actor: number, readonly pick: number, readonly via: 'plain' | 'alias') {
+  constructor(
+    readonly actor: number,
+    readonly pick: number,
+    readonly via: 'plain' | 'alias',
+  ) {
     super()
   }
   check = (model: Readonly<Model>) => holder(model, this.actor) !== undefined
@@ -488,7 +615,11 @@ function pageLinks(header: string | null): Record<string, { offset: string; limi
 }
 
 class List extends Step {
-  constructor(readonly actor: number, readonly params: ListParams, readonly via: 'plain' | 'alias') {
+  constructor(
+    readonly actor: number,
+    readonly params: ListParams,
+    readonly via: 'plain' | 'alias',
+  ) {
     super()
   }
   check = () => true
@@ -496,7 +627,10 @@ class List extends Step {
   toString = () => `${label(this.actor)} GET list ?${this.query()} via ${this.via}`
   async step(model: Model, real: Real) {
     const query = this.query()
-    const reply = await real.users[this.actor]!.call<ExpectedTask[]>('GET', `${base(real, this.actor, this.via)}${query ? `?${query}` : ''}`)
+    const reply = await real.users[this.actor]!.call<ExpectedTask[]>(
+      'GET',
+      `${base(real, this.actor, this.via)}${query ? `?${query}` : ''}`,
+    )
     const { rows, total } = expectedList(model.users[this.actor]!, this.params)
     expect({ status: reply.status, ids: reply.body?.map((t) => t.id) }).toEqual({ status: 200, ids: rows.map((t) => t.id) })
     expect(reply.body).toEqual(rows)
@@ -559,7 +693,8 @@ class Attack extends Step {
     const prefix =
       this.route === 'plain' ? '/api/tasks' : `/api/${real.users[this.route === 'alias-own' ? this.attacker : victimIndex]!.id}/tasks`
     const id = pickId(victim.tasks.keys(), this.pick)
-    const headers: Record<string, string> = this.ifMatch === 'none' ? {} : { 'if-match': this.ifMatch === '*' ? '*' : victim.etags.get(id)! }
+    const headers: Record<string, string> =
+      this.ifMatch === 'none' ? {} : { 'if-match': this.ifMatch === '*' ? '*' : victim.etags.get(id)! }
     const reply = await sendVerb(attacker, `${prefix}/${id}`, this.verb, headers)
     expectError(reply, 403, 'forbidden')
     expect(reply.text).not.toContain(show(victim.tasks.get(id)!.title))
@@ -569,7 +704,12 @@ class Attack extends Step {
 
 /** Any user, any verb, on an id deleted earlier in the run: 404 for owner and stranger alike. */
 class OnDeleted extends Step {
-  constructor(readonly actor: number, readonly pick: number, readonly verb: Verb, readonly via: 'plain' | 'alias') {
+  constructor(
+    readonly actor: number,
+    readonly pick: number,
+    readonly verb: Verb,
+    readonly via: 'plain' | 'alias',
+  ) {
     super()
   }
   check = (model: Readonly<Model>) => model.gone.length > 0
@@ -589,21 +729,25 @@ const twice = <T>(arbitrary: T): T[] => [arbitrary, arbitrary]
 
 const commandArbs: fc.Arbitrary<fc.AsyncCommand<Model, Real>>[] = [
   ...twice(
-    fc.tuple(actorArb, fc.array(createBodyArb, { minLength: 1, maxLength: 4 }), viaArb).map(([a, bodies, via]) => new Create(a, bodies, via)),
+    fc
+      .tuple(actorArb, fc.array(createBodyArb, { minLength: 1, maxLength: 4 }), viaArb)
+      .map(([a, bodies, via]) => new Create(a, bodies, via)),
   ),
   ...twice(fc.tuple(actorArb, pickArb, writeArb, viaArb, ifMatchArb).map(([a, p, w, via, m]) => new OwnWrite(a, p, w, via, m))),
   fc.tuple(actorArb, pickArb, viaArb, ifMatchArb).map(([a, p, via, m]) => new OwnDelete(a, p, via, m)),
   fc.tuple(actorArb, pickArb, viaArb).map(([a, p, via]) => new OwnGet(a, p, via)),
   ...twice(fc.tuple(actorArb, listParamsArb, viaArb).map(([a, params, via]) => new List(a, params, via))),
   ...twice(
-    fc.tuple(
-      actorArb,
-      fc.integer({ min: 0, max: USERS - 2 }),
-      pickArb,
-      fc.oneof({ weight: 6, arbitrary: verbArb }, { weight: 1, arbitrary: fc.constant('LIST' as const) }),
-      fc.constantFrom<'plain' | 'alias-own' | 'alias-victim'>('plain', 'plain', 'alias-own', 'alias-victim'),
-      fc.constantFrom<'none' | 'victim-etag' | '*'>('none', 'victim-etag', '*'),
-    ).map(([a, v, p, verb, route, m]) => new Attack(a, v, p, verb, route, m)),
+    fc
+      .tuple(
+        actorArb,
+        fc.integer({ min: 0, max: USERS - 2 }),
+        pickArb,
+        fc.oneof({ weight: 6, arbitrary: verbArb }, { weight: 1, arbitrary: fc.constant('LIST' as const) }),
+        fc.constantFrom<'plain' | 'alias-own' | 'alias-victim'>('plain', 'plain', 'alias-own', 'alias-victim'),
+        fc.constantFrom<'none' | 'victim-etag' | '*'>('none', 'victim-etag', '*'),
+      )
+      .map(([a, v, p, verb, route, m]) => new Attack(a, v, p, verb, route, m)),
   ),
   fc.tuple(actorArb, pickArb, verbArb, viaArb).map(([a, p, verb, via]) => new OnDeleted(a, p, verb, via)),
 ]
@@ -611,20 +755,18 @@ const commandArbs: fc.Arbitrary<fc.AsyncCommand<Model, Real>>[] = [
 const numRuns = Number(process.env.FC_RUNS ?? 15)
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)
 
-test(
-  'three users, random task operations and cross-user attacks: every list always equals the model',
-  async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.commands(commandArbs, { maxCommands: 25, size: 'max', replayPath: process.env.FC_REPLAY_PATH }), async (commands) => {
+test('three users, random task operations and cross-user attacks: every list always equals the model', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.commands(commandArbs, { maxCommands: 25, size: 'max', replayPath: process.env.FC_REPLAY_PATH }),
+      async (commands) => {
         const setup = async () => ({
           model: { users: Array.from({ length: USERS }, () => ({ tasks: new Map(), etags: new Map() })), gone: [] } satisfies Model,
           real: { users: await Promise.all(Array.from({ length: USERS }, (_, i) => signedInUser(label(i)))), trace: [] } satisfies Real,
         })
         await fc.asyncModelRun(setup, commands)
-      }),
-      { numRuns, seed, path: process.env.FC_PATH },
-    )
-  },
-  // Normal runs take seconds; the margin is for shrinking a failure.
-  180_000,
-)
+      },
+    ),
+    { numRuns, seed, path: process.env.FC_PATH },
+  )
+}, 180_000) // Normal runs take seconds; the margin is for shrinking a failure.

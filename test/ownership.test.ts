@@ -62,7 +62,17 @@ describe('unknown and malformed ids', () => {
 
   const FIXED = ['abc', '1.5', '-1', '0', '2147483648', '99999999999999999999', '0x10', '1e3', '%20']
   // Spellings of the user's own task id that a lax parser would accept and act on.
-  const derived = (id: number) => [`${id}.0`, `${id}e0`, `0x${id.toString(16)}`, `+${id}`, `-${id}`, `${id}abc`, `%20${id}`, `${id}%20`, `${id}.5`]
+  const derived = (id: number) => [
+    `${id}.0`,
+    `${id}e0`,
+    `0x${id.toString(16)}`,
+    `+${id}`,
+    `-${id}`,
+    `${id}abc`,
+    `%20${id}`,
+    `${id}%20`,
+    `${id}.5`,
+  ]
 
   for (const prefix of ['/api/tasks', '/api/{me}/tasks'])
     test(`ids that are not integers from 1 to 2147483647 are 422 naming "id" on every verb (${prefix})`, async () => {
@@ -129,7 +139,10 @@ describe('/api/{user_id}/tasks', () => {
     expect(got.body).toEqual(created.body)
     expect(got.headers.get('etag')).toBe(created.headers.get('etag'))
 
-    const put = await user.call('PUT', `${base}/${id}`, { body: { title: 'Put', priority: 'high' }, headers: { 'if-match': got.headers.get('etag')! } })
+    const put = await user.call('PUT', `${base}/${id}`, {
+      body: { title: 'Put', priority: 'high' },
+      headers: { 'if-match': got.headers.get('etag')! },
+    })
     expect(put.status).toBe(200)
     expect(put.body).toMatchObject({ id, title: 'Put', priority: 'high', tags: ['a'] })
 
@@ -164,7 +177,8 @@ describe('/api/{user_id}/tasks', () => {
       ['create', await me.call('POST', base, { body: { title: 'planted' } })],
     ]
     for (const id of [theirs.id, mine.id, 2147483647])
-      for (const verb of VERBS) replies.push([`${label(verb)} ${id}`, await me.call(verb.method, `${base}/${id}${verb.suffix}`, { body: verb.body })])
+      for (const verb of VERBS)
+        replies.push([`${label(verb)} ${id}`, await me.call(verb.method, `${base}/${id}${verb.suffix}`, { body: verb.body })])
     for (const [what, reply] of replies) {
       expect({ what, status: reply.status }).toEqual({ what, status: 403 })
       expect(reply.body).toEqual({ detail: expect.any(String), code: 'forbidden' })
@@ -183,11 +197,28 @@ describe('task lists', () => {
     const alice = await signedInUser('alice')
     const bob = await signedInUser('bob')
     const shared = { description: 'shared words', tags: ['common'], priority: 'high' }
-    const aliceIds = [(await createTask(alice, { title: 'Common alpha', ...shared })).id, (await createTask(alice, { title: 'alpha only' })).id]
+    const aliceIds = [
+      (await createTask(alice, { title: 'Common alpha', ...shared })).id,
+      (await createTask(alice, { title: 'alpha only' })).id,
+    ]
     const bobIds = [(await createTask(bob, { title: 'Common beta', ...shared })).id]
     await bob.call('PATCH', `/api/tasks/${bobIds[0]}/complete`)
-    const queries = ['', '?status=all', '?status=completed', '?status=pending', '?q=common', '?q=%25', '?tag=common', '?priority=high', '?sort=title&order=asc', '?limit=1000']
-    for (const [user, own] of [[alice, aliceIds], [bob, bobIds]] as const)
+    const queries = [
+      '',
+      '?status=all',
+      '?status=completed',
+      '?status=pending',
+      '?q=common',
+      '?q=%25',
+      '?tag=common',
+      '?priority=high',
+      '?sort=title&order=asc',
+      '?limit=1000',
+    ]
+    for (const [user, own] of [
+      [alice, aliceIds],
+      [bob, bobIds],
+    ] as const)
       for (const query of queries) {
         const reply = await user.call('GET', `/api/tasks${query}`)
         expect(reply.status).toBe(200)

@@ -40,12 +40,17 @@ test('a body declared far past any buffer (20 GB) is still a JSON 413, answered 
       },
     },
   })
-  socket.write('POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 20000000000\r\n\r\n{"title":')
+  socket.write(
+    'POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 20000000000\r\n\r\n{"title":',
+  )
   await answered
   socket.end()
   expect(response).toStartWith('HTTP/1.1 413')
   expect(response.toLowerCase()).toContain('x-request-id:')
-  expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual({ detail: 'Request body is larger than 64 KiB', code: 'payload_too_large' })
+  expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual({
+    detail: 'Request body is larger than 64 KiB',
+    code: 'payload_too_large',
+  })
 })
 
 interface Started {
@@ -126,7 +131,11 @@ describe('SIGTERM', () => {
 
 /** Starts the service expecting it to refuse: its exit code and what it printed on stderr. */
 async function refusedStart(env: Record<string, string>) {
-  const child = spawn(['bun', '--no-env-file', 'src/index.ts'], { env: { PATH: process.env.PATH!, ...env }, stdout: 'pipe', stderr: 'pipe' })
+  const child = spawn(['bun', '--no-env-file', 'src/index.ts'], {
+    env: { PATH: process.env.PATH!, ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
   return { code: await child.exited, stderr: await new Response(child.stderr).text() }
 }
 
@@ -174,33 +183,37 @@ describe('start-up', () => {
   }, 60_000)
 })
 
-test.if(database.kind === 'postgres')('instances starting together on an empty database migrate once and both serve', async () => {
-  // Runs against a database of its own, created and dropped here.
-  const { default: postgres } = await import('postgres')
-  const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-  const name = `todo_migrate_${crypto.randomUUID().replaceAll('-', '')}`
-  await admin.unsafe(`create database ${name}`)
-  try {
-    const url = new URL(TEST_DATABASE_URL!)
-    url.pathname = `/${name}`
-    const env = { DATABASE_URL: url.toString(), BETTER_AUTH_SECRET: secret }
-    const services = await Promise.all([startService(env), startService(env), startService(env)])
-    const token = await tokenFor(`multi-${crypto.randomUUID()}`)
-    for (const service of services) {
-      const reply = await fetch(`http://127.0.0.1:${service.port}/api/tasks`, { headers: { authorization: `Bearer ${token}` } })
-      expect(reply.status).toBe(200)
+test.if(database.kind === 'postgres')(
+  'instances starting together on an empty database migrate once and both serve',
+  async () => {
+    // Runs against a database of its own, created and dropped here.
+    const { default: postgres } = await import('postgres')
+    const admin = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+    const name = `todo_migrate_${crypto.randomUUID().replaceAll('-', '')}`
+    await admin.unsafe(`create database ${name}`)
+    try {
+      const url = new URL(TEST_DATABASE_URL!)
+      url.pathname = `/${name}`
+      const env = { DATABASE_URL: url.toString(), BETTER_AUTH_SECRET: secret }
+      const services = await Promise.all([startService(env), startService(env), startService(env)])
+      const token = await tokenFor(`multi-${crypto.randomUUID()}`)
+      for (const service of services) {
+        const reply = await fetch(`http://127.0.0.1:${service.port}/api/tasks`, { headers: { authorization: `Bearer ${token}` } })
+        expect(reply.status).toBe(200)
+      }
+      const migrated = postgres(url.toString(), { max: 1 })
+      const [row] = await migrated`select count(*)::int as count from drizzle.__drizzle_migrations`
+      const journal = JSON.parse(await readFile('drizzle/meta/_journal.json', 'utf8'))
+      expect(row?.count).toBe(journal.entries.length)
+      await migrated.end()
+      for (const service of services) {
+        service.process.kill('SIGTERM')
+        expect(await service.process.exited).toBe(0)
+      }
+    } finally {
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
     }
-    const migrated = postgres(url.toString(), { max: 1 })
-    const [row] = await migrated`select count(*)::int as count from drizzle.__drizzle_migrations`
-    const journal = JSON.parse(await readFile('drizzle/meta/_journal.json', 'utf8'))
-    expect(row?.count).toBe(journal.entries.length)
-    await migrated.end()
-    for (const service of services) {
-      service.process.kill('SIGTERM')
-      expect(await service.process.exited).toBe(0)
-    }
-  } finally {
-    await admin.unsafe(`drop database if exists ${name} with (force)`)
-    await admin.end()
-  }
-}, 60_000)
+  },
+  60_000,
+)

@@ -98,8 +98,7 @@ export async function signedInUser(label = 'user') {
   return {
     id,
     token,
-    call: <T = any>(method: string, path: string, options: Omit<CallOptions, 'token'> = {}) =>
-      call<T>(method, path, { ...options, token }),
+    call: <T = any>(method: string, path: string, options: Omit<CallOptions, 'token'> = {}) => call<T>(method, path, { ...options, token }),
   }
 }
 

@@ -33,7 +33,13 @@ describe('POST /api/tasks', () => {
   test('stores every field as sent, due_date normalised to UTC', async () => {
     const user = await signedInUser()
     const reply = await user.call('POST', '/api/tasks', {
-      body: { title: 'Report', description: 'Q3 numbers', priority: 'high', due_date: '2026-03-01T09:30:00+02:00', tags: ['work', 'urgent'] },
+      body: {
+        title: 'Report',
+        description: 'Q3 numbers',
+        priority: 'high',
+        due_date: '2026-03-01T09:30:00+02:00',
+        tags: ['work', 'urgent'],
+      },
     })
     expect(reply.status).toBe(201)
     expect(reply.body).toMatchObject({
@@ -58,7 +64,11 @@ describe('POST /api/tasks', () => {
   test('no body at all is 422 naming the body, and nothing is stored; on update and sign-up too', async () => {
     const user = await signedInUser()
     const own = await createTask(user, { title: 'Kept' })
-    const required = { detail: 'body: is required (a JSON object)', code: 'validation_error', errors: [{ field: 'body', message: 'is required (a JSON object)' }] }
+    const required = {
+      detail: 'body: is required (a JSON object)',
+      code: 'validation_error',
+      errors: [{ field: 'body', message: 'is required (a JSON object)' }],
+    }
     for (const [method, path, raw] of [
       ['POST', '/api/tasks', undefined],
       ['POST', '/api/tasks', ''],
@@ -153,13 +163,18 @@ describe('If-Match', () => {
     expect(stale.status).toBe(412)
     expect(stale.body.code).toBe('precondition_failed')
     expect((await user.call('GET', `/api/tasks/${created.body.id}`)).body.title).toBe('v2')
-    const weak = await user.call('PUT', `/api/tasks/${created.body.id}`, { body: { title: 'weak' }, headers: { 'if-match': `W/${second.headers.get('etag')}` } })
+    const weak = await user.call('PUT', `/api/tasks/${created.body.id}`, {
+      body: { title: 'weak' },
+      headers: { 'if-match': `W/${second.headers.get('etag')}` },
+    })
     expect(weak.status).toBe(412)
     const any = await user.call('PATCH', `/api/tasks/${created.body.id}/complete`, { headers: { 'if-match': '*' } })
     expect(any.status).toBe(200)
     const staleDelete = await user.call('DELETE', `/api/tasks/${created.body.id}`, { headers: { 'if-match': second.headers.get('etag')! } })
     expect(staleDelete.status).toBe(412)
-    const currentDelete = await user.call('DELETE', `/api/tasks/${created.body.id}`, { headers: { 'if-match': `"1.1", ${any.headers.get('etag')}` } })
+    const currentDelete = await user.call('DELETE', `/api/tasks/${created.body.id}`, {
+      headers: { 'if-match': `"1.1", ${any.headers.get('etag')}` },
+    })
     expect(currentDelete.status).toBe(204)
   })
 

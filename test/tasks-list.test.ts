@@ -40,14 +40,26 @@ test('the list is application/json and each item is exactly the JSON of GET /api
   const awkward = ['quote " and \\ back', 'tab\tnew\nline\u0001\u001f end', 'ñandú 用户 😀 \u2028 mid', '</script><b>&amp;']
   const made = await createAll(
     user,
-    awkward.map((title, i) => ({ title, description: `d${title}`, tags: [title, 'plain'], priority: 'high', due_date: `2030-01-0${i + 1}T10:00:00.5Z` })),
+    awkward.map((title, i) => ({
+      title,
+      description: `d${title}`,
+      tags: [title, 'plain'],
+      priority: 'high',
+      due_date: `2030-01-0${i + 1}T10:00:00.5Z`,
+    })),
   )
   await createTask(user, { title: 'bare' })
   const reply = await user.call('GET', '/api/tasks?sort=title&order=asc')
   expect(reply.status).toBe(200)
   expect(reply.headers.get('content-type')).toBe('application/json;charset=utf-8')
   expect(reply.text).toBe(JSON.stringify(reply.body))
-  expect(titles(reply.body)).toEqual(['</script><b>&amp;', 'bare', 'quote " and \\ back', 'tab\tnew\nline\u0001\u001f end', 'ñandú 用户 😀 \u2028 mid'])
+  expect(titles(reply.body)).toEqual([
+    '</script><b>&amp;',
+    'bare',
+    'quote " and \\ back',
+    'tab\tnew\nline\u0001\u001f end',
+    'ñandú 用户 😀 \u2028 mid',
+  ])
   for (const task of made) {
     const one = await user.call('GET', `/api/tasks/${task.id}`)
     expect(reply.text).toContain(one.text)
@@ -92,16 +104,26 @@ describe('sorting', () => {
     {
       // Tasks without a due date come last in both directions.
       sort: 'due_date',
-      tasks: [{ title: 'none 1' }, { title: 'feb', due_date: '2030-02-01T00:00:00Z' }, { title: 'jan', due_date: '2030-01-01T00:00:00Z' },
-        { title: 'none 2' }, { title: 'mar', due_date: '2030-03-01T00:00:00Z' }, { title: 'first', due_date: '0001-01-01T00:30:00+00:15' },
-        { title: 'last', due_date: '9999-12-31T23:59:59.999Z' }],
+      tasks: [
+        { title: 'none 1' },
+        { title: 'feb', due_date: '2030-02-01T00:00:00Z' },
+        { title: 'jan', due_date: '2030-01-01T00:00:00Z' },
+        { title: 'none 2' },
+        { title: 'mar', due_date: '2030-03-01T00:00:00Z' },
+        { title: 'first', due_date: '0001-01-01T00:30:00+00:15' },
+        { title: 'last', due_date: '9999-12-31T23:59:59.999Z' },
+      ],
       desc: ['last', 'mar', 'feb', 'jan', 'first', 'none 2', 'none 1'],
       asc: ['first', 'jan', 'feb', 'mar', 'last', 'none 1', 'none 2'],
     },
     {
       // low < medium < high, not alphabetical.
       sort: 'priority',
-      tasks: [{ title: 'm', priority: 'medium' }, { title: 'h', priority: 'high' }, { title: 'l', priority: 'low' }],
+      tasks: [
+        { title: 'm', priority: 'medium' },
+        { title: 'h', priority: 'high' },
+        { title: 'l', priority: 'low' },
+      ],
       desc: ['h', 'm', 'l'],
       asc: ['l', 'm', 'h'],
     },
@@ -117,7 +139,11 @@ describe('sorting', () => {
     test(`sort=${sort}, desc by default and with order=asc`, async () => {
       const user = await signedInUser()
       await createAll(user, tasks)
-      for (const [query, expected] of [[`sort=${sort}`, desc], [`sort=${sort}&order=desc`, desc], [`sort=${sort}&order=asc`, asc]] as const) {
+      for (const [query, expected] of [
+        [`sort=${sort}`, desc],
+        [`sort=${sort}&order=desc`, desc],
+        [`sort=${sort}&order=asc`, asc],
+      ] as const) {
         const reply = await user.call('GET', `/api/tasks?${query}`)
         expect(reply.status).toBe(200)
         expect(titles(reply.body)).toEqual(expected)
@@ -141,20 +167,40 @@ describe('filters', () => {
   const everything = FIXTURE.map((_, i) => i)
 
   const cases: [query: string, expected: number[]][] = [
-    ['status=all', everything], ['status=pending', [0, 2, 3, 5, 6]], ['status=completed', [1, 4]],
-    ['priority=high', [1, 3]], ['priority=low', [0, 5]], ['priority=medium', [2, 4, 6]],
-    ['tag=home', [0, 3]], ['tag=work', [1]] /* not "workout", not "Work" */, ['tag=nothing', []],
-    ['q=report', [1, 3]] /* title or description, any case */, ['q=MILK', [0]], ['q=gym', [2]], ['q=zzz', []],
+    ['status=all', everything],
+    ['status=pending', [0, 2, 3, 5, 6]],
+    ['status=completed', [1, 4]],
+    ['priority=high', [1, 3]],
+    ['priority=low', [0, 5]],
+    ['priority=medium', [2, 4, 6]],
+    ['tag=home', [0, 3]],
+    ['tag=work', [1]] /* not "workout", not "Work" */,
+    ['tag=nothing', []],
+    ['q=report', [1, 3]] /* title or description, any case */,
+    ['q=MILK', [0]],
+    ['q=gym', [2]],
+    ['q=zzz', []],
     // "%", "_" and "\" are matched literally, not as LIKE wildcards or escapes.
-    ['q=%25', [4]], ['q=0%25%20d', [4]], ['q=_', [5]], ['q=e_c', [5]], ['q=%5C', [5]], ['q=C%3A%5Ct', [5]],
-    ['status=pending&priority=high', [3]], ['status=completed&q=report', [1]], ['tag=home&q=mom', [3]],
-    ['status=pending&priority=low&tag=home&q=milk', [0]], ['status=completed&tag=home', []],
+    ['q=%25', [4]],
+    ['q=0%25%20d', [4]],
+    ['q=_', [5]],
+    ['q=e_c', [5]],
+    ['q=%5C', [5]],
+    ['q=C%3A%5Ct', [5]],
+    ['status=pending&priority=high', [3]],
+    ['status=completed&q=report', [1]],
+    ['tag=home&q=mom', [3]],
+    ['status=pending&priority=low&tag=home&q=milk', [0]],
+    ['status=completed&tag=home', []],
   ]
 
   for (const [query, expected] of cases) {
     test(`${decodeURIComponent(query)} → ${expected.length ? expected.join(',') : 'none'}`, async () => {
       const user = await signedInUser()
-      const created = await createAll(user, FIXTURE.map(({ done: _, ...body }) => body))
+      const created = await createAll(
+        user,
+        FIXTURE.map(({ done: _, ...body }) => body),
+      )
       for (const [i, spec] of FIXTURE.entries())
         if (spec.done) expect((await user.call('PATCH', `/api/tasks/${created[i]!.id}/complete`)).status).toBe(200)
       const reply = await user.call('GET', `/api/tasks?${query}`)
@@ -180,7 +226,10 @@ describe('paging', () => {
   for (const [query, expected, next, prev] of pages) {
     test(`${query.slice(1)}: page, X-Total-Count and Link keeping the other parameters`, async () => {
       const user = await signedInUser()
-      await createAll(user, ['t4', 't1', 't5', 't3', 't2'].map((title) => ({ title })))
+      await createAll(
+        user,
+        ['t4', 't1', 't5', 't3', 't2'].map((title) => ({ title })),
+      )
       const done = await createTask(user, { title: 't0' })
       expect((await user.call('PATCH', `/api/tasks/${done.id}/complete`)).status).toBe(200)
       const reply = await user.call('GET', base + query)
@@ -198,7 +247,10 @@ describe('paging', () => {
 
   test('following rel="next" walks every task once', async () => {
     const user = await signedInUser()
-    await createAll(user, ['a', 'b', 'c', 'd', 'e'].map((title) => ({ title })))
+    await createAll(
+      user,
+      ['a', 'b', 'c', 'd', 'e'].map((title) => ({ title })),
+    )
     const seen: string[] = []
     let target: string | undefined = '/api/tasks?sort=title&order=asc&limit=2'
     while (target) {
@@ -235,9 +287,20 @@ describe('paging', () => {
 
 describe('validation', () => {
   const invalid: [query: string, field: string][] = [
-    ['status=foo', 'status'], ['priority=urgent', 'priority'], ['sort=bogus', 'sort'], ['order=up', 'order'],
-    ['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['limit=1.5', 'limit'], ['limit=0x10', 'limit'],
-    ['offset=-1', 'offset'], ['tag=', 'tag'], [`tag=${'t'.repeat(41)}`, 'tag'], [`q=${'q'.repeat(201)}`, 'q'], ['q=a%00b', 'q'],
+    ['status=foo', 'status'],
+    ['priority=urgent', 'priority'],
+    ['sort=bogus', 'sort'],
+    ['order=up', 'order'],
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=abc', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['limit=0x10', 'limit'],
+    ['offset=-1', 'offset'],
+    ['tag=', 'tag'],
+    [`tag=${'t'.repeat(41)}`, 'tag'],
+    [`q=${'q'.repeat(201)}`, 'q'],
+    ['q=a%00b', 'q'],
   ]
   for (const [query, field] of invalid) {
     test(`${query.length > 30 ? `${query.slice(0, 12)}… (${query.length - field.length - 1} chars)` : query} is 422 naming ${field}`, async () => {
@@ -265,7 +328,10 @@ describe('validation', () => {
 
 test("another user's tasks never appear in the list or the count", async () => {
   const [me, other] = [await signedInUser('me'), await signedInUser('other')]
-  const mine = await createAll(me, [{ title: 'mine 1', tags: ['shared'] }, { title: 'mine 2', tags: ['shared'] }])
+  const mine = await createAll(me, [
+    { title: 'mine 1', tags: ['shared'] },
+    { title: 'mine 2', tags: ['shared'] },
+  ])
   await createAll(other, [{ title: 'theirs 1', tags: ['shared'] }, { title: 'theirs 2' }, { title: 'theirs 3' }])
   for (const [query, expected] of [
     ['', mine.toReversed()],

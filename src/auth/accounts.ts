@@ -10,10 +10,7 @@ const accountColumns = { id: users.id, email: users.email, name: users.name, cre
 
 export type Account = { id: string; email: string; name: string | null; created_at: string }
 
-export async function createAccount(
-  db: Database,
-  input: { email: string; name: string | null; passwordHash: string },
-): Promise<Account> {
+export async function createAccount(db: Database, input: { email: string; name: string | null; passwordHash: string }): Promise<Account> {
   try {
     const [account] = await db
       .insert(users)

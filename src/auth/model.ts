@@ -22,9 +22,11 @@ export const AuthModel = {
   signup: t.Object({
     email,
     password,
-    name: t.Optional(t.Union([text({ minLength: 1, maxLength: 100, error: 'must be 1 to 100 characters' }), t.Null()], {
-      error: 'must be 1 to 100 characters, or null',
-    })),
+    name: t.Optional(
+      t.Union([text({ minLength: 1, maxLength: 100, error: 'must be 1 to 100 characters' }), t.Null()], {
+        error: 'must be 1 to 100 characters, or null',
+      }),
+    ),
   }),
   // Sign-in checks only the shape: a wrong password must not be told apart from an unknown email.
   signin: t.Object({

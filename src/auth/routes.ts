@@ -27,7 +27,11 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
 /** The client's address: the socket's, or behind `trustProxy` proxies the entry they appended to X-Forwarded-For. */
 function clientAddress(request: Request, socketAddress: string | undefined, trustProxy: number): string {
   if (trustProxy > 0) {
-    const forwarded = request.headers.get('x-forwarded-for')?.split(',').map((part) => part.trim()) ?? []
+    const forwarded =
+      request.headers
+        .get('x-forwarded-for')
+        ?.split(',')
+        .map((part) => part.trim()) ?? []
     const entry = forwarded[forwarded.length - trustProxy]
     if (entry) return entry
   }

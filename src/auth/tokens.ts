@@ -38,10 +38,7 @@ export interface Tokens {
 
 /** The HMAC key, imported once: importing per request is a measurable cost. */
 function importSecret(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-    'verify',
-  ])
+  return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
 }
 
 function toAuthError(error: unknown): Unauthenticated | AuthUnavailable {

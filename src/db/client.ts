@@ -4,8 +4,8 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { guardPostgres, silentSocketCutoff } from './guard'
 import { migratePgliteDatabase, migratePostgresDatabase } from './migrate'
-import { runStatementsWith } from './statements'
 import * as schema from './schema'
+import { runStatementsWith } from './statements'
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>
 

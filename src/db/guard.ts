@@ -115,7 +115,10 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
   function release(): void {
     for (let next = waiting.shift(); next; next = waiting.shift()) {
       const remaining = options.timeoutMs - (performance.now() - next.asked)
-      if (remaining >= MIN_RUN_MS) return begin(next, remaining)
+      if (remaining >= MIN_RUN_MS) {
+        begin(next, remaining)
+        return
+      }
       next.reject(new DatabaseUnavailable('busy'))
     }
   }
@@ -205,13 +208,17 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
 
   // postgres.js queries are lazy: built by the caller, sent only once a slot is held.
   function runQuery<T>(query: PromiseLike<T> & { cancel(): unknown }): Promise<T> {
-    return run(() => query, () => query.cancel())
+    return run(
+      () => query,
+      () => query.cancel(),
+    )
   }
 
   function unsafe(text: string, parameters?: Parameters<Sql['unsafe']>[1], queryOptions?: Parameters<Sql['unsafe']>[2]) {
     const query = client.unsafe(text, parameters, options.prepare ? queryOptions : { ...queryOptions, prepare: false })
     return {
       values: () => runQuery(query.values()),
+      // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what sql.unsafe returns
       then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) => runQuery(query).then(done, failed),
     }
   }

@@ -31,8 +31,11 @@ export function docsRoutes(version: string) {
             description: 'Multi-user tasks. Errors are `{detail, code}` (422 adds `errors`); 503 carries Retry-After.',
           },
           tags: [
-            { name: 'tasks', description: 'The caller\'s tasks' },
-            { name: 'tasks (user id in path)', description: 'The same routes under /api/{user_id}/tasks; user_id must be the token subject' },
+            { name: 'tasks', description: "The caller's tasks" },
+            {
+              name: 'tasks (user id in path)',
+              description: 'The same routes under /api/{user_id}/tasks; user_id must be the token subject',
+            },
             { name: 'service', description: 'Service information and health' },
           ],
           components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },

@@ -35,7 +35,11 @@ export function healthRoutes(database: Pick<DatabaseHandle, 'ping'>, version: st
       },
       {
         response: { 200: Health, 503: Health },
-        detail: { summary: 'Liveness and database reachability (503 when the database does not answer in 2 s)', tags: ['service'], security: [] },
+        detail: {
+          summary: 'Liveness and database reachability (503 when the database does not answer in 2 s)',
+          tags: ['service'],
+          security: [],
+        },
       },
     )
 }

@@ -21,7 +21,8 @@ TypeRegistry.Set<DecimalOptions>(
 )
 
 export function decimal<const Options extends DecimalOptions>(options: Options) {
-  return t.Unsafe<number>({ [Symbol.for('TypeBox.Kind')]: 'Decimal', type: 'integer', ...options }) as ReturnType<typeof t.Unsafe<number>> & Options
+  return t.Unsafe<number>({ [Symbol.for('TypeBox.Kind')]: 'Decimal', type: 'integer', ...options }) as ReturnType<typeof t.Unsafe<number>> &
+    Options
 }
 
 const DIGITS = /^\d{1,10}$/
@@ -30,6 +31,7 @@ const DIGITS = /^\d{1,10}$/
 export function readDecimal(field: string, value: unknown, schema: DecimalOptions): unknown {
   if (typeof value !== 'string') return value
   const number = Number(value)
-  if (!DIGITS.test(value) || number < schema.minimum || number > schema.maximum) throw new ValidationFailed([{ field, message: schema.error }])
+  if (!DIGITS.test(value) || number < schema.minimum || number > schema.maximum)
+    throw new ValidationFailed([{ field, message: schema.error }])
   return number
 }

@@ -1,14 +1,6 @@
 import { Elysia, ValidationError } from 'elysia'
 import { toDatabaseUnavailable } from '../db/errors'
-import {
-  BadRequest,
-  ErrorCode,
-  type FieldError,
-  HttpError,
-  MethodNotAllowed,
-  RouteNotFound,
-  ValidationFailed,
-} from './errors'
+import { BadRequest, ErrorCode, type FieldError, HttpError, MethodNotAllowed, RouteNotFound, ValidationFailed } from './errors'
 import type { Logger } from './logger'
 import { type AccessLog, requestIdOf } from './request-log'
 import { isStorableText, MALFORMED_TEXT } from './text'

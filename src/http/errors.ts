@@ -87,8 +87,7 @@ export type TokenProblem = 'missing' | 'malformed' | 'expired' | 'signature' | '
 /** 401 with a WWW-Authenticate challenge (RFC 6750); the detail never echoes the token. */
 export class Unauthenticated extends HttpError {
   constructor(problem: TokenProblem, detail: string) {
-    const code =
-      problem === 'missing' ? ErrorCode.TOKEN_MISSING : problem === 'expired' ? ErrorCode.TOKEN_EXPIRED : ErrorCode.TOKEN_INVALID
+    const code = problem === 'missing' ? ErrorCode.TOKEN_MISSING : problem === 'expired' ? ErrorCode.TOKEN_EXPIRED : ErrorCode.TOKEN_INVALID
     const challenge =
       problem === 'missing'
         ? 'Bearer realm="todo-api"'

@@ -33,5 +33,11 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
       write(`{"time":"${timestamp()}${head}${JSON.stringify(message)}${rest}\n`)
     }
   }
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), enabled: (lineLevel) => RANK[lineLevel] >= RANK[level] }
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    enabled: (lineLevel) => RANK[lineLevel] >= RANK[level],
+  }
 }

@@ -78,7 +78,10 @@ export const TaskModel = {
     { minProperties: 1, error: 'must set at least one of title, description, completed, priority, due_date, tags' },
   ),
   complete: t.Optional(
-    t.Object({ completed }, { description: 'Omit the body to toggle; send {completed} to set.', error: 'must be {completed: boolean} or empty' }),
+    t.Object(
+      { completed },
+      { description: 'Omit the body to toggle; send {completed} to set.', error: 'must be {completed: boolean} or empty' },
+    ),
   ),
   listQuery: t.Object(
     {
@@ -89,10 +92,9 @@ export const TaskModel = {
       tag: t.Optional(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' })),
       q: t.Optional(text({ maxLength: 200, error: 'must be at most 200 characters' })),
       sort: t.Optional(
-        t.Union(
-          [t.Literal('created_at'), t.Literal('updated_at'), t.Literal('due_date'), t.Literal('priority'), t.Literal('title')],
-          { error: 'must be one of created_at, updated_at, due_date, priority, title' },
-        ),
+        t.Union([t.Literal('created_at'), t.Literal('updated_at'), t.Literal('due_date'), t.Literal('priority'), t.Literal('title')], {
+          error: 'must be one of created_at, updated_at, due_date, priority, title',
+        }),
       ),
       order: t.Optional(t.Union([t.Literal('asc'), t.Literal('desc')], { error: 'must be asc or desc' })),
       limit: t.Optional(decimal({ minimum: 1, maximum: 1000, default: 100, error: 'must be an integer from 1 to 1000' })),

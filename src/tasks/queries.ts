@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, ilike, or, type Query, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
+import { sqlStateOf } from '../db/errors'
 import { taskQuotas, tasks } from '../db/schema'
 import { compileStatement, type Statement } from '../db/statements'
-import { sqlStateOf } from '../db/errors'
 import { Forbidden, PreconditionFailed, TaskLimitReached, TaskNotFound } from '../http/errors'
 import type { Task, TaskModel } from './model'
 
@@ -54,7 +54,6 @@ export function toTask(row: Task): Task {
 
 const taskRowColumns = { ...taskColumns, version: tasks.version }
 
-
 /** What If-Match allows: any current version (`*`), or one of these versions. */
 export type Precondition = { any: true } | { versions: number[] }
 
@@ -67,7 +66,10 @@ const statements = new WeakMap<Database, Map<string, Statement>>()
 
 function statement(db: Database, key: string, build: () => { toSQL(): Query }): Statement {
   let cache = statements.get(db)
-  if (!cache) statements.set(db, (cache = new Map()))
+  if (!cache) {
+    cache = new Map()
+    statements.set(db, cache)
+  }
   let compiled = cache.get(key)
   if (!compiled) {
     compiled = compileStatement(db, build())
@@ -123,7 +125,14 @@ function listFilter(query: ListQuery): SQL | undefined {
 }
 
 export async function listTasks(db: Database, userId: string, query: ListQuery): Promise<{ tasks: Task[]; total: number }> {
-  const shape = [query.status ?? 'all', Boolean(query.priority), Boolean(query.tag), Boolean(query.q), query.sort ?? 'created_at', query.order ?? 'desc'].join('|')
+  const shape = [
+    query.status ?? 'all',
+    Boolean(query.priority),
+    Boolean(query.tag),
+    Boolean(query.q),
+    query.sort ?? 'created_at',
+    query.order ?? 'desc',
+  ].join('|')
   const params = {
     userId,
     priority: query.priority,
@@ -157,7 +166,10 @@ export async function listTasks(db: Database, userId: string, query: ListQuery):
   if (found.length === 0 && params.offset > 0) {
     // Paged past the end: no row carries the count, so count separately.
     const [counted] = await statement(db, `count|${shape}`, () =>
-      db.select({ total: sql<number>`count(*)::int`.as('total') }).from(tasks).where(listFilter(query)),
+      db
+        .select({ total: sql<number>`count(*)::int`.as('total') })
+        .from(tasks)
+        .where(listFilter(query)),
     ).rows<{ total: number }>(params)
     return { tasks: [], total: counted?.total ?? 0 }
   }
@@ -240,7 +252,6 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
 }
 
 type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
-
 
 /**
  * Applies the given fields. `version` and `updated_at` move only when a value

@@ -5,17 +5,7 @@ import type { Database } from '../db/client'
 import { readDecimal } from '../http/decimal'
 import { errorsFor, ValidationFailed } from '../http/errors'
 import { TaskModel } from './model'
-import {
-  createTask,
-  deleteTask,
-  getTask,
-  listTasks,
-  type Precondition,
-  type TaskRow,
-  toggleTask,
-  toTask,
-  updateTask,
-} from './queries'
+import { createTask, deleteTask, getTask, listTasks, type Precondition, type TaskRow, toggleTask, toTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
@@ -32,8 +22,8 @@ function preconditionOf(ifMatch: string | undefined, id: number): Precondition |
   if (ifMatch === undefined) return undefined
   if (ifMatch.trim() === '*') return { any: true }
   const versions: number[] = []
+  // A version past int4 was never issued: it cannot match (412), and must not reach SQL.
   for (const match of ifMatch.matchAll(/(W\/)?"(\d+)\.(\d+)"/g))
-    // A version past int4 was never issued: it cannot match (412), and must not reach SQL.
     if (!match[1] && Number(match[2]) === id && Number(match[3]) <= MAX_INT4) versions.push(Number(match[3]))
   return { versions }
 }
@@ -96,113 +86,121 @@ export function taskRoutes<const Prefix extends string>(
     body: TaskModel.update,
     response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
   } as const
-  async function update(userId: string, id: number, body: UpdateInput, ifMatch: string | undefined, set: { headers: Record<string, unknown> }) {
+  async function update(
+    userId: string,
+    id: number,
+    body: UpdateInput,
+    ifMatch: string | undefined,
+    set: { headers: Record<string, unknown> },
+  ) {
     const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
     return answerTask(row, set)
   }
 
-  return new Elysia({ prefix })
-    .use(auth)
-    .guard({ auth: true, detail: { tags: [tag] } })
-    // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
-    .onTransform(({ params, query, body }) => {
-      const path = params as Record<string, unknown> | undefined
-      if (path?.id !== undefined) path.id = readDecimal('id', path.id, TaskModel.id)
-      const paging = query as Record<string, unknown> | undefined
-      if (paging?.limit !== undefined) paging.limit = readDecimal('limit', paging.limit, TaskModel.listQuery.properties.limit)
-      if (paging?.offset !== undefined) paging.offset = readDecimal('offset', paging.offset, TaskModel.listQuery.properties.offset)
-      const input = body as { title?: unknown } | undefined
-      if (input && typeof input.title === 'string') input.title = input.title.trim()
-    })
-    .get(
-      '',
-      async ({ userId, query, set, request }) => {
-        const { tasks, total } = await listTasks(db, userId, query)
-        set.headers['x-total-count'] = String(total)
-        const link = linkHeader(request.url, query.offset ?? 0, query.limit ?? 100, total)
-        if (link) set.headers.link = link
-        return tasks
-      },
-      {
-        query: TaskModel.listQuery,
-        response: {
-          200: withHeaders(TaskModel.taskList, {
-            'x-total-count': t.String({ description: 'Matching tasks before paging' }),
-            link: t.String({ description: 'RFC 8288 next/prev links, when they exist' }),
-          }),
-          ...errors,
+  return (
+    new Elysia({ prefix })
+      .use(auth)
+      .guard({ auth: true, detail: { tags: [tag] } })
+      // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
+      .onTransform(({ params, query, body }) => {
+        const path = params as Record<string, unknown> | undefined
+        if (path?.id !== undefined) path.id = readDecimal('id', path.id, TaskModel.id)
+        const paging = query as Record<string, unknown> | undefined
+        if (paging?.limit !== undefined) paging.limit = readDecimal('limit', paging.limit, TaskModel.listQuery.properties.limit)
+        if (paging?.offset !== undefined) paging.offset = readDecimal('offset', paging.offset, TaskModel.listQuery.properties.offset)
+        const input = body as { title?: unknown } | undefined
+        if (input && typeof input.title === 'string') input.title = input.title.trim()
+      })
+      .get(
+        '',
+        async ({ userId, query, set, request }) => {
+          const { tasks, total } = await listTasks(db, userId, query)
+          set.headers['x-total-count'] = String(total)
+          const link = linkHeader(request.url, query.offset ?? 0, query.limit ?? 100, total)
+          if (link) set.headers.link = link
+          return tasks
         },
-        detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
-      },
-    )
-    .post(
-      '',
-      async ({ userId, body, set, path }) => {
-        const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
-        set.status = 201
-        set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
-        return answerTask(row, set)
-      },
-      {
-        parse: 'json',
-        body: TaskModel.create,
-        response: {
-          201: withHeaders(TaskModel.task, { ...etag, location: t.String({ description: 'The new task' }) }),
-          ...errors,
-          ...bodyErrors,
-          ...errorsFor(409),
+        {
+          query: TaskModel.listQuery,
+          response: {
+            200: withHeaders(TaskModel.taskList, {
+              'x-total-count': t.String({ description: 'Matching tasks before paging' }),
+              link: t.String({ description: 'RFC 8288 next/prev links, when they exist' }),
+            }),
+            ...errors,
+          },
+          detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
         },
-        detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
-      },
-    )
-    .get(
-      '/:id',
-      async ({ userId, params, set }) => {
-        const row = await getTask(db, userId, params.id)
-        return answerTask(row, set)
-      },
-      { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, etag), ...errors }, detail: { summary: 'Get a task' } },
-    )
-    .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
-      ...updateHooks,
-      detail: { summary: 'Update a task (fields not sent are kept)', description: 'Honours If-Match (412 when the task changed).' },
-    })
-    .patch('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
-      ...updateHooks,
-      detail: { summary: 'Update some fields of a task', description: 'Honours If-Match (412 when the task changed).' },
-    })
-    .delete(
-      '/:id',
-      async ({ userId, params, headers, set }) => {
-        await deleteTask(db, userId, params.id, preconditionOf(headers['if-match'], params.id))
-        set.status = 204
-      },
-      {
-        params: paramsSchema,
-        headers: taskHeaders,
-        response: { 204: t.Void(), ...errors },
-        detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
-      },
-    )
-    .patch(
-      '/:id/complete',
-      async ({ userId, params, body, headers, set }) => {
-        const precondition = preconditionOf(headers['if-match'], params.id)
-        // Elysia lets {} through an optional object schema; it is neither a toggle nor a set.
-        if (body && typeof body.completed !== 'boolean')
-          throw new ValidationFailed([{ field: 'completed', message: 'is required when a body is sent' }])
-        const row = body
-          ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
-          : await toggleTask(db, userId, params.id, precondition)
-        return answerTask(row, set)
-      },
-      {
-        params: paramsSchema,
-        headers: taskHeaders,
-        parse: 'json',
-        body: TaskModel.complete,
-        response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
-        detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
-      },
-    )
+      )
+      .post(
+        '',
+        async ({ userId, body, set, path }) => {
+          const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
+          set.status = 201
+          set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
+          return answerTask(row, set)
+        },
+        {
+          parse: 'json',
+          body: TaskModel.create,
+          response: {
+            201: withHeaders(TaskModel.task, { ...etag, location: t.String({ description: 'The new task' }) }),
+            ...errors,
+            ...bodyErrors,
+            ...errorsFor(409),
+          },
+          detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
+        },
+      )
+      .get(
+        '/:id',
+        async ({ userId, params, set }) => {
+          const row = await getTask(db, userId, params.id)
+          return answerTask(row, set)
+        },
+        { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, etag), ...errors }, detail: { summary: 'Get a task' } },
+      )
+      .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+        ...updateHooks,
+        detail: { summary: 'Update a task (fields not sent are kept)', description: 'Honours If-Match (412 when the task changed).' },
+      })
+      .patch('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+        ...updateHooks,
+        detail: { summary: 'Update some fields of a task', description: 'Honours If-Match (412 when the task changed).' },
+      })
+      .delete(
+        '/:id',
+        async ({ userId, params, headers, set }) => {
+          await deleteTask(db, userId, params.id, preconditionOf(headers['if-match'], params.id))
+          set.status = 204
+        },
+        {
+          params: paramsSchema,
+          headers: taskHeaders,
+          response: { 204: t.Void(), ...errors },
+          detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
+        },
+      )
+      .patch(
+        '/:id/complete',
+        async ({ userId, params, body, headers, set }) => {
+          const precondition = preconditionOf(headers['if-match'], params.id)
+          // Elysia lets {} through an optional object schema; it is neither a toggle nor a set.
+          if (body && typeof body.completed !== 'boolean')
+            throw new ValidationFailed([{ field: 'completed', message: 'is required when a body is sent' }])
+          const row = body
+            ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
+            : await toggleTask(db, userId, params.id, precondition)
+          return answerTask(row, set)
+        },
+        {
+          params: paramsSchema,
+          headers: taskHeaders,
+          parse: 'json',
+          body: TaskModel.complete,
+          response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
+          detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
+        },
+      )
+  )
 }

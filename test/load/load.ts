@@ -89,13 +89,24 @@ async function wrk(method: 'GET' | 'POST', seconds: number) {
 
 try {
   for (let attempt = 0; attempt < 100; attempt++) {
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break
+    if (
+      await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break
     await Bun.sleep(200)
   }
   const key = new TextEncoder().encode(secret)
   const tokens = await Promise.all(
     Array.from({ length: USERS }, (_, i) =>
-      new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`load-${i}-${crypto.randomUUID()}`).setIssuedAt().setExpirationTime('1h').sign(key),
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(`load-${i}-${crypto.randomUUID()}`)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(key),
     ),
   )
   await writeFile(join(work, 'tokens'), `${tokens.join('\n')}\n`)
@@ -118,7 +129,9 @@ try {
   const rssAfter = rssMb()
   const again = await wrk('GET', 10)
   const rssAgain = rssMb()
-  console.log(`RSS: ${rssStart.toFixed(0)} MB after warm-up, ${rssAfter.toFixed(0)} MB after both runs, ${rssAgain.toFixed(0)} MB after 10 s more`)
+  console.log(
+    `RSS: ${rssStart.toFixed(0)} MB after warm-up, ${rssAfter.toFixed(0)} MB after both runs, ${rssAgain.toFixed(0)} MB after 10 s more`,
+  )
   check(again.requests > 0 && rssAgain <= rssAfter * 1.25 + 10, 'memory flat: another run does not grow RSS')
   watching = false
   await watching$
@@ -164,12 +177,20 @@ try {
   const byStatus = Object.groupBy(answers, (a) => String(a.status))
   const shed = byStatus['503'] ?? []
   console.log(
-    `60 concurrent sign-ins: ${Object.entries(byStatus).map(([s, a]) => `${s} x${a!.length}`).join(', ')}; ` +
+    `60 concurrent sign-ins: ${Object.entries(byStatus)
+      .map(([s, a]) => `${s} x${a!.length}`)
+      .join(', ')}; ` +
       `slowest 503 ${Math.max(0, ...shed.map((a) => a.ms)).toFixed(0)} ms; /health ${healthTimes.map((t) => t.toFixed(1)).join(', ')} ms`,
   )
-  check(answers.every((a) => [200, 429, 503].includes(a.status)), 'every sign-in answered 200, 429 or 503, no reset')
+  check(
+    answers.every((a) => [200, 429, 503].includes(a.status)),
+    'every sign-in answered 200, 429 or 503, no reset',
+  )
   check((byStatus['200'] ?? []).length > 0, 'some sign-ins succeed')
-  check(shed.every((a) => a.code === 'server_busy' && a.ms < 1000), 'the excess is shed fast with 503 server_busy')
+  check(
+    shed.every((a) => a.code === 'server_busy' && a.ms < 1000),
+    'the excess is shed fast with 503 server_busy',
+  )
   check(
     healthOk && firstMs < 200 && laterMaxMs < 50,
     `/health answers during the storm: the first probe under 200 ms (${firstMs.toFixed(1)}), the next four under 50 ms (slowest ${laterMaxMs.toFixed(1)})`,
