@@ -5,7 +5,6 @@ import packageJson from '../package.json'
 import { createApp } from '../src/app'
 import type { Database, DatabaseHandle } from '../src/db/client'
 import * as schema from '../src/db/schema'
-import { runStatementsWith } from '../src/db/statements'
 import { app, call, createTask, database, expectNoLeak, logger, logLines, signedInUser, type TestApp, testConfig } from './support'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -252,16 +251,16 @@ describe('CORS', () => {
       expect(['http://evil.example', '*']).not.toContain(allowed)
   })
 
-  test('a caller without an Origin (a server, curl) gets no CORS headers, only Vary: Origin', async () => {
+  test('a caller without an Origin (a server, curl) is allowed no origin, and told the answer varies by Origin', async () => {
     const user = await signedInUser()
     const reply = await user.call('GET', '/api/tasks')
     expect(reply.status).toBe(200)
     expect(reply.headers.get('vary')).toBe('Origin')
-    expect([...reply.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([])
+    expect(reply.headers.get('access-control-allow-origin')).toBeNull()
     const refused = await preflight('http://evil.example')
     expect(refused.status).toBe(204)
     expect(refused.headers.get('vary')).toBe('Origin')
-    expect([...refused.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([])
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull()
   })
 
   test('CORS_ORIGINS with two origins allows both and only them', async () => {
@@ -298,7 +297,6 @@ describe('database unavailable', () => {
   function appOn(port: number) {
     const client = postgres(`postgres://todo:not-the-password@127.0.0.1:${port}/todo`, { max: 2, connect_timeout: 5, onnotice: () => {} })
     const db = drizzle(client, { schema }) as unknown as Database
-    runStatementsWith(db, (text, values) => client.unsafe(text, values as never[]))
     const handle: DatabaseHandle = {
       db,
       kind: 'postgres',

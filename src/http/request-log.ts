@@ -50,6 +50,9 @@ export function requestLog(logger: Logger, log: AccessLog) {
       contexts.set(request, { id, start: performance.now() })
       set.headers['x-request-id'] = id
       if (debug) logger.debug('request received', { request_id: id, method: request.method })
+      // The CORS plugin answers every OPTIONS request (204) from its own
+      // onRequest, before routing and before any later hook could log it.
+      if (request.method === 'OPTIONS') log(request, new URL(request.url).pathname, 204)
     })
     .onAfterHandle({ as: 'global' }, ({ request, set, route, path }) => {
       log(request, route || path, typeof set.status === 'number' ? set.status : 200)
