@@ -12,7 +12,6 @@ import { errorHandler } from './http/error-handler'
 import { jsonBody } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
-import { TaskModel } from './tasks/model'
 import { taskRoutes } from './tasks/routes'
 
 export interface AppDeps {
@@ -48,8 +47,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
     .use(authRoutes(database.db, tokens, auth, authLimits, config.trustProxy))
-    .use(taskRoutes('/api/tasks', database.db, auth, TaskModel.idParams, 'tasks'))
-    .use(taskRoutes('/api/:user_id/tasks', database.db, auth, TaskModel.ownerIdParams, 'tasks (user id in path)'))
+    .use(taskRoutes({ db: database.db, auth }))
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.
   let routeTable: { pattern: RegExp; method: string }[] | undefined

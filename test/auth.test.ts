@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { generateKeyPair, SignJWT } from 'jose'
 import { createApp } from '../src/app'
+import { Unauthenticated } from '../src/auth/errors'
 import { createTokens } from '../src/auth/tokens'
-import { Unauthenticated } from '../src/http/errors'
 import { call, database, logger, type Reply, secret, signedInUser, testConfig, tokenFor, userId } from './support'
 
 const now = () => Math.floor(Date.now() / 1000)

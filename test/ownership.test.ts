@@ -51,7 +51,7 @@ describe('unknown and malformed ids', () => {
     const user = await signedInUser()
     const mine = await createTask(user)
     const before = await snapshot(user, mine.id)
-    for (const id of [2147483647, 2147483000])
+    for (const id of [2147483648, Number.MAX_SAFE_INTEGER])
       for (const verb of VERBS) {
         const reply = await user.call(verb.method, `/api/tasks/${id}${verb.suffix}`, { body: verb.body })
         expect({ verb: label(verb), status: reply.status }).toEqual({ verb: label(verb), status: 404 })
@@ -60,7 +60,7 @@ describe('unknown and malformed ids', () => {
     expect(await snapshot(user, mine.id)).toEqual(before)
   })
 
-  const FIXED = ['abc', '1.5', '-1', '0', '2147483648', '99999999999999999999', '0x10', '1e3', '%20']
+  const FIXED = ['abc', '1.5', '-1', '0', '9007199254740992', '99999999999999999999', '0x10', '1e3', '%20']
   // Spellings of the user's own task id that a lax parser would accept and act on.
   const derived = (id: number) => [
     `${id}.0`,
@@ -75,7 +75,7 @@ describe('unknown and malformed ids', () => {
   ]
 
   for (const prefix of ['/api/tasks', '/api/{me}/tasks'])
-    test(`ids that are not integers from 1 to 2147483647 are 422 naming "id" on every verb (${prefix})`, async () => {
+    test(`ids that are not integers from 1 to 2^53 - 1 are 422 naming "id" on every verb (${prefix})`, async () => {
       const user = await signedInUser()
       const mine = await createTask(user, { title: 'untouched' })
       const before = await snapshot(user, mine.id)

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { taskQuotas, tasks, users } from '../db/schema'
-import { EmailTaken } from '../http/errors'
+import { EmailTaken } from './errors'
 
 const iso = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 

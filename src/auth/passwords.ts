@@ -1,4 +1,4 @@
-import { ServerBusy } from '../http/errors'
+import { ServerBusy } from './errors'
 
 // argon2id (Bun's default: 64 MiB, t=2) costs ~250 ms of a core. Hashes run
 // on Bun's worker threads; unbounded, a burst of signins takes every core and

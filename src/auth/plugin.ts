@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { Forbidden } from '../http/errors'
+import { Forbidden } from '../errors'
 import type { Identity, Tokens } from './tokens'
 
 /**

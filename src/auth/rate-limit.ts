@@ -1,4 +1,4 @@
-import { RateLimited } from '../http/errors'
+import { RateLimited } from './errors'
 
 export interface RateLimit {
   /** Attempts allowed in a burst. */

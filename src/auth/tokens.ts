@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
-import { AuthUnavailable, Unauthenticated } from '../http/errors'
+import { AuthUnavailable, Unauthenticated } from './errors'
 
 export const CLOCK_SKEW_SECONDS = 30
 export const TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60

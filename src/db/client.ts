@@ -5,7 +5,6 @@ import postgres from 'postgres'
 import { guardPostgres, silentSocketCutoff } from './guard'
 import { migratePgliteDatabase, migratePostgresDatabase } from './migrate'
 import * as schema from './schema'
-import { runStatementsWith } from './statements'
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>
 
@@ -61,14 +60,13 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     prepare: options.prepare,
   })
   const parsed = new URL(url)
-  const db = drizzlePostgres(guarded.sql, { schema }) as unknown as Database
-  runStatementsWith(db, guarded.query)
+  const db = drizzlePostgres(guarded, { schema }) as unknown as Database
   return {
     db,
     kind: 'postgres',
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
-      await guarded.query('select 1', [])
+      await guarded.unsafe('select 1')
     },
     // Bounded: postgres.js can wait forever on a connection whose backend died,
     // and SIGTERM has already drained the requests that could still need it.
@@ -83,7 +81,6 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   const client = await PGlite.create(dataDir)
   const db = drizzlePglite(client, { schema })
   await migratePgliteDatabase(db)
-  runStatementsWith(db as unknown as Database, async (text, values) => (await client.query<Record<string, unknown>>(text, values)).rows)
   return {
     db: db as unknown as Database,
     kind: 'pglite',

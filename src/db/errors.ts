@@ -1,4 +1,18 @@
-import { DatabaseUnavailable } from '../http/errors'
+import { AppError, ErrorCode } from '../errors'
+
+const DATABASE_PROBLEMS = {
+  down: [ErrorCode.DATABASE_UNAVAILABLE, 'The database is unavailable; try again shortly'],
+  timeout: [ErrorCode.DATABASE_TIMEOUT, 'The database took too long to answer; try again'],
+  busy: [ErrorCode.DATABASE_BUSY, 'Every database connection is busy; try again shortly'],
+} as const
+
+/** The database cannot serve this request now: the client may retry shortly. */
+export class DatabaseUnavailable extends AppError {
+  constructor(problem: keyof typeof DATABASE_PROBLEMS = 'down') {
+    const [code, detail] = DATABASE_PROBLEMS[problem]
+    super(code, detail, 2)
+  }
+}
 
 // postgres.js connection failures (its own codes and Node's socket codes).
 const CONNECTION_CODES = new Set([

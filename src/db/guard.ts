@@ -1,6 +1,6 @@
 import net from 'node:net'
 import type { Sql } from 'postgres'
-import { DatabaseUnavailable } from '../http/errors'
+import { DatabaseUnavailable } from './errors'
 
 export interface GuardOptions {
   /** Operations (queries or transactions) in flight at once: the pool size. */
@@ -39,14 +39,6 @@ interface Operation {
   cancelledUntil: number
 }
 
-/** The guarded client, two ways in. */
-export interface GuardedPostgres {
-  /** For drizzle: every query and transaction through it is guarded. */
-  sql: Sql
-  /** One statement and its values, answered with the driver's rows: the task statements' path, without the proxy. */
-  query(text: string, values: unknown[]): Promise<Record<string, unknown>[]>
-}
-
 /**
  * postgres.js queues without bound when its pool is busy and waits forever
  * on a connection whose peer went silent. This wraps the client drizzle uses
@@ -55,7 +47,7 @@ export interface GuardedPostgres {
  * when the server can still hear us. A slot is freed only when the database
  * has really finished with it, so the count never lies about the pool.
  */
-export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgres {
+export function guardPostgres(client: Sql, options: GuardOptions): Sql {
   const maxWaiting = options.slots * WAITERS_PER_SLOT
   const waiting: Operation[] = []
   // Operations by the slot they hold: never more than `slots` at once. A Set
@@ -222,21 +214,13 @@ export function guardPostgres(client: Sql, options: GuardOptions): GuardedPostgr
       then: <A, B>(done?: (rows: Awaited<typeof query>) => A, failed?: (error: unknown) => B) => runQuery(query).then(done, failed),
     }
   }
-  // Statements are named and prepared once per connection, unless the pooler cannot keep them.
-  const statementOptions = { prepare: options.prepare }
-  return {
-    sql: new Proxy(client, {
-      get(target, key, receiver) {
-        if (key === 'unsafe') return unsafe
-        if (key === 'begin') return (...args: unknown[]) => guardedTransaction(target, args)
-        return Reflect.get(target, key, receiver)
-      },
-    }),
-    // A proxy trap, a thenable and a promise fewer per statement than through
-    // sql.unsafe: the guard's cost over raw postgres.js went from ~11% to ~5%
-    // of the driver's CPU per query (A/B, 64 loops on a pool of 10).
-    query: (text, values) => runQuery(client.unsafe(text, values as never[], statementOptions)),
-  }
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') return unsafe
+      if (key === 'begin') return (...args: unknown[]) => guardedTransaction(target, args)
+      return Reflect.get(target, key, receiver)
+    },
+  })
 }
 
 /**

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { TypeRegistry } from 'elysia/type-system'
-import { ValidationFailed } from './errors'
+import { ValidationFailed } from '../errors'
 
 // Integers in a path or a query string (task ids, paging). Elysia coerces a
 // t.Integer there through a transform it then decodes, twice, on every
@@ -25,7 +25,8 @@ export function decimal<const Options extends DecimalOptions>(options: Options) 
     Options
 }
 
-const DIGITS = /^\d{1,10}$/
+// Enough digits for any safe integer; the schema bounds the value.
+const DIGITS = /^\d{1,16}$/
 
 /** The number a string of digits spells, within the schema's range, else a 422 naming the field. Anything but a string is left to validation. */
 export function readDecimal(field: string, value: unknown, schema: DecimalOptions): unknown {

@@ -1,6 +1,7 @@
 import { Elysia, ValidationError } from 'elysia'
 import { toDatabaseUnavailable } from '../db/errors'
-import { BadRequest, ErrorCode, type FieldError, HttpError, MethodNotAllowed, RouteNotFound, ValidationFailed } from './errors'
+import { AppError, ErrorCode, type FieldError, ValidationFailed } from '../errors'
+import { BadRequest, headersOf, MethodNotAllowed, RouteNotFound, STATUS_OF } from './errors'
 import type { Logger } from './logger'
 import { type AccessLog, requestIdOf } from './request-log'
 import { isStorableText, MALFORMED_TEXT } from './text'
@@ -48,15 +49,15 @@ function rootCause(error: unknown): string {
   return `${typeof code === 'string' ? `${code}: ` : ''}${current instanceof Error ? current.message : String(current)}`
 }
 
-/** An HttpError thrown below a wrapper (drizzle wraps what the database layer throws). */
-function wrappedHttpError(error: unknown): HttpError | undefined {
+/** An AppError thrown below a wrapper (drizzle wraps what the database layer throws). */
+function wrappedAppError(error: unknown): AppError | undefined {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++)
-    if (current instanceof HttpError) return current
+    if (current instanceof AppError) return current
   return undefined
 }
 
 function toHttpError(code: unknown, error: unknown, request: Request, path: string, allowedMethods: (path: string) => string[]) {
-  const known = wrappedHttpError(error)
+  const known = wrappedAppError(error)
   if (known) return known
   if (error instanceof ValidationError) return new ValidationFailed(fieldErrors(error))
   if (code === 'PARSE') return new BadRequest('Request body is not valid JSON', ErrorCode.INVALID_JSON)
@@ -74,11 +75,12 @@ function toHttpError(code: unknown, error: unknown, request: Request, path: stri
 export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (path: string) => string[]) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, route, set }) => {
     const known = toHttpError(code, error, request, path, allowedMethods)
-    if (known instanceof HttpError) {
-      set.status = known.status
-      Object.assign(set.headers, known.headers)
-      if (known.status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
-      log(request, route || path, known.status)
+    if (known instanceof AppError) {
+      const status = STATUS_OF[known.code]
+      set.status = status
+      Object.assign(set.headers, headersOf(known))
+      if (status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
+      log(request, route || path, status)
       return known instanceof ValidationFailed
         ? { detail: known.message, code: known.code, errors: known.errors }
         : { detail: known.message, code: known.code }

@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
-import { BadRequest, ErrorCode, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from './errors'
+import { ErrorCode, ValidationFailed } from '../errors'
+import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from './errors'
 import { isStorableText, MALFORMED_TEXT } from './text'
 
 export const MAX_BODY_BYTES = 64 * 1024

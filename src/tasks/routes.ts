@@ -2,30 +2,20 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { readDecimal } from '../http/decimal'
-import { errorsFor, ValidationFailed } from '../http/errors'
+import { ValidationFailed } from '../errors'
+import { errorsFor } from '../http/errors'
+import { IdParams, readIdParam } from '../http/ids'
+import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
+import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
 import { TaskModel } from './model'
-import { createTask, deleteTask, getTask, listTasks, type Precondition, type TaskRow, toggleTask, toTask, updateTask } from './queries'
+import { createTask, deleteTask, getTask, listTasks, type TaskRow, toggleTask, toTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
-const MAX_INT4 = 2_147_483_647
-
 /** The task as answered, its version carried in the strong ETag header instead. */
 function answerTask(row: TaskRow, set: { headers: Record<string, unknown> }) {
-  set.headers.etag = `"${row.id}.${row.version}"`
+  set.headers.etag = etagOf(row.id, row.version)
   return toTask(row)
-}
-
-/** If-Match → the versions of this task it accepts; weak tags never match (strong comparison). */
-function preconditionOf(ifMatch: string | undefined, id: number): Precondition | undefined {
-  if (ifMatch === undefined) return undefined
-  if (ifMatch.trim() === '*') return { any: true }
-  const versions: number[] = []
-  // A version past int4 was never issued: it cannot match (412), and must not reach SQL.
-  for (const match of ifMatch.matchAll(/(W\/)?"(\d+)\.(\d+)"/g))
-    if (!match[1] && Number(match[2]) === id && Number(match[3]) <= MAX_INT4) versions.push(Number(match[3]))
-  return { versions }
 }
 
 // Calendar-checked and normalised to UTC so PostgreSQL never sees a date it
@@ -43,48 +33,41 @@ function parseDueDate(value: string | null | undefined): string | null | undefin
   return parsed.toISOString()
 }
 
-function linkHeader(requestUrl: string, offset: number, limit: number, total: number): string | undefined {
-  // Most lists fit in one page: the URL is parsed only when there is a link to write.
-  if (offset + limit >= total && offset === 0) return undefined
-  const url = new URL(requestUrl)
-  const link = (at: number, rel: string) => {
-    const target = new URL(url)
-    target.searchParams.set('offset', String(at))
-    target.searchParams.set('limit', String(limit))
-    return `<${target.pathname}${target.search}>; rel="${rel}"`
-  }
-  const links = []
-  if (offset + limit < total) links.push(link(offset + limit, 'next'))
-  if (offset > 0) links.push(link(Math.max(0, offset - limit), 'prev'))
-  return links.length ? links.join(', ') : undefined
-}
-
 // Routes with a body say `parse: 'json'` only to declare the media type in the
 // OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
-const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
 // Every task route can answer these; routes with a body add 400, 413, 415.
 const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
 const bodyErrors = errorsFor(400, 413, 415)
-const etag = { etag: t.String({ description: 'Strong ETag; send it back in If-Match' }) }
+
+export interface TaskRoutesDeps {
+  db: Database
+  auth: ReturnType<typeof authPlugin>
+}
 
 /**
- * The task routes under one prefix: `/api/tasks`, or the `/api/:user_id/tasks`
+ * The task routes, under `/api/tasks` and under the `/api/:user_id/tasks`
  * alias (whose user id the auth plugin checks against the token).
  */
-export function taskRoutes<const Prefix extends string>(
-  prefix: Prefix,
-  db: Database,
-  auth: ReturnType<typeof authPlugin>,
-  paramsSchema: typeof TaskModel.idParams | typeof TaskModel.ownerIdParams,
-  tag: string,
-) {
+export function taskRoutes(deps: TaskRoutesDeps) {
+  return new Elysia()
+    .use(taskRoutesAt({ ...deps, prefix: '/api/tasks', params: IdParams.plain, tag: 'tasks' }))
+    .use(taskRoutesAt({ ...deps, prefix: '/api/:user_id/tasks', params: IdParams.owner, tag: 'tasks (user id in path)' }))
+}
+
+function taskRoutesAt<const Prefix extends string>({
+  db,
+  auth,
+  prefix,
+  params: paramsSchema,
+  tag,
+}: TaskRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
   // PUT and PATCH are the same partial update (the contract gives both one body).
   const updateHooks = {
     params: paramsSchema,
-    headers: taskHeaders,
+    headers: PreconditionHeaders,
     parse: 'json',
     body: TaskModel.update,
-    response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
+    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
   } as const
   async function update(
     userId: string,
@@ -103,30 +86,23 @@ export function taskRoutes<const Prefix extends string>(
       .guard({ auth: true, detail: { tags: [tag] } })
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
       .onTransform(({ params, query, body }) => {
-        const path = params as Record<string, unknown> | undefined
-        if (path?.id !== undefined) path.id = readDecimal('id', path.id, TaskModel.id)
-        const paging = query as Record<string, unknown> | undefined
-        if (paging?.limit !== undefined) paging.limit = readDecimal('limit', paging.limit, TaskModel.listQuery.properties.limit)
-        if (paging?.offset !== undefined) paging.offset = readDecimal('offset', paging.offset, TaskModel.listQuery.properties.offset)
+        readIdParam(params)
+        readPaging(query)
         const input = body as { title?: unknown } | undefined
         if (input && typeof input.title === 'string') input.title = input.title.trim()
       })
       .get(
         '',
         async ({ userId, query, set, request }) => {
-          const { tasks, total } = await listTasks(db, userId, query)
-          set.headers['x-total-count'] = String(total)
-          const link = linkHeader(request.url, query.offset ?? 0, query.limit ?? 100, total)
-          if (link) set.headers.link = link
+          const page = pageOf(query)
+          const { tasks, total } = await listTasks(db, userId, query, page)
+          setPageHeaders(set, request.url, page, total)
           return tasks
         },
         {
           query: TaskModel.listQuery,
           response: {
-            200: withHeaders(TaskModel.taskList, {
-              'x-total-count': t.String({ description: 'Matching tasks before paging' }),
-              link: t.String({ description: 'RFC 8288 next/prev links, when they exist' }),
-            }),
+            200: withHeaders(TaskModel.taskList, PageHeaders),
             ...errors,
           },
           detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
@@ -144,7 +120,7 @@ export function taskRoutes<const Prefix extends string>(
           parse: 'json',
           body: TaskModel.create,
           response: {
-            201: withHeaders(TaskModel.task, { ...etag, location: t.String({ description: 'The new task' }) }),
+            201: withHeaders(TaskModel.task, { ...ETagHeader, location: t.String({ description: 'The new task' }) }),
             ...errors,
             ...bodyErrors,
             ...errorsFor(409),
@@ -158,7 +134,7 @@ export function taskRoutes<const Prefix extends string>(
           const row = await getTask(db, userId, params.id)
           return answerTask(row, set)
         },
-        { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, etag), ...errors }, detail: { summary: 'Get a task' } },
+        { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors }, detail: { summary: 'Get a task' } },
       )
       .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
         ...updateHooks,
@@ -176,7 +152,7 @@ export function taskRoutes<const Prefix extends string>(
         },
         {
           params: paramsSchema,
-          headers: taskHeaders,
+          headers: PreconditionHeaders,
           response: { 204: t.Void(), ...errors },
           detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
         },
@@ -195,10 +171,10 @@ export function taskRoutes<const Prefix extends string>(
         },
         {
           params: paramsSchema,
-          headers: taskHeaders,
+          headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.complete,
-          response: { 200: withHeaders(TaskModel.task, etag), ...errors, ...bodyErrors },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
           detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
         },
       )
