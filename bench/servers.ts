@@ -1,0 +1,168 @@
+// The two servers under load: the service (src/index.ts) and the reference
+// (bench/reference.ts), started pinned to core 0 with the same environment,
+// the tokens they accept, and the check that they answer alike.
+
+import type { Subprocess } from 'bun'
+import { SignJWT } from 'jose'
+import { options, REFERENCE_ENV, ROOT, SERVICE_ENV } from './options'
+import { pin, spawn, stopProcess } from './processes'
+
+export type Kind = 'service' | 'reference'
+
+export interface Server {
+  kind: Kind
+  child: Subprocess
+  pid: number
+  port: number
+  /** application_name of its database connections. */
+  application: string
+}
+
+const BUN = process.execPath
+
+export async function mintTokens(secret: string, users: string[]): Promise<Map<string, string>> {
+  const key = new TextEncoder().encode(secret)
+  const tokens = new Map<string, string>()
+  for (const user of users)
+    tokens.set(
+      user,
+      await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(user)
+        .setIssuedAt()
+        .setExpirationTime('3h')
+        .sign(key),
+    )
+  return tokens
+}
+
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
+  const port = probe.port!
+  probe.stop(true)
+  return port
+}
+
+async function waitHealthy(child: Subprocess, port: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before /health answered`)
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) })
+      await response.arrayBuffer()
+      if (response.status === 200) return
+    } catch {}
+    await Bun.sleep(5)
+  }
+  throw new Error(`/health did not answer 200 within ${timeoutMs} ms`)
+}
+
+/**
+ * Starts a server pinned to core 0 on PostgreSQL (a URL) or, for the service,
+ * on embedded PGlite ({ dataDir }); resolves when /health answers 200, with
+ * the time that took.
+ */
+export async function startServer(
+  kind: Kind,
+  database: string | { dataDir: string },
+  secret: string,
+): Promise<Server & { startMs: number }> {
+  const port = freePort()
+  const script = kind === 'service' ? 'src/index.ts' : options['reference-script']!
+  const started = performance.now()
+  const profile = options['cpu-prof']
+    ? ['--cpu-prof-md', `--cpu-prof-dir=${options['cpu-prof']}`, `--cpu-prof-name=${kind}-${port}.md`]
+    : []
+  const child = spawn([...pin('0'), BUN, ...profile, '--no-env-file', script], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      NODE_ENV: 'production',
+      PORT: String(port),
+      ...(typeof database === 'string' ? { DATABASE_URL: database } : { DATA_DIR: database.dataDir }),
+      BETTER_AUTH_SECRET: secret,
+      DATABASE_POOL_MAX: '10',
+      LOG_LEVEL: options['log-level']!,
+      ...(kind === 'reference' ? REFERENCE_ENV : SERVICE_ENV),
+    },
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  try {
+    await waitHealthy(child, port, 60_000)
+  } catch (error) {
+    await stopProcess(child, 3000)
+    throw new Error(`${kind}: ${(error as Error).message}`)
+  }
+  return {
+    kind,
+    child,
+    pid: child.pid,
+    port,
+    application: kind === 'service' ? 'todo-api' : 'bench-reference',
+    startMs: performance.now() - started,
+  }
+}
+
+export async function stopServers(servers: Record<string, { child: Subprocess }>): Promise<void> {
+  for (const server of Object.values(servers)) await stopProcess(server.child)
+}
+
+/**
+ * The comparison means something only if both servers do the same work: the
+ * reads the benchmark sends must get the same status, body and headers from
+ * both, and the writes answers of the same shape. Stops the run otherwise.
+ */
+export async function checkSameAnswers(
+  service: Server,
+  reference: Server,
+  token: string,
+  ownId: number,
+  otherToken: string,
+): Promise<void> {
+  const ask = async (server: Server, method: string, path: string, body?: unknown, bearer = token) => {
+    const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await response.text()
+    const header = (name: string) => response.headers.get(name)
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, header }
+  }
+  const differ = (what: string, a: unknown, b: unknown) => {
+    throw new Error(`service and reference differ on ${what}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
+  }
+  for (const path of [
+    '/api/tasks?limit=50',
+    '/api/tasks?limit=10&offset=10',
+    '/api/tasks?limit=20&offset=45',
+    '/api/tasks?offset=1000',
+    `/api/tasks/${ownId}`,
+    '/api/tasks/2147483647',
+  ])
+    for (const bearer of [token, otherToken]) {
+      const [s, r] = [await ask(service, 'GET', path, undefined, bearer), await ask(reference, 'GET', path, undefined, bearer)]
+      if (s.status !== r.status) differ(`GET ${path} status`, s.status, r.status)
+      if (!Bun.deepEquals(s.body, r.body)) differ(`GET ${path} body`, s.body, r.body)
+      for (const name of ['x-total-count', 'link', 'etag'])
+        if (s.header(name) !== r.header(name)) differ(`GET ${path} ${name}`, s.header(name), r.header(name))
+    }
+  const shape = (answer: Awaited<ReturnType<typeof ask>>) => ({
+    status: answer.status,
+    keys: Object.keys(answer.body ?? {}).sort(),
+    etag: /^"\d+\.\d+"$/.test(answer.header('etag') ?? ''),
+    location: /^\/api\/tasks\/\d+$/.test(answer.header('location') ?? ''),
+  })
+  for (const [method, path, body] of [
+    ['POST', '/api/tasks', { title: 'bench check' }],
+    ['PATCH', `/api/tasks/${ownId}`, { title: `bench check ${Date.now()}` }],
+    ['PATCH', `/api/tasks/${ownId}/complete`, undefined],
+  ] as const) {
+    const [s, r] = [shape(await ask(service, method, path, body)), shape(await ask(reference, method, path, body))]
+    if (!Bun.deepEquals(s, r)) differ(`${method} ${path}`, s, r)
+  }
+}
