@@ -8,7 +8,6 @@ import { join } from 'node:path'
 import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
 import type { Database } from '../src/db/client'
 import * as schema from '../src/db/schema'
-import { runStatementsWith } from '../src/db/statements'
 import { listTasks } from '../src/tasks/queries'
 import { checkpoint, createDatabase, seed } from './database'
 import { type Measurement, measure } from './load'
@@ -18,14 +17,19 @@ import { environment, fmt, log, median, table } from './report'
 import { type Kind, mintTokens, startServer } from './servers'
 
 /** The SQL and values the service sends for a list query, captured from its own code (src/tasks/queries.ts). */
-async function serviceListSql(userId: string, query: Parameters<typeof listTasks>[2]): Promise<{ sql: string; params: unknown[] }> {
+async function serviceListSql(
+  userId: string,
+  query: Parameters<typeof listTasks>[2] & { limit: number; offset: number },
+): Promise<{ sql: string; params: unknown[] }> {
   const captured: { sql: string; params: unknown[] }[] = []
-  const db = proxyDrizzle(async () => ({ rows: [] }), { schema }) as unknown as Database
-  runStatementsWith(db, async (sql, params) => {
-    captured.push({ sql, params })
-    return []
-  })
-  await listTasks(db, userId, query)
+  const db = proxyDrizzle(
+    async (sql, params) => {
+      captured.push({ sql, params })
+      return { rows: [] }
+    },
+    { schema },
+  ) as unknown as Database
+  await listTasks(db, userId, query, { limit: query.limit, offset: query.offset })
   return captured[0]!
 }
 
@@ -163,7 +167,7 @@ export async function growthMode(workDir: string): Promise<void> {
   )
 
   print('\n### EXPLAIN (ANALYZE, BUFFERS) of the SQL the service sends (captured from src/tasks/queries.ts)\n')
-  const variants: [string, string, Parameters<typeof listTasks>[2]][] = [
+  const variants: [string, string, Parameters<typeof serviceListSql>[1]][] = [
     ['user with 10,000 tasks, default list', sizeUsers[3]!, { limit: 100, offset: 0 }],
     ['user with 10,000 tasks, limit=1000', sizeUsers[3]!, { limit: 1000, offset: 0 }],
     ['user with 10,000 tasks, status=pending', sizeUsers[3]!, { status: 'pending', limit: 100, offset: 0 }],
