@@ -122,7 +122,7 @@ export function loadConfig(env: Env): Config {
     logLevel,
     poolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),
     prepare: boolean(env, 'DATABASE_PREPARE', true),
-    databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 5000, 100, 600_000),
+    databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 2000, 100, 600_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
   }
 }

@@ -36,7 +36,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       poolMax: 10,
       prepare: true,
-      databaseTimeoutMs: 5000,
+      databaseTimeoutMs: 2000,
       trustProxy: 0,
     })
   })

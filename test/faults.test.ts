@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { type App, createApp } from '../src/app'
+import { loadConfig } from '../src/config'
 import { type DatabaseHandle, openDatabase } from '../src/db/client'
 import { type FaultProxy, startFaultProxy } from './fault-proxy'
 import { type CallOptions, call, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
@@ -143,6 +144,35 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
     expect(await recovered(token)).toBeLessThanOrEqual(20)
   })
 
+  test('with the default DATABASE_TIMEOUT_MS, a partitioned database answers 503 within 3 s in total', async () => {
+    const defaults = loadConfig({})
+    expect(defaults.databaseTimeoutMs).toBe(2000)
+    const proxied = new URL(url)
+    proxied.host = `127.0.0.1:${proxy.port}`
+    const handle = await openDatabase({ ...defaults, databaseUrl: proxied.toString(), poolMax: POOL })
+    try {
+      const onDefaults = await createApp({ database: handle, config: testConfig(), logger })
+      const token = await tokenFor(`fault-${crypto.randomUUID()}`)
+      expect((await call('GET', '/api/tasks', { token, on: onDefaults })).status).toBe(200) // connections open
+      proxy.pause()
+      for (const [method, path] of [
+        ['GET', '/api/tasks'],
+        ['PATCH', '/api/tasks/1/complete'],
+      ] as const) {
+        const start = performance.now()
+        const reply = await call(method, path, { token, on: onDefaults })
+        expect({ status: reply.status, code: reply.body.code, within3s: performance.now() - start < 3000 }).toEqual({
+          status: 503,
+          code: 'database_timeout',
+          within3s: true,
+        })
+      }
+      proxy.pass()
+    } finally {
+      await handle.close()
+    }
+  })
+
   test('backends killed with pg_terminate_backend: at worst a 503, then served again', async () => {
     const { token } = await user()
     expect((await timed('GET', '/api/tasks', { token })).status).toBe(200)
@@ -155,23 +185,20 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
     expect(await recovered(token)).toBeLessThanOrEqual(3)
   })
 
-  test('a statement over statement_timeout: 503 database_timeout, then served again', async () => {
+  test('a statement blocked past DATABASE_TIMEOUT_MS is cancelled by PostgreSQL itself: 503 database_timeout, nothing committed', async () => {
     const { token } = await user()
-    await direct.unsafe(`alter database ${name} set statement_timeout = '300ms'`)
-    proxy.reset() // new connections pick the setting up
-    try {
-      // Held lock: the create's quota upsert waits on it past the statement timeout.
-      await direct.begin(async (tx) => {
-        await tx`select * from task_quotas for update`
-        const blocked = await timed('POST', '/api/tasks', { token, body: { title: 'blocked' } })
-        expect503(blocked, ['database_timeout'])
-        // The server's 300 ms timeout ended it, not the service's own deadline.
-        expect(blocked.ms).toBeLessThan(DEADLINE_MS)
-      })
-    } finally {
-      await direct.unsafe(`alter database ${name} reset statement_timeout`)
-    }
-    proxy.reset()
+    // Held lock: the create's quota upsert waits on it past the timeout, and
+    // the statement_timeout the service sets on its connections ends it.
+    await direct.begin(async (tx) => {
+      await tx`select * from task_quotas for update`
+      const blocked = await timed('POST', '/api/tasks', { token, body: { title: 'blocked' } })
+      expect503(blocked, ['database_timeout'])
+      expect(blocked.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50)
+      // The server's verdict (SQLSTATE 57014, query_canceled), not the service's own deadline.
+      const cause = logLines.findLast((line) => line.includes('"level":"warn"'))
+      expect(JSON.parse(cause!).cause).toStartWith('57014')
+    })
+    // The lock is released: a create that had only been abandoned would commit now.
     expect(await recovered(token)).toBeLessThanOrEqual(3)
     expect((await timed('GET', '/api/tasks', { token })).body.map((task: { title: string }) => task.title)).toEqual(['before the fault'])
   })

@@ -1,5 +1,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
+import { sqlStateOf } from '../db/errors'
+import { prepared, transaction } from '../db/operations'
 import { taskQuotas, tasks, users } from '../db/schema'
 import { EmailTaken } from './errors'
 
@@ -10,36 +12,53 @@ const accountColumns = { id: users.id, email: users.email, name: users.name, cre
 
 export type Account = { id: string; email: string; name: string | null; created_at: string }
 
+const placeholder = (name: string) => sql.placeholder(name)
+
 export async function createAccount(db: Database, input: { email: string; name: string | null; passwordHash: string }): Promise<Account> {
-  try {
-    const [account] = await db
+  const insert = prepared(db, 'accounts_create', (name) =>
+    db
       .insert(users)
-      .values({ id: crypto.randomUUID(), email: input.email, name: input.name, passwordHash: input.passwordHash })
+      .values({ id: placeholder('id'), email: placeholder('email'), name: placeholder('name'), passwordHash: placeholder('passwordHash') })
       .returning(accountColumns)
+      .prepare(name),
+  )
+  try {
+    const [account] = await insert.execute({ ...input, id: crypto.randomUUID() })
     return account!
   } catch (error) {
     // The unique index on lower(email) settles concurrent signups of one address.
-    if ((error as { cause?: { code?: string } }).cause?.code === '23505') throw new EmailTaken()
+    if (sqlStateOf(error) === '23505') throw new EmailTaken()
     throw error
   }
 }
 
 export async function findAccountByEmail(db: Database, email: string): Promise<(Account & { passwordHash: string }) | undefined> {
-  const [account] = await db
-    .select({ ...accountColumns, passwordHash: users.passwordHash })
-    .from(users)
-    .where(eq(sql`lower(${users.email})`, email.toLowerCase()))
+  const find = prepared(db, 'accounts_by_email', (name) =>
+    db
+      .select({ ...accountColumns, passwordHash: users.passwordHash })
+      .from(users)
+      .where(eq(sql`lower(${users.email})`, placeholder('email')))
+      .prepare(name),
+  )
+  const [account] = await find.execute({ email: email.toLowerCase() })
   return account
 }
 
 export async function getAccount(db: Database, id: string): Promise<Account | undefined> {
-  const [account] = await db.select(accountColumns).from(users).where(eq(users.id, id))
+  const get = prepared(db, 'accounts_get', (name) =>
+    db
+      .select(accountColumns)
+      .from(users)
+      .where(eq(users.id, placeholder('id')))
+      .prepare(name),
+  )
+  const [account] = await get.execute({ id })
   return account
 }
 
 /** The account (if any) and every task of this user, in one transaction. */
 export async function deleteAccount(db: Database, userId: string): Promise<void> {
-  await db.transaction(async (tx) => {
+  await transaction(db, async (tx) => {
     // The quota row first: a create in flight holds its lock, so this waits
     // for that task to exist, and the next delete takes it too.
     await tx.delete(taskQuotas).where(eq(taskQuotas.userId, userId))

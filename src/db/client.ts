@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
-import { guardPostgres, silentSocketCutoff } from './guard'
+import { connectionTimeouts, createGuard, guardDatabase, guarded, silentSocketCutoff } from './guard'
 import { migratePgliteDatabase, migratePostgresDatabase } from './migrate'
 import * as schema from './schema'
 
@@ -51,22 +51,17 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     // A documented postgres.js option that its type definitions leave out.
     ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
-    connection: { application_name: 'todo-api' },
-  })
-  const guarded = guardPostgres(client, {
-    slots: options.poolMax,
-    waitMs: Math.min(1000, options.databaseTimeoutMs),
-    timeoutMs: options.databaseTimeoutMs,
-    prepare: options.prepare,
+    connection: { application_name: 'todo-api', ...(options.prepare ? connectionTimeouts(options.databaseTimeoutMs) : {}) },
   })
   const parsed = new URL(url)
-  const db = drizzlePostgres(guarded, { schema }) as unknown as Database
+  const db = drizzlePostgres(client, { schema }) as unknown as Database
+  guardDatabase(db, createGuard({ slots: options.poolMax, timeoutMs: options.databaseTimeoutMs }))
   return {
     db,
     kind: 'postgres',
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
-      await guarded.unsafe('select 1')
+      await guarded(db, () => client`select 1`)
     },
     // Bounded: postgres.js can wait forever on a connection whose backend died,
     // and SIGTERM has already drained the requests that could still need it.

@@ -2,7 +2,7 @@ import { and, eq, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { Forbidden, PreconditionFailed } from '../errors'
 import type { Database } from './client'
-import { prepared } from './prepared'
+import { prepared } from './operations'
 
 /** A table of user data: keyed by (user_id, id), with a version behind its ETag. */
 export type OwnedTable = PgTable & { userId: PgColumn; id: PgColumn; version: PgColumn }

@@ -1,0 +1,54 @@
+// Every operation on the database goes through here: prepared statements
+// and transactions, each run within the database's guard (src/db/guard.ts).
+import type { Database } from './client'
+import { DatabaseUnavailable } from './errors'
+import { guarded } from './guard'
+
+// drizzle's prepared statements belong to the database they were built on,
+// and tests open several: each database keeps its own, built on first use.
+const built = new WeakMap<Database, Map<string, unknown>>()
+
+type Executable = { execute(values?: Record<string, unknown>): Promise<unknown> }
+
+/**
+ * The prepared statement `name` on `db`, built once by `build` with
+ * sql.placeholder for every value. postgres.js then prepares it once per
+ * connection (unless DATABASE_PREPARE=false), so its SQL is neither rebuilt
+ * nor re-parsed per request. Each execution runs within the database's guard.
+ */
+export function prepared<Statement extends Executable>(
+  db: Database,
+  name: string,
+  build: (name: string) => Statement,
+): Pick<Statement, 'execute'> {
+  let statements = built.get(db)
+  if (!statements) {
+    statements = new Map()
+    built.set(db, statements)
+  }
+  let statement = statements.get(name) as Pick<Statement, 'execute'> | undefined
+  if (statement === undefined) {
+    const built = build(name)
+    // Every execution is a guarded operation (src/db/guard.ts).
+    statement = { execute: ((values) => guarded(db, () => built.execute(values))) as Statement['execute'] }
+    statements.set(name, statement)
+  }
+  return statement
+}
+
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
+
+/**
+ * A transaction as one guarded operation. Past its deadline it rolls back
+ * rather than commit: a 503 for it then means nothing was committed.
+ * Statements inside use `tx` directly: they already hold the operation's slot.
+ */
+export function transaction<T>(db: Database, run: (tx: Transaction) => Promise<T>): Promise<T> {
+  return guarded(db, (deadline) =>
+    db.transaction(async (tx) => {
+      const result = await run(tx)
+      if (performance.now() > deadline) throw new DatabaseUnavailable('timeout')
+      return result
+    }),
+  )
+}
