@@ -187,6 +187,51 @@ describe('If-Match', () => {
     }
   })
 
+  test('If-Match compares the exact tag: other spellings of the same id and version match nothing, on every write', async () => {
+    const user = await signedInUser()
+    const task = await createTask(user, { title: 'untouched' })
+    const tag = `"${task.id}.1"`
+    const spellings = [
+      `"${task.id}.01"`,
+      `"0${task.id}.1"`,
+      `w/"${task.id}.1"`,
+      `xx"${task.id}.1"yy`,
+      `"${task.id}.1" junk`,
+      `" ${task.id}.1"`,
+      `"+${task.id}.1"`,
+      `"${task.id}.1.0"`,
+      `"${task.id}.1e0"`,
+      `${task.id}.1`,
+      `"${task.id}.1`,
+    ]
+    const writes = [
+      ['PATCH', '', { title: 'changed' }],
+      ['PUT', '', { title: 'changed' }],
+      ['PATCH', '/complete', undefined],
+      ['DELETE', '', undefined],
+    ] as const
+    for (const ifMatch of spellings)
+      for (const [method, suffix, body] of writes) {
+        const reply = await user.call(method, `/api/tasks/${task.id}${suffix}`, { body, headers: { 'if-match': ifMatch } })
+        expect({ ifMatch, method, suffix, status: reply.status, code: reply.body?.code }).toEqual({
+          ifMatch,
+          method,
+          suffix,
+          status: 412,
+          code: 'precondition_failed',
+        })
+      }
+    const unchanged = await user.call('GET', `/api/tasks/${task.id}`)
+    expect({ title: unchanged.body.title, completed: unchanged.body.completed, etag: unchanged.headers.get('etag') }).toEqual({
+      title: 'untouched',
+      completed: false,
+      etag: tag,
+    })
+    expect((await user.call('PATCH', `/api/tasks/${task.id}`, { body: { title: 'changed' }, headers: { 'if-match': tag } })).status).toBe(
+      200,
+    )
+  })
+
   test('concurrent PATCHes with one If-Match: exactly one succeeds', async () => {
     const user = await signedInUser()
     const created = await user.call('POST', '/api/tasks', { body: { title: 'race' } })

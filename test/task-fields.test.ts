@@ -1,0 +1,64 @@
+// A task field is declared twice, in the model (src/tasks/model.ts) and the
+// table (src/db/schema.ts); everything else is derived from those. These
+// tests fail when the two disagree, or when a derived place misses a field:
+// an answer without it, a PATCH that answers 200 and stores nothing.
+import { describe, expect, test } from 'bun:test'
+import { getTableColumns } from 'drizzle-orm'
+import { tasks } from '../src/db/schema'
+import { TaskModel } from '../src/tasks/model'
+import { signedInUser } from './support'
+
+const answerFields = Object.keys(TaskModel.task.properties)
+const writableFields = Object.keys(TaskModel.update.properties)
+const createFields = Object.keys(TaskModel.create.properties)
+const columnNames = Object.values(getTableColumns(tasks)).map((column) => column.name)
+
+// A value for each writable field that differs from its default. A new field
+// without one here fails the first test below.
+const SAMPLES: Record<string, { value: unknown; answered?: unknown }> = {
+  title: { value: 'a sample title' },
+  description: { value: 'a sample description' },
+  completed: { value: true },
+  priority: { value: 'high' },
+  due_date: { value: '2031-05-06T07:08:09+02:00', answered: '2031-05-06T05:08:09.000Z' },
+  tags: { value: ['one', 'two'] },
+}
+
+describe('task fields: the model, the table and the answer agree', () => {
+  test('every answered field has a column of its name, and user_id is never answered', () => {
+    expect(answerFields.filter((field) => !columnNames.includes(field))).toEqual([])
+    expect(answerFields).not.toContain('user_id')
+    expect(writableFields.filter((field) => !answerFields.includes(field))).toEqual([])
+    expect(createFields.filter((field) => !writableFields.includes(field))).toEqual([])
+    expect(writableFields.filter((field) => !(field in SAMPLES))).toEqual([])
+  })
+
+  test('an answer carries exactly the model fields, in its order', async () => {
+    const user = await signedInUser()
+    const created = await user.call('POST', '/api/tasks', { body: { title: 'fields' } })
+    const listed = await user.call('GET', '/api/tasks')
+    const fetched = await user.call('GET', `/api/tasks/${created.body.id}`)
+    for (const answer of [created.body, listed.body[0], fetched.body]) expect(Object.keys(answer)).toEqual(answerFields)
+  })
+
+  for (const field of writableFields)
+    test(`PATCH ${field} stores it, moves the ETag, and a GET shows it`, async () => {
+      const user = await signedInUser()
+      const created = await user.call('POST', '/api/tasks', { body: { title: 'before' } })
+      const { value, answered = value } = SAMPLES[field]!
+      const patched = await user.call('PATCH', `/api/tasks/${created.body.id}`, { body: { [field]: value } })
+      expect(patched.status).toBe(200)
+      expect(patched.body[field]).toEqual(answered)
+      expect(patched.headers.get('etag')).not.toBe(created.headers.get('etag'))
+      expect((await user.call('GET', `/api/tasks/${created.body.id}`)).body[field]).toEqual(answered)
+    })
+
+  test('every create field is stored when given', async () => {
+    const user = await signedInUser()
+    const body = Object.fromEntries(createFields.map((field) => [field, SAMPLES[field]!.value]))
+    const created = await user.call('POST', '/api/tasks', { body })
+    expect(created.status).toBe(201)
+    const fetched = (await user.call('GET', `/api/tasks/${created.body.id}`)).body
+    for (const field of createFields) expect([field, fetched[field]]).toEqual([field, SAMPLES[field]!.answered ?? SAMPLES[field]!.value])
+  })
+})
