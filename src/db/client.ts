@@ -70,7 +70,7 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
 }
 
 async function openPglite(dataDir: string): Promise<DatabaseHandle> {
-  // Loaded only when used: on PostgreSQL they would cost ~14 MB of memory for nothing.
+  // Loaded only when used: on PostgreSQL they would take memory for nothing.
   const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')])
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
   const client = await PGlite.create(dataDir)

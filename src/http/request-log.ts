@@ -38,8 +38,7 @@ export function accessLog(logger: Logger): AccessLog {
  * X-Request-Id on every response, and the access log line of every answer a
  * handler gives; src/http/error-handler.ts writes it for every other answer.
  * Not in onAfterResponse: Elysia schedules a setImmediate per request for
- * that hook, an extra turn of the event loop (in an in-process A/B against
- * PostgreSQL, a create cost ~6% less CPU without the hook).
+ * that hook, an extra turn of the event loop on every request.
  */
 export function requestLog(logger: Logger, log: AccessLog) {
   const debug = logger.enabled('debug')
