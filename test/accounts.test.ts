@@ -7,6 +7,7 @@ import {
   call,
   database,
   expectNoLeak,
+  expectUnauthenticated,
   logger,
   logLines,
   type Reply,
@@ -17,6 +18,7 @@ import {
   testConfig,
   tokenFor,
   userId,
+  validationError,
 } from './support'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -156,11 +158,7 @@ describe('signup validation', () => {
       for (const key of Object.keys(sent)) if (sent[key] === undefined) delete sent[key]
       const reply = await post('signup', sent)
       expect(reply.status).toBe(422)
-      expect(reply.body).toEqual({
-        detail: expect.stringContaining(field),
-        code: 'validation_error',
-        errors: expect.arrayContaining([{ field, message: expect.any(String) }]),
-      })
+      expect(reply.body).toEqual(validationError(field))
       if (typeof sent.email === 'string') expect(await countUsers(sent.email.trim().toLowerCase())).toBe(0)
       if (field !== 'email' && field !== 'password') {
         const signin = await signIn({ email: sent.email, password: sent.password })
@@ -262,10 +260,7 @@ describe('GET /api/auth/me', () => {
   })
 
   test('without a token it is 401', async () => {
-    const reply = await call('GET', '/api/auth/me')
-    expect(reply.status).toBe(401)
-    expect(reply.body).toEqual({ detail: expect.stringMatching(/missing/i), code: 'token_missing' })
-    expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
+    expectUnauthenticated(await call('GET', '/api/auth/me'), 'token_missing', /missing/i)
   })
 })
 

@@ -2,49 +2,39 @@
 // `clean` (never 5xx; no stack, SQL, token or secret; never the victim's data), and after each table the victim's
 // tasks, ETags and account are exactly as before. test/README.md maps every case to where it is tested.
 import { afterAll, describe, expect, test } from 'bun:test'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { exportJWK, generateKeyPair } from 'jose'
 import { createApp } from '../src/app'
+import { sendRaw } from './sockets'
 import {
   app,
-  type CallOptions,
+  base64urlJson,
   call,
   createTask,
   database,
+  errorBody,
   expectNoLeak,
+  JSON_TYPE,
   logger,
+  nowSeconds,
   type Reply,
   randomAddress,
   randomEmail,
   secret,
+  signedUpUser,
+  signJwt,
   signUp,
   type TestApp,
   testConfig,
+  validationError,
+  validClaims,
 } from './support'
 
-const JSON_TYPE = { 'content-type': 'application/json' }
 const STACK = /\n\s+at\s|\bat\s+\S*\s?\(?[^\s()]+\.(ts|js|mjs):\d+/
 const SQL =
   /failed query|\bparams:|\bfrom\s+"tasks"|"tasks"\."|\binsert\s+into\b|\bdelete\s+from\s+"|\bupdate\s+"tasks"|syntax error at or near|violates [\w -]+constraint|SQLSTATE/i
 const TASK_KEYS = ['completed', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at']
-const now = () => Math.floor(Date.now() / 1000)
-const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const sign = (
-  payload: Record<string, unknown>,
-  key: string | CryptoKey = secret,
-  header: { alg: string; [name: string]: unknown } = { alg: 'HS256' },
-) => new SignJWT(payload).setProtectedHeader({ typ: 'JWT', ...header }).sign(typeof key === 'string' ? new TextEncoder().encode(key) : key)
-
-const err = (code: string) => ({ detail: expect.any(String), code })
-const invalid = (field: string) => ({
-  detail: expect.stringContaining(field),
-  code: 'validation_error',
-  errors: expect.arrayContaining([
-    {
-      field: expect.stringMatching(new RegExp(`^${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\[|\\.|$)`)),
-      message: expect.any(String),
-    },
-  ]),
-})
+// Every 422 here may name the field or a path inside it.
+const invalid = (field: string) => validationError(field, true)
 /** Status and body together, with the row's name in the diff. */
 const is = (name: string, reply: Reply, status: number, body: unknown, headers: Record<string, unknown> = {}) =>
   expect({
@@ -71,21 +61,9 @@ const want =
 const JSON_CT = { 'content-type': expect.stringContaining('application/json') }
 const ONE = { 'x-total-count': '1' } // the attacker's one task: the victim's are never counted
 
-/** A real account (so /api/auth/me reads stored data) with a call bound to its token. */
-async function account(label: string) {
-  const { reply, sent } = await signUp({ name: `${label} person` })
-  const token: string = (expect(reply.status).toBe(201), reply.body.token)
-  return {
-    id: reply.body.user.id as string,
-    email: sent.email,
-    token,
-    call: (method: string, path: string, options: Omit<CallOptions, 'token'> = {}) => call(method, path, { ...options, token }),
-  }
-}
-
 /** A victim with two tasks, an attacker with one, and the victim's full state to compare against. */
 async function scene() {
-  const [victim, attacker] = [await account('victim'), await account('attacker')]
+  const [victim, attacker] = [await signedUpUser({ name: 'victim person' }), await signedUpUser({ name: 'attacker person' })]
   const marker = `victim-secret-${crypto.randomUUID()}`
   const task = await createTask(victim, {
     title: marker,
@@ -144,20 +122,7 @@ async function run(s: Scene, rows: Row[]) {
 // A real listener, for what a Request object cannot carry (newlines in headers, unknown methods).
 const listener = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (request) => app.handle(request) })
 afterAll(() => listener.stop(true))
-async function overSocket(head: string): Promise<Reply> {
-  let data = ''
-  const { promise, resolve } = Promise.withResolvers<void>()
-  const socket = await Bun.connect({
-    hostname: '127.0.0.1',
-    port: listener.port!,
-    socket: { data: (_, chunk) => void (data += chunk.toString()), close: () => resolve(), end: () => resolve(), error: () => resolve() },
-  })
-  socket.write(`${head}Host: localhost\r\nConnection: close\r\n\r\n`)
-  await promise
-  const text = data.includes('\r\n\r\n') ? data.slice(data.indexOf('\r\n\r\n') + 4) : ''
-  const body = text.startsWith('{') ? JSON.parse(text) : undefined
-  return { status: Number(data.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0), headers: new Headers(), body, text: data }
-}
+const overSocket = (head: string) => sendRaw(listener.port!, head)
 
 const VERBS: [string, string, Record<string, unknown>?][] = [
   ['GET', ''],
@@ -208,7 +173,7 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${verb} If-Match ${ifMatch ?? 'none'}`,
             () => attacker.call(method, `/api/tasks/${V}${suffix}`, { body, headers: ifMatch ? { 'if-match': ifMatch } : {} }),
-            want(403, err('forbidden')),
+            want(403, errorBody('forbidden')),
           ),
         )
       for (const [form, status] of forms)
@@ -216,7 +181,7 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${verb} id=${form}`,
             () => attacker.call(method, `/api/tasks/${form}${suffix}`, { body }),
-            want(status, status === 422 ? invalid('id') : err('not_found')),
+            want(status, status === 422 ? invalid('id') : errorBody('not_found')),
           ),
         )
       for (const base of [victim.id, encodeURIComponent(victim.id.toUpperCase())])
@@ -224,23 +189,23 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${verb} under /api/${base === victim.id ? '{victim_id}' : '{VICTIM_ID}'}`,
             () => attacker.call(method, `/api/${base}/tasks/${V}${suffix}`, { body }),
-            want(403, err('forbidden')),
+            want(403, errorBody('forbidden')),
           ),
         )
       rows.push(
         row(
           `${verb} under /api/{attacker_id}`,
           () => attacker.call(method, `/api/${attacker.id}/tasks/${V}${suffix}`, { body }),
-          (r, name) => oneOf(name, r, { 403: err('forbidden'), 404: err('task_not_found') }),
+          (r, name) => oneOf(name, r, { 403: errorBody('forbidden'), 404: errorBody('task_not_found') }),
         ),
       )
     }
     rows.push(
-      row('GET /api/{victim_id}/tasks', () => attacker.call('GET', `/api/${victim.id}/tasks`), want(403, err('forbidden'))),
+      row('GET /api/{victim_id}/tasks', () => attacker.call('GET', `/api/${victim.id}/tasks`), want(403, errorBody('forbidden'))),
       row(
         'POST /api/{victim_id}/tasks',
         () => attacker.call('POST', `/api/${victim.id}/tasks`, { body: { title: 'planted' } }),
-        want(403, err('forbidden')),
+        want(403, errorBody('forbidden')),
       ),
       row(
         "GET /api/tasks?id={victim}: the list, the attacker's own",
@@ -252,7 +217,7 @@ describe('OWASP API Security Top 10', () => {
         row(
           `${method} /api/tasks?id={victim}`,
           () => attacker.call(method, `/api/tasks?id=${V}`, { body: { title: 'x' } }),
-          want(405, err('method_not_allowed')),
+          want(405, errorBody('method_not_allowed')),
         ),
       ),
     )
@@ -263,27 +228,27 @@ describe('OWASP API Security Top 10', () => {
   test('API2 broken authentication: forged, stale, misplaced and oversized tokens', async () => {
     const s = await scene()
     const { victim, attacker, task } = s
-    const claims = (extra: Record<string, unknown> = {}) => ({ sub: victim.id, iat: now(), exp: now() + 3600, ...extra })
+    const claims = (extra: Record<string, unknown> = {}) => validClaims({ sub: victim.id, ...extra })
     const other = 'another-secret-of-at-least-32-characters!'
     const session = { id: 'sess1', userId: victim.id, token: 'opaque', expiresAt: new Date(Date.now() + 3600e3).toISOString() }
     const bearer = async (token: string | Promise<string>) => ({ authorization: `Bearer ${await token}` })
     const attacks: [string, () => Promise<{ authorization?: string; query?: string }>, string][] = [
-      ['alg none', () => bearer(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims())}.`), 'token_invalid'],
-      ['HS384 with the secret', () => bearer(sign(claims(), secret, { alg: 'HS384' })), 'token_invalid'],
-      ['HS512 with the secret', () => bearer(sign(claims(), secret, { alg: 'HS512' })), 'token_invalid'],
-      ['a wrong secret', () => bearer(sign(claims(), other)), 'token_invalid'],
-      ['expired', () => bearer(sign(claims({ iat: now() - 7200, exp: now() - 120 }))), 'token_expired'],
-      ['nbf in the future', () => bearer(sign(claims({ nbf: now() + 300 }))), 'token_invalid'],
-      ['iat in the future', () => bearer(sign(claims({ iat: now() + 300 }))), 'token_invalid'],
-      ['no sub', () => bearer(sign({ iat: now(), exp: now() + 3600 })), 'token_invalid'],
-      ['no exp', () => bearer(sign({ sub: victim.id, iat: now() })), 'token_invalid'],
-      ['an empty sub', () => bearer(sign(claims({ sub: '' }))), 'token_invalid'],
+      ['alg none', () => bearer(`${base64urlJson({ alg: 'none', typ: 'JWT' })}.${base64urlJson(claims())}.`), 'token_invalid'],
+      ['HS384 with the secret', () => bearer(signJwt(claims(), secret, { alg: 'HS384' })), 'token_invalid'],
+      ['HS512 with the secret', () => bearer(signJwt(claims(), secret, { alg: 'HS512' })), 'token_invalid'],
+      ['a wrong secret', () => bearer(signJwt(claims(), other)), 'token_invalid'],
+      ['expired', () => bearer(signJwt(claims({ iat: nowSeconds() - 7200, exp: nowSeconds() - 120 }))), 'token_expired'],
+      ['nbf in the future', () => bearer(signJwt(claims({ nbf: nowSeconds() + 300 }))), 'token_invalid'],
+      ['iat in the future', () => bearer(signJwt(claims({ iat: nowSeconds() + 300 }))), 'token_invalid'],
+      ['no sub', () => bearer(signJwt({ iat: nowSeconds(), exp: nowSeconds() + 3600 })), 'token_invalid'],
+      ['no exp', () => bearer(signJwt({ sub: victim.id, iat: nowSeconds() })), 'token_invalid'],
+      ['an empty sub', () => bearer(signJwt(claims({ sub: '' }))), 'token_invalid'],
       [
         'a sub of 10,000 characters',
-        () => bearer(sign(claims({ sub: `${victim.id}${'x'.repeat(10_000 - victim.id.length)}` }))),
+        () => bearer(signJwt(claims({ sub: `${victim.id}${'x'.repeat(10_000 - victim.id.length)}` }))),
         'token_invalid',
       ],
-      ['a 17 KB token (wrong secret)', () => bearer(sign(claims({ pad: 'p'.repeat(17 * 1024) }), other)), 'token_invalid'],
+      ['a 17 KB token (wrong secret)', () => bearer(signJwt(claims({ pad: 'p'.repeat(17 * 1024) }), other)), 'token_invalid'],
       ['the victim token in ?token=', async () => ({ query: `token=${victim.token}` }), 'token_missing'],
       ['the victim token in ?access_token=', async () => ({ query: `access_token=${victim.token}` }), 'token_missing'],
       ['Bearer twice', async () => ({ authorization: `Bearer Bearer ${victim.token}` }), 'token_invalid'],
@@ -294,7 +259,7 @@ describe('OWASP API Security Top 10', () => {
       ],
       [
         'a Better Auth session_data token without sub',
-        () => bearer(sign({ session, user: { id: victim.id, email: victim.email }, iat: now(), exp: now() + 300 })),
+        () => bearer(signJwt({ session, user: { id: victim.id, email: victim.email }, iat: nowSeconds(), exp: nowSeconds() + 300 })),
         'token_invalid',
       ],
       ['a tab after Bearer', async () => ({ authorization: `Bearer\t${victim.token}` }), 'token_invalid'],
@@ -311,7 +276,7 @@ describe('OWASP API Security Top 10', () => {
       const token = made.authorization?.replace(/^Bearer\s+/, '') ?? victim.token
       const parts = token.split(/[.\s,]/).filter((p) => p.length > 16)
       const unauthenticated: Check = (r, label) =>
-        is(label, r, 401, err(code), {
+        is(label, r, 401, errorBody(code), {
           'www-authenticate': expect.stringMatching(new RegExp(`^Bearer(?!.*(${parts.map((p) => p.replace(/[^\w-]/g, '.')).join('|')}))`)),
         })
       const q = made.query ? `?${made.query}` : ''
@@ -327,14 +292,14 @@ describe('OWASP API Security Top 10', () => {
       row(
         'lowercase bearer on the victim task',
         () => call('DELETE', `/api/tasks/${task.id}`, { headers: { authorization: `bearer ${attacker.token}` } }),
-        want(403, err('forbidden')),
+        want(403, errorBody('forbidden')),
       ),
       // A Fetch header cannot hold CR/LF (TypeError); on the wire Bun's HTTP parser refuses it (400, empty body) before the app.
       ...[`Bearer\n${victim.token}`, `Bearer\r\n ${victim.token}`, `Bearer\r${victim.token}`].map((value) =>
         row(
           `newline in the header value ${JSON.stringify(value.slice(0, 8))}`,
           () => overSocket(`GET /api/tasks HTTP/1.1\r\nAuthorization: ${value}\r\n`),
-          (r, name) => oneOf(name, r, { 401: err('token_invalid'), 400: undefined }),
+          (r, name) => oneOf(name, r, { 401: errorBody('token_invalid'), 400: undefined }),
         ),
       ),
     )
@@ -383,7 +348,7 @@ describe('OWASP API Security Top 10', () => {
         row(
           `${method} the victim task with user_id = attacker`,
           () => attacker.call(method, `/api/tasks/${task.id}`, { body: { title: 'mine now', user_id: attacker.id } }),
-          (r, name) => oneOf(name, r, { 403: err('forbidden'), 422: invalid('user_id') }),
+          (r, name) => oneOf(name, r, { 403: errorBody('forbidden'), 422: invalid('user_id') }),
         ),
       )
     await run(s, rows)
@@ -510,7 +475,7 @@ describe('OWASP API Security Top 10', () => {
           return reply
         },
         (r, name) => {
-          oneOf(name, r, { 422: invalid(r.body?.errors?.[0]?.field === 'body' ? 'body' : 'zz'), 400: err('invalid_json') })
+          oneOf(name, r, { 422: invalid(r.body?.errors?.[0]?.field === 'body' ? 'body' : 'zz'), 400: errorBody('invalid_json') })
           expect({ name, elapsedMs: elapsed < 500 ? 'under 500' : elapsed }).toEqual({ name, elapsedMs: 'under 500' })
         },
       ),
@@ -522,7 +487,7 @@ describe('OWASP API Security Top 10', () => {
   test('API5 broken function level authorization: no route acts on another account; unknown methods are refused', async () => {
     const s = await scene()
     const { victim, attacker, task } = s
-    const leaver = await account('leaver')
+    const leaver = await signedUpUser({ name: 'leaver person' })
     const rows: Row[] = [
       ...[
         'DELETE /api/auth/me/{victim}',
@@ -533,14 +498,14 @@ describe('OWASP API Security Top 10', () => {
         'POST /api/auth/admin',
       ].map((route) => {
         const [method, path] = route.replace('{victim}', victim.id).split(' ') as [string, string]
-        return row(route, () => attacker.call(method, path), want(404, err('not_found')))
+        return row(route, () => attacker.call(method, path), want(404, errorBody('not_found')))
       }),
-      row('GET /api/admin/tasks is just a user id path', () => attacker.call('GET', '/api/admin/tasks'), want(403, err('forbidden'))),
+      row('GET /api/admin/tasks is just a user id path', () => attacker.call('GET', '/api/admin/tasks'), want(403, errorBody('forbidden'))),
       ...['PUT', 'PATCH', 'POST'].map((method) =>
         row(
           `${method} /api/auth/me`,
           () => attacker.call(method, '/api/auth/me', { body: { id: victim.id, email: victim.email } }),
-          want(405, err('method_not_allowed')),
+          want(405, errorBody('method_not_allowed')),
         ),
       ),
       row(
@@ -568,7 +533,7 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${method} ${path}`,
             () => attacker.call(method, path),
-            want(405, err('method_not_allowed'), { allow: expect.stringMatching(new RegExp(`^(?!.*${method})`)) }),
+            want(405, errorBody('method_not_allowed'), { allow: expect.stringMatching(new RegExp(`^(?!.*${method})`)) }),
           ),
         ),
       ),
@@ -577,7 +542,7 @@ describe('OWASP API Security Top 10', () => {
         row(
           `${method} over HTTP`,
           () => overSocket(`${method} /api/tasks/${task.id} HTTP/1.1\r\nAuthorization: Bearer ${attacker.token}\r\n`),
-          (r, name) => (r.status === 0 ? expect(r.text).toBe('') : is(name, r, 405, err('method_not_allowed'))),
+          (r, name) => (r.status === 0 ? expect(r.text).toBe('') : is(name, r, 405, errorBody('method_not_allowed'))),
         ),
       ),
       row(
@@ -674,7 +639,7 @@ describe('OWASP API Security Top 10', () => {
       row(
         "user id ' OR '1'='1 in the path",
         () => attacker.call('GET', `/api/${encodeURIComponent(`' OR '1'='1`)}/tasks`),
-        want(403, err('forbidden')),
+        want(403, errorBody('forbidden')),
       ),
       row(
         'If-Match injection on the own task',
@@ -683,12 +648,12 @@ describe('OWASP API Security Top 10', () => {
             body: { title: 'x' },
             headers: { 'if-match': `"${own.id}.999" OR 1=1, W/"${own.id}.999"x` },
           }),
-        want(412, err('precondition_failed')),
+        want(412, errorBody('precondition_failed')),
       ),
       row(
         'malformed JSON gets no stack',
         () => attacker.call('POST', '/api/tasks', { raw: `{"title": "x" --' OR 1=1`, headers: JSON_TYPE }),
-        want(400, err('invalid_json')),
+        want(400, errorBody('invalid_json')),
       ),
       ...[
         'http://evil.example',
@@ -722,19 +687,19 @@ describe('OWASP API Security Top 10', () => {
       const withJwks = await createApp({ database, config: testConfig({ BETTER_AUTH_URL: base }), logger })
       const [ed, es] = [await generateKeyPair('EdDSA', { extractable: true }), await generateKeyPair('ES256', { extractable: true })]
       const edJwk = await exportJWK(ed.publicKey)
-      const claims = { sub: s.victim.id, iss: base, aud: base, iat: now(), exp: now() + 600 }
+      const claims = { sub: s.victim.id, iss: base, aud: base, iat: nowSeconds(), exp: nowSeconds() + 600 }
       const tokens: [string, Promise<string>][] = [
-        ['EdDSA + jku', sign(claims, ed.privateKey, { alg: 'EdDSA', kid: 'evil', jku: `${url}/jwks` })],
-        ['EdDSA + x5u', sign(claims, ed.privateKey, { alg: 'EdDSA', kid: 'evil', x5u: `${url}/cert.pem` })],
-        ['EdDSA + embedded jwk', sign(claims, ed.privateKey, { alg: 'EdDSA', jwk: edJwk })],
-        ['EdDSA + embedded jwk, legit kid', sign(claims, ed.privateKey, { alg: 'EdDSA', kid: 'legit', jwk: edJwk })],
-        ['EdDSA, kid is a URL', sign(claims, ed.privateKey, { alg: 'EdDSA', kid: `${url}/key` })],
-        ['ES256 + jku', sign(claims, es.privateKey, { alg: 'ES256', kid: 'evil', jku: `${url}/jwks` })],
+        ['EdDSA + jku', signJwt(claims, ed.privateKey, { alg: 'EdDSA', kid: 'evil', jku: `${url}/jwks` })],
+        ['EdDSA + x5u', signJwt(claims, ed.privateKey, { alg: 'EdDSA', kid: 'evil', x5u: `${url}/cert.pem` })],
+        ['EdDSA + embedded jwk', signJwt(claims, ed.privateKey, { alg: 'EdDSA', jwk: edJwk })],
+        ['EdDSA + embedded jwk, legit kid', signJwt(claims, ed.privateKey, { alg: 'EdDSA', kid: 'legit', jwk: edJwk })],
+        ['EdDSA, kid is a URL', signJwt(claims, ed.privateKey, { alg: 'EdDSA', kid: `${url}/key` })],
+        ['ES256 + jku', signJwt(claims, es.privateKey, { alg: 'ES256', kid: 'evil', jku: `${url}/jwks` })],
         [
           'HS256 (attacker secret) + jku + x5u',
-          sign(claims, 'attacker-secret-of-at-least-32-characters', { alg: 'HS256', jku: `${url}/jwks`, x5u: `${url}/x5u` }),
+          signJwt(claims, 'attacker-secret-of-at-least-32-characters', { alg: 'HS256', jku: `${url}/jwks`, x5u: `${url}/x5u` }),
         ],
-        ['EdDSA, iss is the attacker', sign({ ...claims, iss: url }, ed.privateKey, { alg: 'EdDSA', kid: 'evil' })],
+        ['EdDSA, iss is the attacker', signJwt({ ...claims, iss: url }, ed.privateKey, { alg: 'EdDSA', kid: 'evil' })],
       ]
       const rows: Row[] = []
       for (const [name, made] of tokens) {
@@ -748,14 +713,14 @@ describe('OWASP API Security Top 10', () => {
               `${name} (${label})`,
               () => call('GET', '/api/tasks', { token, on }),
               (r, rowName) => (
-                is(rowName, r, 401, err('token_invalid'), { 'www-authenticate': expect.stringMatching(/^Bearer/) }),
+                is(rowName, r, 401, errorBody('token_invalid'), { 'www-authenticate': expect.stringMatching(/^Bearer/) }),
                 expect([rowName, fetched]).toEqual([rowName, 0])
               ),
               [token],
             ),
           )
       }
-      const control = await sign({ ...claims, sub: s.attacker.id }, legit.privateKey, { alg: 'EdDSA', kid: 'legit' })
+      const control = await signJwt({ ...claims, sub: s.attacker.id }, legit.privateKey, { alg: 'EdDSA', kid: 'legit' })
       rows.push(
         row(
           'control: a token of the configured key set works',
@@ -807,7 +772,7 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${who} GET ${path}`,
             () => call('GET', path, { token: user?.token }),
-            (r, name) => (is(name, r, 404, err('not_found'), JSON_CT), expect([name, FILES.test(r.text)]).toEqual([name, false])),
+            (r, name) => (is(name, r, 404, errorBody('not_found'), JSON_CT), expect([name, FILES.test(r.text)]).toEqual([name, false])),
           ),
         )
       // By the contract /api/{user_id}/tasks is a route: a "version" there is someone else's user id.
@@ -816,7 +781,7 @@ describe('OWASP API Security Top 10', () => {
           row(
             `${who} GET ${path}`,
             () => call('GET', path, { token: user?.token }),
-            want(user ? 403 : 401, err(user ? 'forbidden' : 'token_missing')),
+            want(user ? 403 : 401, errorBody(user ? 'forbidden' : 'token_missing')),
           ),
         )
     }

@@ -1,34 +1,24 @@
 import { describe, expect, test } from 'bun:test'
-import { generateKeyPair, SignJWT } from 'jose'
+import { generateKeyPair } from 'jose'
 import { createApp } from '../src/app'
 import { Unauthenticated } from '../src/auth/errors'
 import { createTokens } from '../src/auth/tokens'
-import { call, database, logger, type Reply, secret, signedInUser, testConfig, tokenFor, userId } from './support'
-
-const now = () => Math.floor(Date.now() / 1000)
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-
-/** Signs exactly this payload: no claim is added or overwritten. */
-function sign(payload: Record<string, unknown>, key = secret, alg = 'HS256') {
-  return new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(key))
-}
-
-const valid = (extra: Record<string, unknown> = {}) => ({ sub: userId('claims'), iat: now(), exp: now() + 3600, ...extra })
-
-/** A 401 as the contract wants it, with nothing of the token in the body or the challenge. */
-function expectUnauthenticated(reply: Reply, code: string | string[], detail: RegExp, token?: string) {
-  expect(reply.status).toBe(401)
-  expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
-  expect(reply.headers.get('content-type')).toContain('application/json')
-  expect(reply.body).toEqual({ detail: expect.stringMatching(detail), code: expect.any(String) })
-  expect(Array.isArray(code) ? code : [code]).toContain(reply.body.code)
-  if (token) {
-    for (const part of [token, ...token.split('.').filter((p) => p.length > 8)]) {
-      expect(reply.text).not.toContain(part)
-      expect(reply.headers.get('www-authenticate')).not.toContain(part)
-    }
-  }
-}
+import {
+  base64urlJson,
+  call,
+  database,
+  errorBody,
+  expectUnauthenticated,
+  logger,
+  nowSeconds,
+  secret,
+  signedInUser,
+  signJwt,
+  testConfig,
+  tokenFor,
+  userId,
+  validClaims,
+} from './support'
 
 describe('bearer verification: rejected', () => {
   const otherSecret = 'another-secret-of-at-least-32-characters!'
@@ -74,7 +64,7 @@ describe('bearer verification: rejected', () => {
       name: 'a tampered payload',
       authorization: async () => {
         const [h, , s] = (await tokenFor(userId())).split('.')
-        return `Bearer ${h}.${b64url(valid())}.${s}`
+        return `Bearer ${h}.${base64urlJson(validClaims())}.${s}`
       },
       code: 'token_invalid',
       detail: /signature/i,
@@ -93,7 +83,7 @@ describe('bearer verification: rejected', () => {
     },
     {
       name: 'alg none, unsigned',
-      authorization: async () => `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(valid())}.`,
+      authorization: async () => `Bearer ${base64urlJson({ alg: 'none', typ: 'JWT' })}.${base64urlJson(validClaims())}.`,
       code: 'token_invalid',
       detail: /algorithm|malformed/i,
     },
@@ -101,50 +91,50 @@ describe('bearer verification: rejected', () => {
       name: 'alg none with the HS256 signature kept',
       authorization: async () => {
         const [, p, s] = (await tokenFor(userId())).split('.')
-        return `Bearer ${b64url({ alg: 'none', typ: 'JWT' })}.${p}.${s}`
+        return `Bearer ${base64urlJson({ alg: 'none', typ: 'JWT' })}.${p}.${s}`
       },
       code: 'token_invalid',
       detail: /algorithm|malformed/i,
     },
     {
       name: 'expired beyond the 30 s skew',
-      authorization: async () => `Bearer ${await sign(valid({ iat: now() - 7200, exp: now() - 120 }))}`,
+      authorization: async () => `Bearer ${await signJwt(validClaims({ iat: nowSeconds() - 7200, exp: nowSeconds() - 120 }))}`,
       code: 'token_expired',
       detail: /expired/i,
     },
     {
       name: 'nbf 5 minutes ahead',
-      authorization: async () => `Bearer ${await sign(valid({ nbf: now() + 300 }))}`,
+      authorization: async () => `Bearer ${await signJwt(validClaims({ nbf: nowSeconds() + 300 }))}`,
       code: 'token_invalid',
       detail: /not (yet )?valid|not valid yet|nbf/i,
     },
     {
       name: 'iat 5 minutes ahead',
-      authorization: async () => `Bearer ${await sign(valid({ iat: now() + 300 }))}`,
+      authorization: async () => `Bearer ${await signJwt(validClaims({ iat: nowSeconds() + 300 }))}`,
       code: 'token_invalid',
       detail: /not (yet )?valid|not valid yet|iat/i,
     },
     {
       name: 'no sub',
-      authorization: async () => `Bearer ${await sign({ iat: now(), exp: now() + 3600 })}`,
+      authorization: async () => `Bearer ${await signJwt({ iat: nowSeconds(), exp: nowSeconds() + 3600 })}`,
       code: 'token_invalid',
       detail: /\bsub\b/,
     },
     {
       name: 'an empty sub',
-      authorization: async () => `Bearer ${await sign(valid({ sub: '' }))}`,
+      authorization: async () => `Bearer ${await signJwt(validClaims({ sub: '' }))}`,
       code: 'token_invalid',
       detail: /\bsub\b/,
     },
     {
       name: 'a numeric sub',
-      authorization: async () => `Bearer ${await sign(valid({ sub: 42 }))}`,
+      authorization: async () => `Bearer ${await signJwt(validClaims({ sub: 42 }))}`,
       code: 'token_invalid',
       detail: /\bsub\b/,
     },
     {
       name: 'no exp',
-      authorization: async () => `Bearer ${await sign({ sub: userId(), iat: now() })}`,
+      authorization: async () => `Bearer ${await signJwt({ sub: userId(), iat: nowSeconds() })}`,
       code: 'token_invalid',
       detail: /\bexp\b/,
     },
@@ -153,7 +143,7 @@ describe('bearer verification: rejected', () => {
       authorization: async () => {
         const id = `Xk2jf9${crypto.randomUUID().slice(0, 8)}`
         const session = { id: 'sess1', userId: id, token: 'opaque-session-token', expiresAt: new Date(Date.now() + 3600e3).toISOString() }
-        return `Bearer ${await sign({ session, user: { id, email: 'a@example.com', name: 'A' }, iat: now(), exp: now() + 300 })}`
+        return `Bearer ${await signJwt({ session, user: { id, email: 'a@example.com', name: 'A' }, iat: nowSeconds(), exp: nowSeconds() + 300 })}`
       },
       code: 'token_invalid',
       detail: /\bsub\b/,
@@ -229,15 +219,15 @@ describe('anonymous requests learn only that they must authenticate', () => {
 
 describe('bearer verification: accepted', () => {
   const cases: { name: string; payload: () => Record<string, unknown> }[] = [
-    { name: 'exp 10 s in the past (within the skew)', payload: () => valid({ iat: now() - 3600, exp: now() - 10 }) },
-    { name: 'iat 10 s ahead (within the skew)', payload: () => valid({ iat: now() + 10 }) },
-    { name: 'nbf 10 s ahead (within the skew)', payload: () => valid({ nbf: now() + 10 }) },
-    { name: 'no iat at all', payload: () => ({ sub: userId(), exp: now() + 3600 }) },
-    { name: 'iss/aud present but not configured', payload: () => valid({ iss: 'https://anyone.example', aud: 'whatever' }) },
+    { name: 'exp 10 s in the past (within the skew)', payload: () => validClaims({ iat: nowSeconds() - 3600, exp: nowSeconds() - 10 }) },
+    { name: 'iat 10 s ahead (within the skew)', payload: () => validClaims({ iat: nowSeconds() + 10 }) },
+    { name: 'nbf 10 s ahead (within the skew)', payload: () => validClaims({ nbf: nowSeconds() + 10 }) },
+    { name: 'no iat at all', payload: () => ({ sub: userId(), exp: nowSeconds() + 3600 }) },
+    { name: 'iss/aud present but not configured', payload: () => validClaims({ iss: 'https://anyone.example', aud: 'whatever' }) },
   ]
   for (const { name, payload } of cases) {
     test(`${name}: 200`, async () => {
-      const token = await sign(payload())
+      const token = await signJwt(payload())
       const reply = await call('GET', '/api/tasks', { token })
       expect(reply.status).toBe(200)
       expect(reply.body).toEqual([])
@@ -284,7 +274,7 @@ describe('with JWT_ISSUER and JWT_AUDIENCE configured', () => {
   ]
   for (const { name, claims, detail } of rejected) {
     test(`${name} is 401`, async () => {
-      const token = await sign(valid(claims))
+      const token = await signJwt(validClaims(claims))
       const reply = await call('GET', '/api/tasks', { token, on: await strict })
       expectUnauthenticated(reply, 'token_invalid', detail, token)
     })
@@ -292,7 +282,7 @@ describe('with JWT_ISSUER and JWT_AUDIENCE configured', () => {
 
   test('the right iss and aud (aud alone or in a list) are 200', async () => {
     for (const aud of [audience, ['other', audience]]) {
-      const token = await sign(valid({ iss: issuer, aud }))
+      const token = await signJwt(validClaims({ iss: issuer, aud }))
       const reply = await call('GET', '/api/tasks', { token, on: await strict })
       expect(reply.status).toBe(200)
       expect(reply.body).toEqual([])
@@ -300,7 +290,7 @@ describe('with JWT_ISSUER and JWT_AUDIENCE configured', () => {
   })
 
   test('the checks still come after the signature: right claims, wrong secret is 401', async () => {
-    const token = await sign(valid({ iss: issuer, aud: audience }), 'another-secret-of-at-least-32-characters!')
+    const token = await signJwt(validClaims({ iss: issuer, aud: audience }), 'another-secret-of-at-least-32-characters!')
     const reply = await call('GET', '/api/tasks', { token, on: await strict })
     expectUnauthenticated(reply, 'token_invalid', /signature/i, token)
   })
@@ -313,17 +303,14 @@ describe('a key set that answers but not with keys', () => {
       const baseUrl = `http://127.0.0.1:${broken.port}`
       const withKeySet = await createApp({ database, config: testConfig({ BETTER_AUTH_URL: baseUrl }), logger })
       const { privateKey } = await generateKeyPair('EdDSA')
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'EdDSA', kid: 'some-key' })
-        .setSubject(userId('ba'))
-        .setIssuer(baseUrl)
-        .setAudience(baseUrl)
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(privateKey)
+      const token = await signJwt(
+        { sub: userId('ba'), iss: baseUrl, aud: baseUrl, iat: nowSeconds(), exp: nowSeconds() + 300 },
+        privateKey,
+        { alg: 'EdDSA', kid: 'some-key' },
+      )
       const reply = await call('GET', '/api/tasks', { token, on: withKeySet })
       expect(reply.status).toBe(503)
-      expect(reply.body).toEqual({ detail: expect.any(String), code: 'auth_unavailable' })
+      expect(reply.body).toEqual(errorBody('auth_unavailable'))
       expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0)
     } finally {
       broken.stop(true)
@@ -335,7 +322,7 @@ describe('the verified-token cache', () => {
   // A cache hit is answered without a promise; a miss verifies (a promise).
   test('a repeated header is answered from the cache; padded spellings are verified every time, never kept', async () => {
     const tokens = await createTokens({ secret })
-    const token = await sign(valid())
+    const token = await signJwt(validClaims())
     const identity = { userId: expect.any(String), email: undefined, name: undefined }
     for (const header of [`Bearer ${token}`, `bearer ${token}`]) {
       const first = tokens.verifyBearer(header)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { createApp } from '../src/app'
 import { createLogger } from '../src/http/logger'
-import { database, testConfig } from './support'
+import { database, randomEmail, testConfig } from './support'
 
 const CHROMIUM = '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)
@@ -111,7 +111,7 @@ describe.if(hasChromium)('in a real browser', () => {
   test('signup, create, list, toggle and delete from another origin, through CORS preflights', async () => {
     const page = await browser.newPage()
     await page.goto(`${frontendOrigin}/`)
-    const email = `browser-${crypto.randomUUID()}@example.com`
+    const email = randomEmail('browser')
     const steps = await onFailureScreenshot(page, 'journey', () =>
       page.evaluate(([base, address]) => (globalThis as any).journey(base, address), [api, email] as const),
     )

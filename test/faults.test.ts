@@ -9,7 +9,7 @@ import { type App, createApp } from '../src/app'
 import { loadConfig } from '../src/config'
 import { type DatabaseHandle, openDatabase } from '../src/db/client'
 import { type FaultProxy, startFaultProxy } from './fault-proxy'
-import { type CallOptions, call, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
+import { type CallOptions, call, logger, logLines, type Reply, TEST_DATABASE_URL, testConfig, tokenFor, userId } from './support'
 
 // They kill backends and count connections, which needs the server itself, not a pooler.
 const THROUGH_POOLER = process.env.TEST_THROUGH_POOLER === '1'
@@ -98,7 +98,7 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
   }
 
   async function user() {
-    const token = await tokenFor(`fault-${crypto.randomUUID()}`)
+    const token = await tokenFor(userId('fault'))
     const created = await timed('POST', '/api/tasks', { token, body: { title: 'before the fault' } })
     expect(created.status).toBe(201)
     return { token, id: created.body.id as number }
@@ -123,7 +123,7 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
   })
 
   test('a server that accepts connections and never answers: 503 by the deadline, then recovery', async () => {
-    const token = await tokenFor(`fault-${crypto.randomUUID()}`)
+    const token = await tokenFor(userId('fault'))
     // The pool has opened no connection yet: its first one goes into the black hole.
     proxy.blackhole()
     const silent = await timed('GET', '/api/tasks', { token })

@@ -1,8 +1,17 @@
 import { describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
-import { type CallOptions, createTask, database, expectNoLeak, type Reply, signedInUser, type User } from './support'
-
-const JSON_TYPE = { 'content-type': 'application/json' }
+import {
+  type CallOptions,
+  createTask,
+  database,
+  errorBody,
+  expectNoLeak,
+  JSON_TYPE,
+  type Reply,
+  signedInUser,
+  type User,
+  validationError,
+} from './support'
 
 /** Every response in this file: never a 5xx, never internals. */
 async function send(user: User, method: string, path: string, options: Omit<CallOptions, 'token'> = {}): Promise<Reply> {
@@ -12,21 +21,14 @@ async function send(user: User, method: string, path: string, options: Omit<Call
   return reply
 }
 
+/** A 422 naming the field or a path inside it, with what was sent in the diff. */
 function expectInvalid(what: unknown, reply: Reply, field: string) {
-  const fields: string[] = (reply.body?.errors ?? []).map((e: { field: string }) => e.field)
-  const named = fields.some((f) => f === field || f.startsWith(`${field}[`) || f.startsWith(`${field}.`))
-  expect({ what, status: reply.status, code: reply.body?.code, named }).toEqual({
-    what,
-    status: 422,
-    code: 'validation_error',
-    named: true,
-  })
-  expect(reply.body.detail).toContain(field)
+  expect({ what, status: reply.status, body: reply.body }).toEqual({ what, status: 422, body: validationError(field, true) })
 }
 
 function expectError(what: unknown, reply: Reply, status: number, code: string) {
   expect({ what, status: reply.status }).toEqual({ what, status })
-  expect(reply.body).toEqual({ detail: expect.any(String), code })
+  expect(reply.body).toEqual(errorBody(code))
 }
 
 async function expectNoTasks(user: User) {
@@ -324,7 +326,7 @@ describe('the per-user limit of 10,000 tasks', () => {
     )
     expect(replies.map((r) => r.status).sort()).toEqual([...Array(10).fill(201), ...Array(10).fill(409)])
     for (const reply of replies)
-      if (reply.status === 409) expect(reply.body).toEqual({ detail: expect.any(String), code: 'task_limit_reached' })
+      if (reply.status === 409) expect(reply.body).toEqual(errorBody('task_limit_reached'))
       else expect(reply.body.title).toStartWith('racer ')
     expect(await total(user)).toBe(10000)
   })

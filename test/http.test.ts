@@ -5,7 +5,20 @@ import packageJson from '../package.json'
 import { createApp } from '../src/app'
 import type { Database, DatabaseHandle } from '../src/db/client'
 import * as schema from '../src/db/schema'
-import { app, call, createTask, database, expectNoLeak, logger, logLines, signedInUser, type TestApp, testConfig } from './support'
+import { closedPort, silentListener } from './sockets'
+import {
+  app,
+  call,
+  createTask,
+  database,
+  errorBody,
+  expectNoLeak,
+  logger,
+  logLines,
+  signedInUser,
+  type TestApp,
+  testConfig,
+} from './support'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -24,7 +37,7 @@ describe('framework errors are JSON', () => {
       const reply = await call('GET', path)
       expect(reply.status).toBe(404)
       expect(reply.headers.get('content-type')).toContain('application/json')
-      expect(reply.body).toEqual({ detail: expect.any(String), code: 'not_found' })
+      expect(reply.body).toEqual(errorBody('not_found'))
     }
   })
 
@@ -309,13 +322,8 @@ describe('database unavailable', () => {
     cleanups.push(() => handle.close())
     return createApp({ database: handle, config: testConfig(), logger })
   }
-  function closedPort() {
-    const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-    listener.stop(true)
-    return listener.port
-  }
   function silentPort() {
-    const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open() {}, data() {} } })
+    const listener = silentListener()
     cleanups.push(() => listener.stop(true))
     return listener.port
   }
@@ -347,7 +355,7 @@ describe('database unavailable', () => {
       expect(performance.now() - started).toBeLessThan(2500)
       expect(reply.status).toBe(503)
       expect(reply.headers.get('retry-after')).toMatch(/^\d+$/)
-      expect(reply.body).toEqual({ detail: expect.any(String), code: 'database_unavailable' })
+      expect(reply.body).toEqual(errorBody('database_unavailable'))
       expectNoLeak(reply.text)
       expect(reply.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|not-the-password/)
     }

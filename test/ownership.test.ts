@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { createTask, expectNoLeak, type Reply, signedInUser, type User } from './support'
+import { createTask, errorBody, expectNoLeak, type Reply, signedInUser, type User } from './support'
 
 // Every single-task verb, with a body that would be valid on the owner's own task.
 const VERBS: { method: string; suffix: string; body?: Record<string, unknown> }[] = [
@@ -37,7 +37,7 @@ describe("another user's task", () => {
         const headers: Record<string, string> = ifMatch && verb.method !== 'GET' ? { 'if-match': ifMatch } : {}
         const reply = await intruder.call(verb.method, `/api/tasks/${task.id}${verb.suffix}`, { body: verb.body, headers })
         expect({ verb: label(verb), ifMatch, status: reply.status }).toEqual({ verb: label(verb), ifMatch, status: 403 })
-        expect(reply.body).toEqual({ detail: expect.any(String), code: 'forbidden' })
+        expect(reply.body).toEqual(errorBody('forbidden'))
         expect(reply.text).not.toContain('Secret plan')
         expect(reply.headers.get('etag')).toBeNull()
       }
@@ -181,7 +181,7 @@ describe('/api/{user_id}/tasks', () => {
         replies.push([`${label(verb)} ${id}`, await me.call(verb.method, `${base}/${id}${verb.suffix}`, { body: verb.body })])
     for (const [what, reply] of replies) {
       expect({ what, status: reply.status }).toEqual({ what, status: 403 })
-      expect(reply.body).toEqual({ detail: expect.any(String), code: 'forbidden' })
+      expect(reply.body).toEqual(errorBody('forbidden'))
       expect(reply.text).not.toContain('theirs')
       expect(reply.headers.get('location')).toBeNull()
     }

@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Subprocess, spawn } from 'bun'
-import { app, database, secret, TEST_DATABASE_URL, tokenFor } from './support'
+import { rawConnection } from './sockets'
+import { app, database, secret, TEST_DATABASE_URL, tokenFor, userId } from './support'
 
 const server = app.listen({ port: 0, hostname: '127.0.0.1' })
 const base = `http://127.0.0.1:${server.server!.port}`
@@ -14,7 +15,7 @@ afterAll(() => server.stop(true))
 describe('request body limit over HTTP', () => {
   for (const size of [100 * 1024, 10 * 1024 * 1024]) {
     test(`a ${size / 1024} KiB body is 413 JSON and stores nothing`, async () => {
-      const sub = `big-${crypto.randomUUID()}`
+      const sub = userId('big')
       const token = await tokenFor(sub)
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
       const body = JSON.stringify({ title: 'x', description: 'y'.repeat(size) })
@@ -28,23 +29,12 @@ describe('request body limit over HTTP', () => {
 })
 
 test('a body declared far past any buffer (20 GB) is still a JSON 413, answered without reading it', async () => {
-  let response = ''
-  const { promise: answered, resolve } = Promise.withResolvers<void>()
-  const socket = await Bun.connect({
-    hostname: '127.0.0.1',
-    port: server.server!.port!,
-    socket: {
-      data(_, chunk) {
-        response += new TextDecoder().decode(chunk)
-        if (response.endsWith('}')) resolve()
-      },
-    },
-  })
-  socket.write(
+  const connection = await rawConnection(server.server!.port!)
+  connection.write(
     'POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 20000000000\r\n\r\n{"title":',
   )
-  await answered
-  socket.end()
+  const response = await connection.until((received) => received.endsWith('}'))
+  connection.end()
   expect(response).toStartWith('HTTP/1.1 413')
   expect(response.toLowerCase()).toContain('x-request-id:')
   expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toEqual({
@@ -98,22 +88,11 @@ const databaseEnv: Record<string, string> = TEST_DATABASE_URL ? { DATABASE_URL: 
 describe('SIGTERM', () => {
   test('finishes the request in flight, refuses new connections, exits 0', async () => {
     const service = await startService({ ...databaseEnv, BETTER_AUTH_SECRET: secret, LOG_LEVEL: 'debug' })
-    const token = await tokenFor(`drain-${crypto.randomUUID()}`)
+    const token = await tokenFor(userId('drain'))
     const body = JSON.stringify({ title: 'sent before SIGTERM, finished after' })
-    let response = ''
-    const { promise: answered, resolve: answer } = Promise.withResolvers<void>()
-    const socket = await Bun.connect({
-      hostname: '127.0.0.1',
-      port: service.port,
-      socket: {
-        data(_, chunk) {
-          response += new TextDecoder().decode(chunk)
-          if (response.includes('\r\n\r\n') && response.endsWith('}')) answer()
-        },
-      },
-    })
+    const connection = await rawConnection(service.port)
     // Headers and half the body: the request is in flight when SIGTERM arrives.
-    socket.write(
+    connection.write(
       `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
     )
@@ -121,9 +100,9 @@ describe('SIGTERM', () => {
     service.process.kill('SIGTERM')
     await service.waitFor(/draining/)
     await expect(fetch(`http://127.0.0.1:${service.port}/health`)).rejects.toThrow()
-    socket.write(body.slice(10))
-    await answered
-    socket.end()
+    connection.write(body.slice(10))
+    const response = await connection.until((received) => received.includes('\r\n\r\n') && received.endsWith('}'))
+    connection.end()
     expect(response).toStartWith('HTTP/1.1 201')
     expect(await service.process.exited).toBe(0)
   }, 30_000)
@@ -160,7 +139,7 @@ describe('start-up', () => {
       const first = await startService({ DATA_DIR: dataDir })
       const kept = (await readFile(join(dataDir, 'jwt-secret'), 'utf8')).trim()
       expect(kept.length).toBeGreaterThanOrEqual(32)
-      const token = await tokenFor(`restart-${crypto.randomUUID()}`, {}, kept)
+      const token = await tokenFor(userId('restart'), {}, kept)
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
       const created = await fetch(`http://127.0.0.1:${first.port}/api/tasks`, {
         method: 'POST',
@@ -196,7 +175,7 @@ test.if(database.kind === 'postgres')(
       url.pathname = `/${name}`
       const env = { DATABASE_URL: url.toString(), BETTER_AUTH_SECRET: secret }
       const services = await Promise.all([startService(env), startService(env), startService(env)])
-      const token = await tokenFor(`multi-${crypto.randomUUID()}`)
+      const token = await tokenFor(userId('multi'))
       for (const service of services) {
         const reply = await fetch(`http://127.0.0.1:${service.port}/api/tasks`, { headers: { authorization: `Bearer ${token}` } })
         expect(reply.status).toBe(200)

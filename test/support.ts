@@ -1,7 +1,8 @@
 // Shared by every test file: one database per test process (PGlite in memory,
 // or PostgreSQL when TEST_DATABASE_URL is set), migrated once; tests isolate
-// themselves with random user ids.
-import { SignJWT } from 'jose'
+// themselves with random user ids. Raw sockets and ports live in sockets.ts.
+import { expect } from 'bun:test'
+import { type JWTHeaderParameters, SignJWT } from 'jose'
 import { createApp } from '../src/app'
 import { type Config, loadConfig } from '../src/config'
 import { type DatabaseHandle, openDatabase } from '../src/db/client'
@@ -49,11 +50,35 @@ export function userId(label = 'user'): string {
   return `${label}-${crypto.randomUUID()}`
 }
 
+/** Seconds since the epoch, as JWT claims count time. */
+export const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+/** base64url of the JSON of a value: a hand-made JWT header or payload segment. */
+export const base64urlJson = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/** Signs exactly this payload: no claim is added or overwritten, so a test can forge any token it likes. */
+export function signJwt(
+  payload: Record<string, unknown>,
+  key: string | CryptoKey | Uint8Array = secret,
+  header: Partial<JWTHeaderParameters> = { alg: 'HS256' },
+) {
+  return new SignJWT(payload)
+    .setProtectedHeader({ typ: 'JWT', alg: 'HS256', ...header })
+    .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key)
+}
+
+/** Claims that verify: a random sub, issued now, valid for an hour; `extra` adds or overrides. */
+export const validClaims = (extra: Record<string, unknown> = {}) => ({
+  sub: userId('claims'),
+  iat: nowSeconds(),
+  exp: nowSeconds() + 3600,
+  ...extra,
+})
+
+/** A token that verifies for `sub`: iat is now, exp an hour later unless `claims` sets it. */
 export async function tokenFor(sub: string | undefined, claims: Record<string, unknown> = {}, key = secret, alg = 'HS256') {
-  const jwt = new SignJWT({ ...claims }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt()
-  if (sub !== undefined) jwt.setSubject(sub)
-  if (!('exp' in claims)) jwt.setExpirationTime('1h')
-  return jwt.sign(new TextEncoder().encode(key))
+  const iat = nowSeconds()
+  return signJwt({ exp: iat + 3600, ...claims, iat, ...(sub === undefined ? {} : { sub }) }, key, { alg })
 }
 
 export interface Reply<T = any> {
@@ -91,15 +116,16 @@ export async function call<T = any>(method: string, path: string, options: CallO
   return { status: response.status, headers: response.headers, body: parsed as T, text }
 }
 
+/** `call` with this bearer token. */
+export function callAs(token: string) {
+  return <T = any>(method: string, path: string, options: Omit<CallOptions, 'token'> = {}) => call<T>(method, path, { ...options, token })
+}
+
 /** A user with a valid token and a `call` bound to it. */
 export async function signedInUser(label = 'user') {
   const id = userId(label)
   const token = await tokenFor(id)
-  return {
-    id,
-    token,
-    call: <T = any>(method: string, path: string, options: Omit<CallOptions, 'token'> = {}) => call<T>(method, path, { ...options, token }),
-  }
+  return { id, token, call: callAs(token) }
 }
 
 export type User = Awaited<ReturnType<typeof signedInUser>>
@@ -125,4 +151,58 @@ export async function signUp(body: Record<string, unknown> = {}, from = randomAd
   const sent = { email: randomEmail(), password: 'correct horse battery', ...body }
   const reply = await call('POST', '/api/auth/signup', { body: sent, headers: { 'x-forwarded-for': from } })
   return { reply, sent, from }
+}
+
+/** A real account made through sign-up (so /api/auth/me reads stored data), with a `call` bound to its token. */
+export async function signedUpUser(body: Record<string, unknown> = {}) {
+  const { reply, sent } = await signUp(body)
+  if (reply.status !== 201) throw new Error(`signedUpUser: ${reply.status} ${reply.text}`)
+  const token: string = reply.body.token
+  return { id: reply.body.user.id as string, email: sent.email, token, call: callAs(token) }
+}
+
+export const JSON_TYPE = { 'content-type': 'application/json' }
+
+/** The contract's error body: a human detail and a machine code, nothing else. */
+export const errorBody = (code: string) => ({ detail: expect.any(String), code })
+
+/** The contract's 422 naming `field`; with `nested`, a path inside it (tags[0], body.x) also counts. */
+export function validationError(field: string, nested = false) {
+  const named = nested ? expect.stringMatching(new RegExp(`^${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\[|\\.|$)`)) : field
+  return {
+    detail: expect.stringContaining(field),
+    code: 'validation_error',
+    errors: expect.arrayContaining([{ field: named, message: expect.any(String) }]),
+  }
+}
+
+/**
+ * A 401 as the contract wants it: a Bearer challenge, a JSON {detail, code} body with one of the
+ * expected codes, and nothing of the token (or its longer parts) in the body or the challenge.
+ */
+export function expectUnauthenticated(reply: Reply, code: string | string[] | RegExp, detail?: RegExp, token?: string) {
+  expect(reply.status).toBe(401)
+  expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
+  expect(reply.headers.get('content-type')).toContain('application/json')
+  expect(reply.body).toEqual({ detail: detail ? expect.stringMatching(detail) : expect.any(String), code: expect.any(String) })
+  if (code instanceof RegExp) expect(reply.body.code).toMatch(code)
+  else expect(Array.isArray(code) ? code : [code]).toContain(reply.body.code)
+  if (token) {
+    for (const part of [token, ...token.split('.').filter((p) => p.length > 8)]) {
+      expect(reply.text).not.toContain(part)
+      expect(reply.headers.get('www-authenticate')).not.toContain(part)
+    }
+  }
+}
+
+/** An RFC 8288 Link header as {rel: {path, query}}; every target must be a relative URL. */
+export function parseLinks(header: string | null) {
+  const out: Record<string, { path: string; query: Record<string, string> }> = {}
+  for (const part of (header ?? '').split(/,(?=\s*<)/).filter((p) => p.trim())) {
+    const match = part.trim().match(/^<(\/[^>]*)>; *rel="(\w+)"$/)
+    if (!match) throw new Error(`not an RFC 8288 link with a relative target: ${part}`)
+    const url = new URL(match[1]!, 'http://relative.invalid')
+    out[match[2]!] = { path: url.pathname, query: Object.fromEntries(url.searchParams) }
+  }
+  return out
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { taskQuotas } from '../src/db/schema'
-import { call, createTask, database, signedInUser } from './support'
+import { call, createTask, database, expectUnauthenticated, signedInUser } from './support'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -302,8 +302,6 @@ describe('GET /api/tasks', () => {
   })
 
   test('without a token it is 401', async () => {
-    const reply = await call('GET', '/api/tasks')
-    expect(reply.status).toBe(401)
-    expect(reply.headers.get('www-authenticate')).toStartWith('Bearer')
+    expectUnauthenticated(await call('GET', '/api/tasks'), 'token_missing', /missing/i)
   })
 })
