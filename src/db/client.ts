@@ -53,6 +53,9 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     // A documented postgres.js option that its type definitions leave out.
     ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
     connection: { application_name: 'todo-api' },
+    // Task ids are bigint: read as numbers, as PGlite reads them and the API
+    // answers them (drizzle's mode 'number', exact up to 2^53 - 1).
+    types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
   })
   const guarded = guardPostgres(client, {
     slots: options.poolMax,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 
 // Declared in this order so that ORDER BY priority sorts low < medium < high.
 export const priority = pgEnum('task_priority', ['low', 'medium', 'high'])
@@ -10,7 +10,7 @@ export const tasks = pgTable(
   'tasks',
   {
     userId: text('user_id').notNull(),
-    id: integer('id').generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
     title: text('title').notNull(),
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
