@@ -16,10 +16,12 @@ export const ANONYMOUS_BODY_PATHS = ['/api/auth/signup', '/api/auth/signin'] as 
 export interface AuthLimits {
   signup: RateLimit
   signin: RateLimit
+  /** The limiters' clock; tests move it to see a bucket refill. */
+  now?: () => number
 }
 
 // A person signs up once and mistypes a password a few times; a guesser needs
-// thousands of tries. Per client address and per instance.
+// thousands of tries. Per client address, across every instance on the database.
 export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   signup: { burst: 5, refillSeconds: 12 * 60 }, // 5 at once, then 5 an hour
   signin: { burst: 10, refillSeconds: 30 }, // 10 at once, then 2 a minute
@@ -45,15 +47,15 @@ function normaliseEmail(body: unknown) {
 }
 
 export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof authPlugin>, limits: AuthLimits, trustProxy: number) {
-  const limitSignup = createRateLimiter(limits.signup)
-  const limitSignin = createRateLimiter(limits.signin)
+  const limitSignup = createRateLimiter(db, 'signup', limits.signup, limits.now)
+  const limitSignin = createRateLimiter(db, 'signin', limits.signin, limits.now)
   prepareDummyHash()
 
   // Counted before validation, so every attempt counts, failed or not.
   const countAttempt =
-    (take: (address: string) => void) =>
-    ({ request, server, body }: { request: Request; server: Server<unknown> | null; body: unknown }) => {
-      take(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
+    (take: (address: string) => Promise<void>) =>
+    async ({ request, server, body }: { request: Request; server: Server<unknown> | null; body: unknown }) => {
+      await take(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
       normaliseEmail(body)
     }
 

@@ -52,6 +52,9 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     // A documented postgres.js option that its type definitions leave out.
     ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
     connection: { application_name: 'todo-api', ...(options.prepare ? connectionTimeouts(options.databaseTimeoutMs) : {}) },
+    // Task ids are bigint: read as numbers, as PGlite reads them and the API
+    // answers them (drizzle's mode 'number', exact up to 2^53 - 1).
+    types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
   })
   const parsed = new URL(url)
   const db = drizzlePostgres(client, { schema }) as unknown as Database

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
 
 // Declared in this order so that ORDER BY priority sorts low < medium < high.
 export const priority = pgEnum('task_priority', ['low', 'medium', 'high'])
@@ -10,7 +10,7 @@ export const tasks = pgTable(
   'tasks',
   {
     userId: text('user_id').notNull(),
-    id: integer('id').generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
     title: text('title').notNull(),
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
@@ -54,3 +54,15 @@ export const users = pgTable(
   // case-insensitive in the database itself, whatever a caller stores.
   (table) => [uniqueIndex('users_email_lower_idx').on(sql`lower(${table.email})`)],
 )
+
+// Sign-up and sign-in token buckets, one row per limit and client address,
+// shared by every instance on this database (src/auth/rate-limit.ts).
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  // When the bucket is full again: each token taken moves it one refill later.
+  // A row past it is the same as no row, and is swept.
+  fullAt: timestamp('full_at', { withTimezone: true, precision: 3, mode: 'string' }).notNull(),
+  // Whether the attempt that last wrote the row took a token: RETURNING sees
+  // only the row as written, not the one it replaced.
+  taken: boolean('taken').notNull(),
+})

@@ -1,0 +1,177 @@
+// A database made by the release before task ids became bigint (drizzle/0000
+// and 0001 only, applied with drizzle's own bookkeeping) upgrades in place
+// when the app opens it: every account and task kept as it was, the id
+// sequence continued, and ids past int4 served. On PGlite always, on
+// PostgreSQL when TEST_DATABASE_URL is set (not through a pooler: it creates
+// and drops a database).
+import { afterAll, describe, expect, test } from 'bun:test'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
+import { createApp } from '../src/app'
+import { hashPassword } from '../src/auth/passwords'
+import { type DatabaseHandle, openDatabase } from '../src/db/client'
+import { migrationsFolder } from '../src/db/migrate'
+import { call, logger, randomAddress, TEST_DATABASE_URL, testConfig, tokenFor } from './support'
+
+const THROUGH_POOLER = process.env.TEST_THROUGH_POOLER === '1'
+const PREVIOUS_RELEASE = ['0000_init', '0001_users']
+const PASSWORD = 'an old account password'
+
+const scratch = await mkdtemp(join(tmpdir(), 'todo-migrations-'))
+afterAll(() => rm(scratch, { recursive: true, force: true }))
+
+/** drizzle/ as the previous release shipped it: its migrations and a journal naming only them. */
+async function previousMigrations(): Promise<string> {
+  const folder = join(scratch, 'previous')
+  await mkdir(join(folder, 'meta'), { recursive: true })
+  const journal = JSON.parse(await readFile(join(migrationsFolder, 'meta/_journal.json'), 'utf8'))
+  journal.entries = journal.entries.filter((entry: { tag: string }) => PREVIOUS_RELEASE.includes(entry.tag))
+  expect(journal.entries.map((entry: { tag: string }) => entry.tag)).toEqual(PREVIOUS_RELEASE)
+  await writeFile(join(folder, 'meta/_journal.json'), JSON.stringify(journal))
+  for (const tag of PREVIOUS_RELEASE) await copyFile(join(migrationsFolder, `${tag}.sql`), join(folder, `${tag}.sql`))
+  return folder
+}
+
+/** Runs SQL on a drizzle database of either driver and answers the rows. */
+type Run = (text: string) => Promise<Record<string, unknown>[]>
+const runOn =
+  (db: { execute(query: ReturnType<typeof sql.raw>): Promise<unknown> }): Run =>
+  async (text) => {
+    const result = (await db.execute(sql.raw(text))) as Record<string, unknown>[] | { rows: Record<string, unknown>[] }
+    return Array.isArray(result) ? result : result.rows
+  }
+
+// Two users with tasks, one task deleted at the top of the sequence so that
+// the next id must come from the sequence, not from max(id) + 1.
+async function seedPreviousRelease(run: Run) {
+  const hash = (await hashPassword(PASSWORD)).replaceAll("'", "''")
+  await run(`insert into users (id, email, name, password_hash, created_at) values
+    ('old-user-a', 'old-a@example.com', 'Old A', '${hash}', '2026-01-02T03:04:05.678Z'),
+    ('old-user-b', 'old-b@example.com', null, '${hash}', '2026-02-03T04:05:06.789Z')`)
+  await run(`insert into tasks (user_id, title, description, completed, priority, due_date, tags, version, created_at, updated_at) values
+    ('old-user-a', 'first', 'with a description', false, 'high', '2026-03-04T05:06:07.890Z', '{home,"two words"}', 1, '2026-01-05T00:00:00.001Z', '2026-01-05T00:00:00.001Z'),
+    ('old-user-b', 'second', null, true, 'low', null, '{}', 4, '2026-01-06T00:00:00.002Z', '2026-01-07T00:00:00.003Z'),
+    ('old-user-a', 'third', null, false, 'medium', null, '{}', 2, '2026-01-08T00:00:00.004Z', '2026-01-09T00:00:00.005Z'),
+    ('old-user-a', 'deleted', null, false, 'medium', null, '{}', 1, '2026-01-10T00:00:00.006Z', '2026-01-10T00:00:00.006Z')`)
+  await run(`delete from tasks where title = 'deleted'`)
+  await run(`insert into task_quotas (user_id, task_count) values ('old-user-a', 2), ('old-user-b', 1)`)
+}
+
+/** Every row of the user data, as text that keeps each value exactly. */
+async function contents(run: Run) {
+  const [row] = await run(`select
+    (select json_agg(u order by u.id) from users u)::text as users,
+    (select json_agg(t order by t.id) from tasks t)::text as tasks,
+    (select json_agg(q order by q.user_id) from task_quotas q)::text as quotas`)
+  return row
+}
+
+async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnType<typeof contents>>) {
+  const run = runOn(database.db)
+  expect(await contents(run)).toEqual(before)
+  expect(
+    await run(`select format_type(a.atttypid, a.atttypmod) as column_type, s.seqtypid::regtype::text as sequence_type, s.seqmax::text as sequence_max
+      from pg_attribute a, pg_sequence s
+      where a.attrelid = 'tasks'::regclass and a.attname = 'id' and s.seqrelid = pg_get_serial_sequence('tasks', 'id')::regclass`),
+  ).toEqual([{ column_type: 'bigint', sequence_type: 'bigint', sequence_max: '9223372036854775807' }])
+
+  const app = await createApp({ database, config: testConfig(), logger })
+  const signedIn = await call('POST', '/api/auth/signin', {
+    on: app,
+    body: { email: 'old-a@example.com', password: PASSWORD },
+    headers: { 'x-forwarded-for': randomAddress() },
+  })
+  expect([signedIn.status, signedIn.body.user]).toEqual([
+    200,
+    { id: 'old-user-a', email: 'old-a@example.com', name: 'Old A', created_at: '2026-01-02T03:04:05.678Z' },
+  ])
+  const token = signedIn.body.token as string
+  const list = await call('GET', '/api/tasks?sort=created_at&order=asc', { on: app, token })
+  expect([
+    list.status,
+    list.body.map((task: { id: number; title: string; created_at: string }) => [task.id, task.title, task.created_at]),
+  ]).toEqual([
+    200,
+    [
+      [1, 'first', '2026-01-05T00:00:00.001Z'],
+      [3, 'third', '2026-01-08T00:00:00.004Z'],
+    ],
+  ])
+
+  // The sequence goes on where it stood (4 was taken and deleted before the upgrade).
+  const next = await call('POST', '/api/tasks', { on: app, token, body: { title: 'after the upgrade' } })
+  expect([next.status, next.body.id]).toEqual([201, 5])
+
+  // Past int4: the sequence and the column take it, and the API answers it as a number.
+  await run('alter table tasks alter column id restart with 3000000000')
+  const big = await call('POST', '/api/tasks', { on: app, token: await tokenFor('old-user-b'), body: { title: 'past int4' } })
+  expect([big.status, big.body.id]).toEqual([201, 3_000_000_000])
+  const listed = await call('GET', '/api/tasks?sort=created_at&order=desc&limit=1', { on: app, token: await tokenFor('old-user-b') })
+  expect([listed.status, listed.body[0]?.id, listed.body[0]?.title]).toEqual([200, 3_000_000_000, 'past int4'])
+  expect(await run(`select user_id, title from tasks where id = 3000000000`)).toEqual([{ user_id: 'old-user-b', title: 'past int4' }])
+  const after = await call('POST', '/api/tasks', { on: app, token, body: { title: 'and the next' } })
+  expect([after.status, after.body.id]).toEqual([201, 3_000_000_001])
+}
+
+describe('upgrading a database of the previous release', () => {
+  test('PGlite: every account and task kept, the id sequence continued, ids past int4 served', { timeout: 60_000 }, async () => {
+    const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('drizzle-orm/pglite'),
+      import('drizzle-orm/pglite/migrator'),
+    ])
+    const dataDir = join(scratch, 'pglite')
+    const client = await PGlite.create(dataDir)
+    const old = drizzle(client)
+    await migrate(old, { migrationsFolder: await previousMigrations() })
+    await seedPreviousRelease(runOn(old))
+    const before = await contents(runOn(old))
+    await client.close()
+
+    const database = await openDatabase({ databaseUrl: undefined, dataDir, poolMax: 1, prepare: true, databaseTimeoutMs: 5000 })
+    try {
+      await expectUpgraded(database, before)
+    } finally {
+      await database.close()
+    }
+  })
+
+  test.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)(
+    'PostgreSQL: every account and task kept, the id sequence continued, ids past int4 served',
+    async () => {
+      const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/postgres-js'), import('drizzle-orm/postgres-js/migrator')])
+      const name = `todo_upgrade_${crypto.randomUUID().replaceAll('-', '')}`
+      const server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+      const url = new URL(TEST_DATABASE_URL!)
+      url.pathname = `/${name}`
+      await server.unsafe(`create database ${name}`)
+      try {
+        const client = postgres(url.toString(), { max: 1, onnotice: () => {} })
+        const old = drizzle(client)
+        await migrate(old, { migrationsFolder: await previousMigrations() })
+        await seedPreviousRelease(runOn(old))
+        const before = await contents(runOn(old))
+        await client.end()
+
+        const database = await openDatabase({
+          databaseUrl: url.toString(),
+          dataDir: 'memory://',
+          poolMax: 2,
+          prepare: true,
+          databaseTimeoutMs: 5000,
+        })
+        try {
+          await expectUpgraded(database, before)
+        } finally {
+          await database.close()
+        }
+      } finally {
+        await server.unsafe(`drop database if exists ${name} with (force)`)
+        await server.end()
+      }
+    },
+  )
+})
