@@ -4,6 +4,7 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { readDecimal } from '../http/decimal'
 import { errorsFor, ValidationFailed } from '../http/errors'
+import { parseJsonBody } from '../http/json-body'
 import { TaskModel } from './model'
 import { createTask, deleteTask, getTask, listTasks, type Precondition, type TaskRow, toggleTask, toTask, updateTask } from './queries'
 
@@ -60,7 +61,7 @@ function linkHeader(requestUrl: string, offset: number, limit: number, total: nu
 }
 
 // Routes with a body say `parse: 'json'` only to declare the media type in the
-// OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
+// OpenAPI document: parseJsonBody (registered after the auth guard) runs first and does the work.
 const taskHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
 // Every task route can answer these; routes with a body add 400, 413, 415.
 const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
@@ -101,6 +102,8 @@ export function taskRoutes<const Prefix extends string>(
     new Elysia({ prefix })
       .use(auth)
       .guard({ auth: true, detail: { tags: [tag] } })
+      // After the guard, so the token is checked before the body is read.
+      .onParse(parseJsonBody)
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
       .onTransform(({ params, query, body }) => {
         const path = params as Record<string, unknown> | undefined
