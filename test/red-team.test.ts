@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../src/app'
 import { MAX_BODY_BYTES, SERVER_BODY_LIMIT } from '../src/http/json-body'
-import { call, database, logger, type Reply, randomAddress, signedInUser, testConfig, userId } from './support'
+import { call, database, logger, type Reply, randomAddress, signedInUser, testConfig, tokenFor, userId } from './support'
 
 // An app of its own, listening, so that its `serve` options (Bun's body limit) apply.
 const served = (await createApp({ database, config: testConfig(), logger })).listen({ port: 0, hostname: '127.0.0.1' })
@@ -343,5 +343,56 @@ describe('item 2: the token comes before the body', () => {
       headers: { 'content-type': 'application/json' },
     })
     expect(reply.status).toBe(403)
+  })
+})
+
+describe('item 3: `sub` is storable text of 1 to 255 characters', () => {
+  const asUser = (token: string) => ({
+    call: (method: string, path: string, options: { body?: unknown } = {}) => call(method, path, { ...options, token }),
+  })
+
+  test('NUL, a lone high or low surrogate, or 256 characters: 401, never 500 or another user', async () => {
+    const tag = crypto.randomUUID()
+    for (const [name, sub] of [
+      ['NUL', `nul-${tag}\u0000x`],
+      ['lone high surrogate', `X-${tag}\ud800`],
+      ['lone low surrogate', `X-${tag}\udfff`],
+      ['256 characters', 'a'.repeat(256)],
+      ['256 emoji', '😀'.repeat(256)],
+      ['empty', ''],
+    ]) {
+      const user = asUser(await tokenFor(sub))
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['POST', { title: 'x' }],
+      ] as const) {
+        const reply = await user.call(method, '/api/tasks', { body })
+        expect({ name, method, status: reply.status, code: reply.body?.code }).toEqual({ name, method, status: 401, code: 'token_invalid' })
+        expect(reply.headers.get('www-authenticate')).toContain('sub claim')
+      }
+    }
+  })
+
+  test('255 characters, and 4-byte emoji, are accepted; different subjects never see each other', async () => {
+    const tag = crypto.randomUUID().slice(0, 8)
+    const subjects = [
+      `${tag}${'a'.repeat(255 - tag.length)}`,
+      `${tag}${'😀'.repeat(255 - tag.length)}`,
+      `${tag}😀`,
+      `${tag}😁`,
+      `${tag}\ud83d\ude00x`,
+    ]
+    const users = await Promise.all(subjects.map(async (sub, index) => ({ sub, title: `task ${index}`, ...asUser(await tokenFor(sub)) })))
+    for (const user of users) {
+      const created = await user.call('POST', '/api/tasks', { body: { title: user.title } })
+      expect(created.status).toBe(201)
+    }
+    for (const user of users) {
+      const list = await user.call('GET', '/api/tasks')
+      expect(list.status).toBe(200)
+      expect((list.body as { title: string }[]).map((task) => task.title)).toEqual([user.title])
+      const me = await user.call('GET', '/api/auth/me')
+      expect(me.body.id).toBe(user.sub)
+    }
   })
 })

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import { AuthUnavailable, Unauthenticated } from '../http/errors'
+import { isStorableText } from '../http/text'
 
 export const CLOCK_SKEW_SECONDS = 30
 export const TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60
@@ -65,10 +66,21 @@ function toAuthError(error: unknown): Unauthenticated | AuthUnavailable {
   return new Unauthenticated('malformed', 'Token is malformed')
 }
 
+/**
+ * `sub` becomes the user id in every query: text PostgreSQL can store (no NUL,
+ * which it refuses, and no unpaired surrogate, which UTF-8 cannot carry and
+ * would be replaced, making two subjects one user), 1..255 characters.
+ */
+function isAcceptedSubject(sub: unknown): sub is string {
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 2 * MAX_SUBJECT_LENGTH || !isStorableText(sub)) return false
+  let characters = 0
+  for (const _ of sub) if (++characters > MAX_SUBJECT_LENGTH) return false
+  return true
+}
+
 function identityOf(payload: JWTPayload): Identity {
   const { sub, iat, email, name } = payload
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
-    throw new Unauthenticated('claims', 'Token sub claim is not accepted')
+  if (!isAcceptedSubject(sub)) throw new Unauthenticated('claims', 'Token sub claim is not accepted')
   // jose checks a future iat only together with maxTokenAge; the contract wants it always.
   if (typeof iat === 'number' && iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) throw new Unauthenticated('claims', 'Token is not valid yet')
   return {
