@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../src/app'
 import { MAX_BODY_BYTES, SERVER_BODY_LIMIT } from '../src/http/json-body'
-import { call, database, logger, type Reply, randomAddress, signedInUser, testConfig, tokenFor, userId } from './support'
+import { call, database, logger, type Reply, randomAddress, signedInUser, signUp, testConfig, tokenFor, userId } from './support'
 
 // An app of its own, listening, so that its `serve` options (Bun's body limit) apply.
 const served = (await createApp({ database, config: testConfig(), logger })).listen({ port: 0, hostname: '127.0.0.1' })
@@ -393,6 +393,56 @@ describe('item 3: `sub` is storable text of 1 to 255 characters', () => {
       expect((list.body as { title: string }[]).map((task) => task.title)).toEqual([user.title])
       const me = await user.call('GET', '/api/auth/me')
       expect(me.body.id).toBe(user.sub)
+    }
+  })
+})
+
+describe('item 6: an email with control or invisible characters is refused at sign-up', () => {
+  const invisible: [string, string][] = [
+    ['NUL', '\u0000'],
+    ['TAB', '\t'],
+    ['US', '\u001f'],
+    ['DEL', '\u007f'],
+    ['NEL', '\u0085'],
+    ['APC', '\u009f'],
+    ['zero-width space', '\u200b'],
+    ['zero-width joiner', '\u200d'],
+    ['right-to-left mark', '\u200f'],
+    ['left-to-right embedding', '\u202a'],
+    ['right-to-left override', '\u202e'],
+    ['left-to-right isolate', '\u2066'],
+    ['pop directional isolate', '\u2069'],
+    ['byte order mark', '\ufeff'],
+    ['tag letter A', '\u{e0041}'],
+  ]
+
+  test('422 naming email, and no account is created', async () => {
+    for (const [name, character] of invisible) {
+      const email = `ada${character}-${crypto.randomUUID()}@example.com`
+      const { reply, from } = await signUp({ email })
+      expect({ name, status: reply.status, fields: reply.body?.errors?.map((e: { field: string }) => e.field) }).toEqual({
+        name,
+        status: 422,
+        fields: ['email'],
+      })
+      const signin = await call('POST', '/api/auth/signin', {
+        body: { email, password: 'correct horse battery' },
+        headers: { 'x-forwarded-for': from },
+      })
+      // No such account (a NUL is refused, 422, by the body parser before sign-in looks).
+      expect({ name, status: signin.status }).toEqual({ name, status: character === '\u0000' ? 422 : 401 })
+    }
+  })
+
+  test('Unicode addresses without them still sign up and sign in', async () => {
+    for (const email of [`ñandú-${crypto.randomUUID()}@ejemplo.es`, `用户-${crypto.randomUUID()}@例子.广告`]) {
+      const { reply, sent, from } = await signUp({ email })
+      expect({ email, status: reply.status }).toEqual({ email, status: 201 })
+      const signin = await call('POST', '/api/auth/signin', {
+        body: { email, password: sent.password },
+        headers: { 'x-forwarded-for': from },
+      })
+      expect({ email, status: signin.status }).toEqual({ email, status: 200 })
     }
   })
 })
