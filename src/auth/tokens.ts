@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import { jwt } from '@elysiajs/jwt'
+import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose'
 import { AuthUnavailable, Unauthenticated } from '../http/errors'
 import { isStorableText } from '../http/text'
 
@@ -114,6 +115,10 @@ function algorithmOf(token: string): unknown {
  */
 export async function createTokens(options: TokenOptions): Promise<Tokens> {
   const key = await importSecret(options.secret)
+  // The design card's plugin signs; verification stays on jose (below), for
+  // the contract's reasons (expired, bad signature) and Better Auth's key set.
+  // Used outside a request, through the function the plugin decorates.
+  const signer = jwt({ secret: key, alg: 'HS256', typ: 'JWT', iss: options.issuer, aud: options.audience }).decorator.jwt
   const common = { requiredClaims: ['sub', 'exp'], clockTolerance: CLOCK_SKEW_SECONDS }
   const sharedSecretOptions = { ...common, algorithms: ['HS256'], issuer: options.issuer, audience: options.audience }
   const keySet = options.jwksUrl
@@ -167,16 +172,10 @@ export async function createTokens(options: TokenOptions): Promise<Tokens> {
     },
 
     async issue(user) {
-      const issuedAt = Math.floor(Date.now() / 1000)
-      const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS
-      const jwt = new SignJWT({ email: user.email, name: user.name })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(user.id)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(expiresAt)
-      if (options.issuer) jwt.setIssuer(options.issuer)
-      if (options.audience) jwt.setAudience(options.audience)
-      return { token: await jwt.sign(key), expiresAt: new Date(expiresAt * 1000) }
+      // The plugin sets iat itself, to the same second read here.
+      const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS
+      const token = await signer.sign({ sub: user.id, email: user.email, name: user.name, exp: expiresAt })
+      return { token, expiresAt: new Date(expiresAt * 1000) }
     },
   }
 }
