@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import packageJson from '../package.json'
 import { authPlugin } from './auth/plugin'
-import { ANONYMOUS_BODY_PATHS, type AuthLimits, authRoutes, DEFAULT_AUTH_LIMITS } from './auth/routes'
+import { type AuthLimits, authRoutes, DEFAULT_AUTH_LIMITS } from './auth/routes'
 import { createTokens } from './auth/tokens'
 import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
@@ -9,7 +9,7 @@ import { docsRoutes } from './docs/routes'
 import { healthRoutes } from './health/routes'
 import { corsPolicy } from './http/cors'
 import { errorHandler } from './http/error-handler'
-import { jsonBody } from './http/json-body'
+import { SERVER_BODY_LIMIT } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
 import { taskRoutes } from './tasks/routes'
@@ -35,15 +35,12 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
-    // Bun's own 413 has an empty body, so its limit is lifted: json-body answers
-    // 413 in JSON from Content-Length without reading, and stops reading a
-    // chunked body at 64 KiB. Nothing else reads a body.
-    serve: { maxRequestBodySize: Number.MAX_SAFE_INTEGER },
+    // Bun's own body limit stands guard under the JSON parser (see json-body.ts).
+    serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     .use(requestLog(logger, log))
     .use(errorHandler(logger, log, (path) => allowedMethods(path)))
     .use(corsPolicy(config.corsOrigins))
-    .use(jsonBody(ANONYMOUS_BODY_PATHS))
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
     .use(authRoutes(database.db, tokens, auth, authLimits, config.trustProxy))

@@ -1,11 +1,18 @@
 import { t } from 'elysia'
 import { text } from '../http/text'
 
+// Control characters, zero-width and bidi-override characters (and the other
+// invisible format characters) make two addresses look the same; \uDB40 starts
+// the invisible tag and variation-selector characters of plane 14.
+const INVISIBLE =
+  '\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\uFEFF\\uFFF9-\\uFFFB\\uDB40'
+const part = `[^\\s@${INVISIBLE}]+`
+
 // Trimmed and lower-cased before it is checked (see routes.ts); any Unicode
-// local part or domain is accepted, spaces and a second @ are not.
+// local part or domain is accepted, spaces, invisible characters and a second @ are not.
 const email = t.String({
   maxLength: 254,
-  pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$',
+  pattern: `^${part}@${part}\\.${part}$`,
   error: 'must be an email address such as ada@example.com',
 })
 

@@ -2,6 +2,7 @@ import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
 import { errorsFor } from '../http/errors'
+import { parseJsonBody } from '../http/json-body'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
 import { InvalidCredentials } from './errors'
 import { AuthModel } from './model'
@@ -9,9 +10,6 @@ import { hashPassword, prepareDummyHash, verifyPassword } from './passwords'
 import type { authPlugin } from './plugin'
 import { createRateLimiter, type RateLimit } from './rate-limit'
 import type { Tokens } from './tokens'
-
-/** The only routes that read a body sent without credentials. */
-export const ANONYMOUS_BODY_PATHS = ['/api/auth/signup', '/api/auth/signin'] as const
 
 export interface AuthLimits {
   signup: RateLimit
@@ -64,64 +62,70 @@ export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof
     return { token, token_type: 'bearer' as const, expires_at: expiresAt.toISOString(), user: account }
   }
 
-  return new Elysia({ prefix: '/api/auth', tags: ['auth'] })
-    .use(auth)
-    .post(
-      '/signup',
-      async ({ body, set }) => {
-        const account = await createAccount(db, {
-          email: body.email,
-          name: body.name?.trim() || null,
-          passwordHash: await hashPassword(body.password),
-        })
-        set.status = 201
-        return session(account)
-      },
-      {
-        transform: countAttempt(limitSignup),
-        parse: 'json',
-        body: AuthModel.signup,
-        response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
-        detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
-      },
-    )
-    .post(
-      '/signin',
-      async ({ body }) => {
-        const account = await findAccountByEmail(db, body.email)
-        // Unknown email or wrong password: the same hash work, the same answer.
-        if (!(await verifyPassword(body.password, account?.passwordHash)) || !account) throw new InvalidCredentials()
-        const { passwordHash: _, ...publicAccount } = account
-        return session(publicAccount)
-      },
-      {
-        transform: countAttempt(limitSignin),
-        parse: 'json',
-        body: AuthModel.signin,
-        response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
-        detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
-      },
-    )
-    .get(
-      '/me',
-      async ({ identity }) => {
-        const account = await getAccount(db, identity.userId)
-        if (account) return account
-        // A Better Auth user has no local account: what the token says.
-        return { id: identity.userId, email: identity.email, name: identity.name }
-      },
-      { auth: true, response: { 200: AuthModel.me, ...errorsFor(401, 500, 503) }, detail: { summary: 'The signed-in user' } },
-    )
-    .delete(
-      '/me',
-      async ({ userId, set }) => {
-        await deleteAccount(db, userId)
-        set.status = 204
-      },
-      {
-        auth: true,
-        response: { 204: AuthModel.none, ...errorsFor(401, 500, 503) },
-        detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
-      },
-    )
+  return (
+    new Elysia({ prefix: '/api/auth', tags: ['auth'] })
+      .use(auth)
+      .post(
+        '/signup',
+        async ({ body, set }) => {
+          const account = await createAccount(db, {
+            email: body.email,
+            name: body.name?.trim() || null,
+            passwordHash: await hashPassword(body.password),
+          })
+          set.status = 201
+          return session(account)
+        },
+        {
+          transform: countAttempt(limitSignup),
+          // The JSON parser reads the body; 'json' after it only names the media
+          // type in the OpenAPI document (the parser always answers first).
+          parse: [parseJsonBody, 'json'],
+          body: AuthModel.signup,
+          response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
+          detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
+        },
+      )
+      .post(
+        '/signin',
+        async ({ body }) => {
+          const account = await findAccountByEmail(db, body.email)
+          // Unknown email or wrong password: the same hash work, the same answer.
+          if (!(await verifyPassword(body.password, account?.passwordHash)) || !account) throw new InvalidCredentials()
+          const { passwordHash: _, ...publicAccount } = account
+          return session(publicAccount)
+        },
+        {
+          transform: countAttempt(limitSignin),
+          parse: [parseJsonBody, 'json'],
+          body: AuthModel.signin,
+          response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
+          detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
+        },
+      )
+      // The routes below need a token: checked first, then any body is read.
+      .guard({ auth: true })
+      .onParse(parseJsonBody)
+      .get(
+        '/me',
+        async ({ identity }) => {
+          const account = await getAccount(db, identity.userId)
+          if (account) return account
+          // A Better Auth user has no local account: what the token says.
+          return { id: identity.userId, email: identity.email, name: identity.name }
+        },
+        { response: { 200: AuthModel.me, ...errorsFor(401, 500, 503) }, detail: { summary: 'The signed-in user' } },
+      )
+      .delete(
+        '/me',
+        async ({ userId, set }) => {
+          await deleteAccount(db, userId)
+          set.status = 204
+        },
+        {
+          response: { 204: AuthModel.none, ...errorsFor(401, 500, 503) },
+          detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
+        },
+      )
+  )
 }

@@ -1,4 +1,6 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import { jwt } from '@elysiajs/jwt'
+import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose'
+import { isStorableText } from '../http/text'
 import { AuthUnavailable, Unauthenticated } from './errors'
 
 export const CLOCK_SKEW_SECONDS = 30
@@ -65,10 +67,21 @@ function toAuthError(error: unknown): Unauthenticated | AuthUnavailable {
   return new Unauthenticated('malformed', 'Token is malformed')
 }
 
+/**
+ * `sub` becomes the user id in every query: text PostgreSQL can store (no NUL,
+ * which it refuses, and no unpaired surrogate, which UTF-8 cannot carry and
+ * would be replaced, making two subjects one user), 1..255 characters.
+ */
+function isAcceptedSubject(sub: unknown): sub is string {
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 2 * MAX_SUBJECT_LENGTH || !isStorableText(sub)) return false
+  let characters = 0
+  for (const _ of sub) if (++characters > MAX_SUBJECT_LENGTH) return false
+  return true
+}
+
 function identityOf(payload: JWTPayload): Identity {
   const { sub, iat, email, name } = payload
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
-    throw new Unauthenticated('claims', 'Token sub claim is not accepted')
+  if (!isAcceptedSubject(sub)) throw new Unauthenticated('claims', 'Token sub claim is not accepted')
   // jose checks a future iat only together with maxTokenAge; the contract wants it always.
   if (typeof iat === 'number' && iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) throw new Unauthenticated('claims', 'Token is not valid yet')
   return {
@@ -102,6 +115,10 @@ function algorithmOf(token: string): unknown {
  */
 export async function createTokens(options: TokenOptions): Promise<Tokens> {
   const key = await importSecret(options.secret)
+  // The design card's plugin signs; verification stays on jose (below), for
+  // the contract's reasons (expired, bad signature) and Better Auth's key set.
+  // Used outside a request, through the function the plugin decorates.
+  const signer = jwt({ secret: key, alg: 'HS256', typ: 'JWT', iss: options.issuer, aud: options.audience }).decorator.jwt
   const common = { requiredClaims: ['sub', 'exp'], clockTolerance: CLOCK_SKEW_SECONDS }
   const sharedSecretOptions = { ...common, algorithms: ['HS256'], issuer: options.issuer, audience: options.audience }
   const keySet = options.jwksUrl
@@ -155,16 +172,10 @@ export async function createTokens(options: TokenOptions): Promise<Tokens> {
     },
 
     async issue(user) {
-      const issuedAt = Math.floor(Date.now() / 1000)
-      const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS
-      const jwt = new SignJWT({ email: user.email, name: user.name })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(user.id)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(expiresAt)
-      if (options.issuer) jwt.setIssuer(options.issuer)
-      if (options.audience) jwt.setAudience(options.audience)
-      return { token: await jwt.sign(key), expiresAt: new Date(expiresAt * 1000) }
+      // The plugin sets iat itself, to the same second read here.
+      const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS
+      const token = await signer.sign({ sub: user.id, email: user.email, name: user.name, exp: expiresAt })
+      return { token, expiresAt: new Date(expiresAt * 1000) }
     },
   }
 }

@@ -5,6 +5,7 @@ import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { errorsFor } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
+import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
 import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
 import { TaskModel } from './model'
@@ -34,7 +35,7 @@ function parseDueDate(value: string | null | undefined): string | null | undefin
 }
 
 // Routes with a body say `parse: 'json'` only to declare the media type in the
-// OpenAPI document: the global parser in http/json-body.ts runs first and does the work.
+// OpenAPI document: parseJsonBody (registered after the auth guard) runs first and does the work.
 // Every task route can answer these; routes with a body add 400, 413, 415.
 const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
 const bodyErrors = errorsFor(400, 413, 415)
@@ -84,6 +85,8 @@ function taskRoutesAt<const Prefix extends string>({
     new Elysia({ prefix })
       .use(auth)
       .guard({ auth: true, detail: { tags: [tag] } })
+      // After the guard, so the token is checked before the body is read.
+      .onParse(parseJsonBody)
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
       .onTransform(({ params, query, body }) => {
         readIdParam(params)
