@@ -43,7 +43,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(corsPolicy(config.corsOrigins))
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
-    .use(authRoutes(database.db, tokens, auth, authLimits, config.trustProxy))
+    .use(authRoutes({ db: database.db, tokens, auth, limits: authLimits, trustProxy: config.trustProxy }))
     .use(taskRoutes({ db: database.db, auth }))
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.

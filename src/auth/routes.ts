@@ -44,7 +44,16 @@ function normaliseEmail(body: unknown) {
   if (input && typeof input.email === 'string') input.email = input.email.trim().toLowerCase()
 }
 
-export function authRoutes(db: Database, tokens: Tokens, auth: ReturnType<typeof authPlugin>, limits: AuthLimits, trustProxy: number) {
+export interface AuthRoutesDeps {
+  db: Database
+  tokens: Tokens
+  auth: ReturnType<typeof authPlugin>
+  limits: AuthLimits
+  /** Proxies whose X-Forwarded-For entries name the client (0: the socket's address). */
+  trustProxy: number
+}
+
+export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesDeps) {
   const limitSignup = createRateLimiter(db, 'signup', limits.signup, limits.now)
   const limitSignin = createRateLimiter(db, 'signin', limits.signin, limits.now)
   prepareDummyHash()
