@@ -50,6 +50,8 @@ const sql = postgres(DATABASE_URL, {
   connect_timeout: 5,
   idle_timeout: 20,
   connection: { application_name: 'bench-reference' },
+  // Task ids are bigint: read as numbers, as the service does.
+  types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
 })
 
 // ---------------------------------------------------------------- SQL, built once
@@ -206,18 +208,19 @@ async function verifyToken(token: string): Promise<string | Response> {
   if (exp <= now - CLOCK_SKEW_SECONDS) return unauthorized('token_expired', 'Token has expired')
   if ((typeof nbf === 'number' && nbf > now + CLOCK_SKEW_SECONDS) || (typeof iat === 'number' && iat > now + CLOCK_SKEW_SECONDS))
     return unauthorized('token_invalid', 'Token is not valid yet')
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH || sub.includes('\u0000') || !sub.isWellFormed())
     return unauthorized('token_invalid', 'Token sub claim is not accepted')
   return sub
 }
 
 // ---------------------------------------------------------------- input
 
-const DECIMAL = /^\d{1,10}$/
+const DECIMAL = /^\d{1,16}$/
 
 function taskId(raw: string): number | Response {
   const id = Number(raw)
-  if (!DECIMAL.test(raw) || id < 1 || id > 2147483647) return invalid('id', 'must be a task id: an integer from 1 to 2147483647')
+  if (!DECIMAL.test(raw) || id < 1 || id > Number.MAX_SAFE_INTEGER)
+    return invalid('id', `must be an id: an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
   return id
 }
 
