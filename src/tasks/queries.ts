@@ -118,7 +118,7 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
       then null
       else (select count(*) from ${tasks} where ${matching})::int end`
     return db
-      .select({ ...answerColumns, total })
+      .select({ task: answerColumns, total })
       .from(tasks)
       .where(matching)
       .orderBy(...listOrder(query))
@@ -137,7 +137,7 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
   }
   // A null total: the first page holds every matching task.
   const total = found[0]?.total ?? found.length
-  return { tasks: found.map(({ total: _, ...task }) => task), total }
+  return { tasks: found.map((row) => row.task), total }
 }
 
 export async function getTask(db: Database, userId: string, id: number): Promise<TaskRow> {
