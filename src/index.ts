@@ -23,6 +23,10 @@ const database = await openDatabase(config).catch((error: unknown) =>
   fail(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`),
 )
 logger.info(`database: ${database.description}`)
+if (database.kind === 'postgres' && !database.serverTimeouts)
+  logger.warn(
+    'the database (a transaction pooler?) refuses statement_timeout as a startup parameter: set statement_timeout and idle_in_transaction_session_timeout on the database role',
+  )
 
 const app = (await createApp({ database, config: { ...config, jwtSecret }, logger })).listen({
   port: config.port,

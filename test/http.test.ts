@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test'
+import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import packageJson from '../package.json'
@@ -291,6 +292,15 @@ describe('CORS', () => {
   })
 })
 
+test('PostgreSQL itself cancels statements past DATABASE_TIMEOUT_MS, unless a pooler refuses the startup parameter', async () => {
+  const direct = database.kind === 'postgres' && process.env.TEST_THROUGH_POOLER !== '1'
+  expect(database.serverTimeouts).toBe(direct)
+  if (direct) {
+    const rows = (await database.db.execute(sql`show statement_timeout`)) as unknown as { statement_timeout: string }[]
+    expect(rows[0]?.statement_timeout).toBe('5s') // test/support.ts opens it with databaseTimeoutMs 5000
+  }
+})
+
 test('GET / names the service and GET /health is ok', async () => {
   const root = await call('GET', '/')
   expect(root.status).toBe(200)
@@ -313,6 +323,7 @@ describe('database unavailable', () => {
     const handle: DatabaseHandle = {
       db,
       kind: 'postgres',
+      serverTimeouts: false,
       description: `PostgreSQL at 127.0.0.1:${port}/todo`,
       ping: async () => {
         await client`select 1`

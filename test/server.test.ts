@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Subprocess, spawn } from 'bun'
 import { rawConnection } from './sockets'
-import { app, database, secret, TEST_DATABASE_URL, tokenFor, userId } from './support'
+import { app, database, secret, TEST_DATABASE_PREPARE, TEST_DATABASE_URL, tokenFor, userId } from './support'
 
 const server = app.listen({ port: 0, hostname: '127.0.0.1' })
 const base = `http://127.0.0.1:${server.server!.port}`
@@ -81,7 +81,9 @@ async function startService(env: Record<string, string>): Promise<Started> {
   return { process: child, port: Number(listening.port), waitFor }
 }
 
-const databaseEnv: Record<string, string> = TEST_DATABASE_URL ? { DATABASE_URL: TEST_DATABASE_URL } : { DATA_DIR: 'memory://' }
+const databaseEnv: Record<string, string> = TEST_DATABASE_URL
+  ? { DATABASE_URL: TEST_DATABASE_URL, DATABASE_PREPARE: String(TEST_DATABASE_PREPARE) }
+  : { DATA_DIR: 'memory://' }
 
 describe('SIGTERM', () => {
   test('finishes the request in flight, refuses new connections, exits 0', async () => {
@@ -171,7 +173,7 @@ test.if(database.kind === 'postgres')(
     try {
       const url = new URL(TEST_DATABASE_URL!)
       url.pathname = `/${name}`
-      const env = { DATABASE_URL: url.toString(), BETTER_AUTH_SECRET: secret }
+      const env = { DATABASE_URL: url.toString(), DATABASE_PREPARE: String(TEST_DATABASE_PREPARE), BETTER_AUTH_SECRET: secret }
       const services = await Promise.all([startService(env), startService(env), startService(env)])
       const token = await tokenFor(userId('multi'))
       for (const service of services) {

@@ -13,6 +13,8 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres'
   /** Where the data lives, safe to print (no password). */
   description: string
+  /** Whether PostgreSQL itself cancels statements past DATABASE_TIMEOUT_MS (see connectionTimeouts). */
+  serverTimeouts: boolean
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -32,13 +34,42 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl === undefined) return openPglite(options.dataDir)
   await migratePostgresDatabase(options.databaseUrl)
-  return connectPostgres(options.databaseUrl, options)
+  const serverTimeouts = await acceptsConnectionTimeouts(options.databaseUrl, options.databaseTimeoutMs)
+  return connectPostgres(options.databaseUrl, options, serverTimeouts)
+}
+
+/**
+ * Transaction poolers (PgBouncer, Neon's -pooler endpoints) refuse startup
+ * parameters they do not track, and then every connection would fail: one
+ * connection tries them first, and a refusal means connecting without.
+ */
+async function acceptsConnectionTimeouts(url: string, timeoutMs: number): Promise<boolean> {
+  const probe = postgres(url, {
+    max: 1,
+    prepare: false,
+    onnotice: () => {},
+    connect_timeout: 10,
+    connection: connectionTimeouts(timeoutMs),
+  })
+  try {
+    await probe`select 1`
+    return true
+  } catch (error) {
+    if (error instanceof Error && /unsupported startup parameter/i.test(error.message)) return false
+    throw error
+  } finally {
+    await probe.end({ timeout: 1 })
+  }
 }
 
 // Longer than any query of ours runs; shorter than TCP takes to notice a dead peer.
 const SILENT_SOCKET_MS = 30_000
 
-function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' | 'prepare' | 'databaseTimeoutMs'>): DatabaseHandle {
+function connectPostgres(
+  url: string,
+  options: Pick<DatabaseOptions, 'poolMax' | 'prepare' | 'databaseTimeoutMs'>,
+  serverTimeouts: boolean,
+): DatabaseHandle {
   const client = postgres(url, {
     max: options.poolMax,
     prepare: options.prepare,
@@ -51,7 +82,7 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     // A documented postgres.js option that its type definitions leave out.
     ...({ socket: silentSocketCutoff(SILENT_SOCKET_MS) } as object),
-    connection: { application_name: 'todo-api', ...(options.prepare ? connectionTimeouts(options.databaseTimeoutMs) : {}) },
+    connection: { application_name: 'todo-api', ...(serverTimeouts ? connectionTimeouts(options.databaseTimeoutMs) : {}) },
     // Task ids are bigint: read as numbers, as PGlite reads them and the API
     // answers them (drizzle's mode 'number', exact up to 2^53 - 1).
     types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
@@ -62,6 +93,7 @@ function connectPostgres(url: string, options: Pick<DatabaseOptions, 'poolMax' |
   return {
     db,
     kind: 'postgres',
+    serverTimeouts,
     description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
     ping: async () => {
       await guarded(db, () => client`select 1`)
@@ -82,6 +114,8 @@ async function openPglite(dataDir: string): Promise<DatabaseHandle> {
   return {
     db: db as unknown as Database,
     kind: 'pglite',
+    // In process: a statement cannot outlive the request that runs it.
+    serverTimeouts: false,
     description: dataDir.startsWith('memory://') ? 'embedded PGlite in memory' : `embedded PGlite in ${dataDir}`,
     ping: async () => {
       await client.query('select 1')

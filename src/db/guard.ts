@@ -133,9 +133,9 @@ export function guarded<T>(db: object, work: (deadline: number) => PromiseLike<T
 /**
  * The server-side bounds sent when each connection starts: PostgreSQL itself
  * cancels a statement past the timeout and ends a transaction left idle that
- * long. Transaction poolers (PgBouncer) refuse these startup parameters, so
- * behind one (DATABASE_PREPARE=false) they are not sent; set them on the
- * database role there instead.
+ * long. Transaction poolers (PgBouncer) refuse these startup parameters
+ * ("unsupported startup parameter"): behind one they are not sent (see
+ * openDatabase), and they belong on the database role instead.
  */
 export function connectionTimeouts(timeoutMs: number): Record<string, string> {
   return { statement_timeout: String(timeoutMs), idle_in_transaction_session_timeout: String(timeoutMs) }
