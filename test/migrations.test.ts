@@ -76,7 +76,7 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
     await run(`select format_type(a.atttypid, a.atttypmod) as column_type, s.seqtypid::regtype::text as sequence_type, s.seqmax::text as sequence_max
       from pg_attribute a, pg_sequence s
       where a.attrelid = 'tasks'::regclass and a.attname = 'id' and s.seqrelid = pg_get_serial_sequence('tasks', 'id')::regclass`),
-  ).toEqual([{ column_type: 'bigint', sequence_type: 'bigint', sequence_max: '9223372036854775807' }])
+  ).toEqual([{ column_type: 'bigint', sequence_type: 'bigint', sequence_max: '9007199254740991' }])
 
   const app = await createApp({ database, config: testConfig(), logger })
   const signedIn = await call('POST', '/api/auth/signin', {

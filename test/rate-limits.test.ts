@@ -129,3 +129,31 @@ describe('refill', () => {
     expect(await stored()).toEqual([recentKey])
   })
 })
+
+describe('what counts as an attempt, and from where', () => {
+  test('every sign-in counts, however malformed its body, and counts once: the 4th is 429 before its body is read', async () => {
+    const app = await appOn(TIGHT)
+    const from = randomAddress()
+    const bodies: { raw?: string; headers: Record<string, string> }[] = [
+      { raw: '{bad', headers: { 'content-type': 'application/json' } },
+      { raw: 'email=a', headers: { 'content-type': 'text/plain' } },
+      { headers: {} },
+    ]
+    const statuses: number[] = []
+    for (const { raw, headers } of bodies)
+      statuses.push((await call('POST', '/api/auth/signin', { on: app, raw, headers: { ...headers, 'x-forwarded-for': from } })).status)
+    expect(statuses).toEqual([400, 415, 422])
+    expect((await signIn(app, from)).status).toBe(429)
+  })
+
+  test('an X-Forwarded-For entry that is not an IP address is not trusted: the socket address is used, never a 500', async () => {
+    const app = await appOn(TIGHT)
+    // app.handle has no socket: every request without a trusted address shares the key of 'unknown'.
+    await database.db.delete(rateLimits).where(inArray(rateLimits.key, ['signin:unknown']))
+    const forged = () => `${crypto.randomUUID()}${'x'.repeat(8000)}`
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) statuses.push((await signIn(app, forged())).status)
+    // Each forged entry differs, yet all four share one key: the (absent) socket address.
+    expect(statuses).toEqual([401, 401, 401, 429])
+  })
+})

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
@@ -25,7 +26,12 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   signin: { burst: 10, refillSeconds: 30 }, // 10 at once, then 2 a minute
 }
 
-/** The client's address: the socket's, or behind `trustProxy` proxies the entry they appended to X-Forwarded-For. */
+/**
+ * The client's address: the socket's, or behind `trustProxy` proxies the entry
+ * they appended to X-Forwarded-For. An entry that is not an IP address (a
+ * proxy that passes the header through lets the client write it) is not
+ * trusted: it would key the rate limit with whatever the client chose.
+ */
 function clientAddress(request: Request, socketAddress: string | undefined, trustProxy: number): string {
   if (trustProxy > 0) {
     const forwarded =
@@ -34,7 +40,7 @@ function clientAddress(request: Request, socketAddress: string | undefined, trus
         ?.split(',')
         .map((part) => part.trim()) ?? []
     const entry = forwarded[forwarded.length - trustProxy]
-    if (entry) return entry
+    if (entry && isIP(entry)) return entry
   }
   return socketAddress ?? 'unknown'
 }
@@ -58,13 +64,17 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesD
   const limitSignin = createRateLimiter(db, 'signin', limits.signin, limits.now)
   prepareDummyHash()
 
-  // Counted before validation, so every attempt counts, failed or not.
+  // Counted before the body is read (the first parse hook) or, for a request
+  // without one, before validation: every attempt counts, failed or not, once.
+  const counted = new WeakSet<Request>()
   const countAttempt =
     (take: (address: string) => Promise<void>) =>
-    async ({ request, server, body }: { request: Request; server: Server<unknown> | null; body: unknown }) => {
+    async ({ request, server }: { request: Request; server: Server<unknown> | null }): Promise<undefined> => {
+      if (counted.has(request)) return
+      counted.add(request)
       await take(clientAddress(request, server?.requestIP(request)?.address, trustProxy))
-      normaliseEmail(body)
     }
+  const normalise = ({ body }: { body: unknown }) => normaliseEmail(body)
 
   async function session(account: { id: string; email: string; name: string | null; created_at: string }) {
     const { token, expiresAt } = await tokens.issue(account)
@@ -86,10 +96,10 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesD
           return session(account)
         },
         {
-          transform: countAttempt(limitSignup),
+          transform: [countAttempt(limitSignup), normalise],
           // The JSON parser reads the body; 'json' after it only names the media
           // type in the OpenAPI document (the parser always answers first).
-          parse: [parseJsonBody, 'json'],
+          parse: [countAttempt(limitSignup), parseJsonBody, 'json'],
           body: AuthModel.signup,
           response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
           detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
@@ -105,8 +115,8 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesD
           return session(publicAccount)
         },
         {
-          transform: countAttempt(limitSignin),
-          parse: [parseJsonBody, 'json'],
+          transform: [countAttempt(limitSignin), normalise],
+          parse: [countAttempt(limitSignin), parseJsonBody, 'json'],
           body: AuthModel.signin,
           response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
           detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },

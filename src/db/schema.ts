@@ -10,7 +10,8 @@ export const tasks = pgTable(
   'tasks',
   {
     userId: text('user_id').notNull(),
-    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    // JSON carries integers exactly up to 2^53 - 1: the sequence stops there rather than round.
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
     title: text('title').notNull(),
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
