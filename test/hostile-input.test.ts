@@ -290,8 +290,14 @@ describe('edges found in review', () => {
 
 describe('the per-user limit of 10,000 tasks', () => {
   async function seed(user: User, count: number) {
+    // One task through the API makes the default list; the rest go in it directly, after it
+    // (valid fractional-indexing keys: a fraction never ends in 0).
+    const first = await send(user, 'POST', '/api/tasks', { body: { title: 'seeded 0' } })
+    expect(first.status).toBe(201)
     await database.db.execute(
-      sql`insert into tasks (user_id, title) select ${user.id}, 'seeded ' || n from generate_series(1, ${count}::int) as n`,
+      sql`insert into tasks (user_id, title, list_id, position)
+        select ${user.id}, 'seeded ' || n, l.id, 'b' || lpad(n::text, 5, '0') || '1'
+        from generate_series(1, ${count - 1}::int) as n, lists l where l.user_id = ${user.id} and l.is_default`,
     )
     await database.db.execute(
       sql`insert into task_quotas (user_id, task_count) values (${user.id}, ${count}) on conflict (user_id) do update set task_count = excluded.task_count`,

@@ -1,7 +1,8 @@
 // A database made by the release before task ids became bigint (drizzle/0000
 // and 0001 only, applied with drizzle's own bookkeeping) upgrades in place
 // when the app opens it: every account and task kept as it was, the id
-// sequence continued, and ids past int4 served. On PGlite always, on
+// sequence continued, ids past int4 served, and each user's tasks placed in a
+// default list in the order they were created. On PGlite always, on
 // PostgreSQL when TEST_DATABASE_URL is set (not through a pooler: it creates
 // and drops a database).
 import { afterAll, describe, expect, test } from 'bun:test'
@@ -9,6 +10,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
+import { generateNKeysBetween } from 'fractional-indexing'
 import postgres from 'postgres'
 import { createApp } from '../src/app'
 import { hashPassword } from '../src/auth/passwords'
@@ -57,15 +59,21 @@ async function seedPreviousRelease(run: Run) {
     ('old-user-a', 'third', null, false, 'medium', null, '{}', 2, '2026-01-08T00:00:00.004Z', '2026-01-09T00:00:00.005Z'),
     ('old-user-a', 'deleted', null, false, 'medium', null, '{}', 1, '2026-01-10T00:00:00.006Z', '2026-01-10T00:00:00.006Z')`)
   await run(`delete from tasks where title = 'deleted'`)
-  await run(`insert into task_quotas (user_id, task_count) values ('old-user-a', 2), ('old-user-b', 1)`)
+  // Enough tasks for positions of one, two and three digits (a0..az, b00..bzz, c000..).
+  await run(`insert into tasks (user_id, title, created_at, updated_at)
+    select 'old-user-c', 'bulk ' || n, timestamptz '2026-01-01' + n * interval '1 second', timestamptz '2026-01-01' + n * interval '1 second'
+    from generate_series(1, ${MANY}) as n`)
+  await run(`insert into task_quotas (user_id, task_count) values ('old-user-a', 2), ('old-user-b', 1), ('old-user-c', ${MANY})`)
 }
+
+const MANY = 4000
 
 /** Every row of the user data, as text that keeps each value exactly. */
 async function contents(run: Run) {
   const [row] = await run(`select
     (select json_agg(u order by u.id) from users u)::text as users,
-    (select json_agg(t order by t.id) from tasks t)::text as tasks,
-    (select json_agg(q order by q.user_id) from task_quotas q)::text as quotas`)
+    (select json_agg(t order by t.id) from (select user_id, id, title, description, completed, priority, due_date, tags, version, created_at, updated_at from tasks) t)::text as tasks,
+    (select json_agg(q order by q.user_id) from (select user_id, task_count from task_quotas) q)::text as quotas`)
   return row
 }
 
@@ -77,6 +85,23 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
       from pg_attribute a, pg_sequence s
       where a.attrelid = 'tasks'::regclass and a.attname = 'id' and s.seqrelid = pg_get_serial_sequence('tasks', 'id')::regclass`),
   ).toEqual([{ column_type: 'bigint', sequence_type: 'bigint', sequence_max: '9007199254740991' }])
+
+  // One default list per user with tasks, holding them all at the top level, in created_at order.
+  expect(await run(`select user_id, name, is_default, position from lists order by user_id`)).toEqual(
+    ['old-user-a', 'old-user-b', 'old-user-c'].map((user_id) => ({ user_id, name: 'Inbox', is_default: true, position: 'a0' })),
+  )
+  expect(await run(`select user_id, list_count::int from task_quotas order by user_id`)).toEqual(
+    ['old-user-a', 'old-user-b', 'old-user-c'].map((user_id) => ({ user_id, list_count: 1 })),
+  )
+  const placed = await run(`select t.user_id, t.parent_id, t.position from tasks t
+    join lists l on l.user_id = t.user_id and l.id = t.list_id and l.is_default
+    order by t.user_id, t.created_at, t.id`)
+  const positionsOf = (user: string) => placed.filter((row) => row.user_id === user).map((row) => row.position)
+  // The keys fractional-indexing itself gives so many items in a row.
+  expect(positionsOf('old-user-a')).toEqual(generateNKeysBetween(null, null, 2))
+  expect(positionsOf('old-user-b')).toEqual(generateNKeysBetween(null, null, 1))
+  expect(positionsOf('old-user-c')).toEqual(generateNKeysBetween(null, null, MANY))
+  expect(placed.every((row) => row.parent_id === null)).toBe(true)
 
   const app = await createApp({ database, config: testConfig(), logger })
   const signedIn = await call('POST', '/api/auth/signin', {
@@ -101,9 +126,11 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
     ],
   ])
 
-  // The sequence goes on where it stood (4 was taken and deleted before the upgrade).
+  // The sequence goes on where it stood (4 was taken and deleted, then the bulk took MANY more).
   const next = await call('POST', '/api/tasks', { on: app, token, body: { title: 'after the upgrade' } })
-  expect([next.status, next.body.id]).toEqual([201, 5])
+  expect([next.status, next.body.id]).toEqual([201, 4 + MANY + 1])
+  // ...at the end of the user's default list.
+  expect(await run(`select position from tasks where id = ${next.body.id}`)).toEqual([{ position: 'a2' }])
 
   // Past int4: the sequence and the column take it, and the API answers it as a number.
   await run('alter table tasks alter column id restart with 3000000000')

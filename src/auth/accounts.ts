@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
-import { taskQuotas, tasks, users } from '../db/schema'
+import { lists, taskQuotas, tasks, users } from '../db/schema'
 import { EmailTaken } from './errors'
 
 const iso = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
@@ -56,13 +56,14 @@ export async function getAccount(db: Database, id: string): Promise<Account | un
   return account
 }
 
-/** The account (if any) and every task of this user, in one transaction. */
+/** The account (if any) and every list and task of this user, in one transaction. */
 export async function deleteAccount(db: Database, userId: string): Promise<void> {
   await transaction(db, async (tx) => {
     // The quota row first: a create in flight holds its lock, so this waits
     // for that task to exist, and the next delete takes it too.
     await tx.delete(taskQuotas).where(eq(taskQuotas.userId, userId))
     await tx.delete(tasks).where(eq(tasks.userId, userId))
+    await tx.delete(lists).where(eq(lists.userId, userId))
     await tx.delete(users).where(eq(users.id, userId))
   })
 }

@@ -1,8 +1,52 @@
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core'
+import {
+  bigint,
+  boolean,
+  customType,
+  foreignKey,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
 
 // Declared in this order so that ORDER BY priority sorts low < medium < high.
 export const priority = pgEnum('task_priority', ['low', 'medium', 'high'])
+
+// Sort keys made by fractional-indexing (src/lists/positions.ts): compared byte
+// by byte, whatever collation the database was created with.
+const sortKey = customType<{ data: string }>({ dataType: () => 'text COLLATE "C"' })
+
+// A user's task lists. Keyed by (user_id, id), like tasks, so both can be
+// distributed by user_id (Citus) and joined on it.
+export const lists = pgTable(
+  'lists',
+  {
+    userId: text('user_id').notNull(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
+    name: text('name').notNull(),
+    color: text('color'),
+    isDefault: boolean('is_default').notNull().default(false),
+    position: sortKey('position').notNull(),
+    // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
+    version: integer('version').notNull().default(1),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.id] }),
+    // Serves the 403-versus-404 existence check, which must not know the owner.
+    index('lists_id_idx').on(table.id),
+    // Exactly one default list per user, however many first requests race to make it.
+    uniqueIndex('lists_one_default_idx').on(table.userId).where(sql`${table.isDefault}`),
+    // Never two lists at one position, also under concurrent moves.
+    uniqueIndex('lists_user_position_idx').on(table.userId, table.position),
+  ],
+)
 
 // Keyed by (user_id, id) so the table can be distributed by user_id (Citus)
 // without changing a query; user_id is text because Better Auth ids are not UUIDs.
@@ -12,6 +56,11 @@ export const tasks = pgTable(
     userId: text('user_id').notNull(),
     // JSON carries integers exactly up to 2^53 - 1: the sequence stops there rather than round.
     id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
+    listId: bigint('list_id', { mode: 'number' }).notNull(),
+    // Null for a top-level task; else the task it is a subtask of, in the same list.
+    parentId: bigint('parent_id', { mode: 'number' }),
+    // Orders a task among its siblings (same list, same parent).
+    position: sortKey('position').notNull(),
     title: text('title').notNull(),
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
@@ -30,14 +79,23 @@ export const tasks = pgTable(
     index('tasks_user_created_idx').on(table.userId, table.createdAt, table.id),
     index('tasks_user_updated_idx').on(table.userId, table.updatedAt, table.id),
     index('tasks_user_due_idx').on(table.userId, table.dueDate, table.id),
+    // Never two siblings at one position, also under concurrent moves; serves
+    // the siblings in order (top-level tasks have parent 0 here).
+    uniqueIndex('tasks_sibling_position_idx').on(table.userId, table.listId, sql`coalesce(${table.parentId}, 0)`, table.position),
+    // Deleting a list deletes its tasks, and deleting a task its subtasks, even
+    // if a statement forgot to: the service deletes them itself, counting them.
+    foreignKey({ columns: [table.userId, table.listId], foreignColumns: [lists.userId, lists.id] }).onDelete('cascade'),
+    foreignKey({ columns: [table.userId, table.parentId], foreignColumns: [table.userId, table.id] }).onDelete('cascade'),
   ],
 )
 
-// One row per user that holds tasks: the per-user limit is enforced by an
-// atomic increment here, so concurrent creates cannot overshoot it.
+// One row per user that holds tasks or lists: the per-user limits are enforced
+// by an atomic increment here, so concurrent creates cannot overshoot them.
 export const taskQuotas = pgTable('task_quotas', {
   userId: text('user_id').primaryKey(),
   taskCount: integer('task_count').notNull().default(0),
+  // The same for lists (the default list included).
+  listCount: integer('list_count').notNull().default(0),
 })
 
 // Own accounts (/api/auth/*). The id is text, like tasks.user_id, because a

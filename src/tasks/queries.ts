@@ -1,11 +1,13 @@
 import { and, asc, desc, eq, getTableColumns, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
+import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { taskQuotas, tasks } from '../db/schema'
 import type { Page } from '../http/paging'
+import { defaultPlacement } from '../lists/queries'
 import { TaskLimitReached, TaskNotFound } from './errors'
 import { type Task, TaskModel } from './model'
 
@@ -169,7 +171,12 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
         })
         .returning({ userId: taskQuotas.userId }),
     )
-    const values: Record<string, unknown> = { userId: placeholder('userId'), version: sql`(select 1 from ${slot})` }
+    const values: Record<string, unknown> = {
+      userId: placeholder('userId'),
+      version: sql`(select 1 from ${slot})`,
+      listId: placeholder('listId'),
+      position: placeholder('position'),
+    }
     for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = placeholder(field)
     return db
       .with(slot)
@@ -178,14 +185,23 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
       .returning(rowColumns)
       .prepare(name)
   })
-  try {
-    const [row] = await insert.execute({ ...input, userId })
-    return row!
-  } catch (error) {
-    if (sqlStateOf(error) === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
-    throw error
+  // A new task goes last among its siblings. Two creates racing for the same
+  // place collide on the sibling-position index (23505): the later one looks again.
+  for (let attempt = 1; ; attempt++) {
+    const { listId, last } = await defaultPlacement(db, userId)
+    try {
+      const [row] = await insert.execute({ ...input, userId, listId, position: generateKeyBetween(last, null) })
+      return row!
+    } catch (error) {
+      const state = sqlStateOf(error)
+      if (state === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
+      if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
+    }
   }
 }
+
+// Each lost race means another create took the place: this many is far past any real burst.
+const MAX_PLACEMENT_ATTEMPTS = 20
 
 // The table object's key for a column (drizzle's insert and set take keys, not column names).
 const keyOfColumn = new Map(Object.entries(getTableColumns(tasks)).map(([key, column]) => [column as PgColumn, key]))
