@@ -86,8 +86,15 @@ export async function seed(sql: Sql, users: { prefix: string; from: number; to: 
 export function seedStatements(users: { prefix: string; from: number; to: number }, tasksPerUser: number): string[] {
   return [
     `
-    insert into tasks (user_id, title, description, completed, priority, due_date, tags, created_at, updated_at)
+    insert into lists (user_id, name, is_default, position)
+    select '${users.prefix}' || u, 'Inbox', true, 'a0' from generate_series(${users.from}, ${users.to}) u
+    on conflict do nothing`,
+    // Each task last in its user's default list, in created order; a key's fraction never ends in 0.
+    `
+    insert into tasks (user_id, list_id, position, title, description, completed, priority, due_date, tags, created_at, updated_at)
     select '${users.prefix}' || u,
+           (select id from lists where user_id = '${users.prefix}' || u and is_default),
+           'b' || lpad(t::text, 5, '0') || '1',
            'Task ' || t || case when t % 20 = 7 then ' buy word' else '' end,
            case when t % 10 = 1 then 'Notes on task ' || t || case when t % 30 = 1 then ', a word inside' else '' end end,
            t % 3 = 0,
@@ -98,9 +105,9 @@ export function seedStatements(users: { prefix: string; from: number; to: number
            now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond'
     from generate_series(${users.from}, ${users.to}) u cross join generate_series(1, ${tasksPerUser}) t`,
     `
-    insert into task_quotas (user_id, task_count)
-    select '${users.prefix}' || u, ${tasksPerUser} from generate_series(${users.from}, ${users.to}) u
-    on conflict (user_id) do update set task_count = excluded.task_count`,
+    insert into task_quotas (user_id, task_count, list_count)
+    select '${users.prefix}' || u, ${tasksPerUser}, 1 from generate_series(${users.from}, ${users.to}) u
+    on conflict (user_id) do update set task_count = excluded.task_count, list_count = excluded.list_count`,
   ]
 }
 

@@ -23,6 +23,7 @@
 //                             ever shifted, so CPU per query grows with the queries served
 //   REFERENCE_TOKEN_CACHE=1   keep what a token verified to until its exp, by its text
 //                             (what the service does), instead of verifying every request
+import { generateKeyBetween } from 'fractional-indexing'
 import postgres from 'postgres'
 
 const DATABASE_URL = process.env.DATABASE_URL
@@ -70,13 +71,23 @@ const LIST_SQL = `select ${COLUMNS},
   from tasks where user_id = $1 order by tasks.created_at desc, tasks.id desc limit $2 offset $3`
 const COUNT_SQL = 'select count(*)::int as total from tasks where user_id = $1'
 const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
+// Where a new task goes, as the service finds it: the default list (made on
+// first need) and the position of its last top-level task.
+const PLACEMENT_SQL = `select l.id as list_id, (select t.position from tasks t
+  where t.user_id = $1 and t.list_id = l.id and coalesce(t.parent_id, 0) = 0 order by t.position desc limit 1) as last
+  from lists l where l.user_id = $1 and l.is_default`
+const ENSURE_DEFAULT_SQL = `with made as (
+  insert into lists (user_id, name, is_default, position) values ($1, 'Inbox', true, 'a0')
+  on conflict (user_id) where is_default do nothing returning user_id
+) insert into task_quotas (user_id, task_count, list_count) select user_id, 0, 1 from made
+  on conflict (user_id) do update set list_count = task_quotas.list_count + 1`
 // One statement takes a slot in the user's quota row and inserts the task, as
 // the service does; no slot left: version is NULL and 23502 means 409.
 const CREATE_SQL = `with slot as (
   insert into task_quotas (user_id, task_count) values ($1, 1)
   on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
   returning user_id
-) insert into tasks (user_id, version, title) values ($1, (select 1 from slot), $2) returning ${COLUMNS}, version`
+) insert into tasks (user_id, version, title, list_id, position) values ($1, (select 1 from slot), $2, $3, $4) returning ${COLUMNS}, version`
 // version and updated_at move only when the value really changes, as in the service.
 const UPDATE_TITLE_SQL = `update tasks set title = $3,
   version = case when title is distinct from $3 then version + 1 else version end,
@@ -329,13 +340,22 @@ async function list(request: Request, userId: string): Promise<Response> {
 async function create(request: Request, userId: string): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
-  try {
-    const [row] = await query<Row[]>(CREATE_SQL, [userId, title])
-    return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
-  } catch (error) {
-    if ((error as { code?: string }).code === '23502')
-      return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
-    throw error
+  for (let attempt = 1; ; attempt++) {
+    let [placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+    if (!placement) {
+      await query(ENSURE_DEFAULT_SQL, [userId])
+      ;[placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+    }
+    try {
+      const [row] = await query<Row[]>(CREATE_SQL, [userId, title, placement!.list_id, generateKeyBetween(placement!.last, null)])
+      return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === '23502')
+        return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
+      // Another create took the place: look again.
+      if (code !== '23505' || attempt === 20) throw error
+    }
   }
 }
 
