@@ -28,11 +28,18 @@ export interface DatabaseOptions {
   prepare: boolean
   /** Deadline of one query or transaction on PostgreSQL (PGlite is in-process). */
   databaseTimeoutMs: number
+  /** Told the SQL of every statement run (tests read them; nothing is logged by default). */
+  onStatement?: (sql: string) => void
+}
+
+/** drizzle's logger, when someone listens: none at all otherwise, so the hot path pays nothing. */
+function statementLogger(onStatement: DatabaseOptions['onStatement']) {
+  return onStatement ? { logger: { logQuery: (sql: string) => onStatement(sql) } } : {}
 }
 
 /** Opens the configured database with every migration in drizzle/ applied. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  if (options.databaseUrl === undefined) return openPglite(options.dataDir)
+  if (options.databaseUrl === undefined) return openPglite(options.dataDir, options.onStatement)
   await migratePostgresDatabase(options.databaseUrl)
   const serverTimeouts = await acceptsConnectionTimeouts(options.databaseUrl, options.databaseTimeoutMs)
   return connectPostgres(options.databaseUrl, options, serverTimeouts)
@@ -67,7 +74,7 @@ const SILENT_SOCKET_MS = 30_000
 
 function connectPostgres(
   url: string,
-  options: Pick<DatabaseOptions, 'poolMax' | 'prepare' | 'databaseTimeoutMs'>,
+  options: Pick<DatabaseOptions, 'poolMax' | 'prepare' | 'databaseTimeoutMs' | 'onStatement'>,
   serverTimeouts: boolean,
 ): DatabaseHandle {
   const client = postgres(url, {
@@ -88,7 +95,7 @@ function connectPostgres(
     types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
   })
   const parsed = new URL(url)
-  const db = drizzlePostgres(client, { schema }) as unknown as Database
+  const db = drizzlePostgres(client, { schema, ...statementLogger(options.onStatement) }) as unknown as Database
   guardDatabase(db, createGuard({ slots: options.poolMax, timeoutMs: options.databaseTimeoutMs }))
   return {
     db,
@@ -104,12 +111,12 @@ function connectPostgres(
   }
 }
 
-async function openPglite(dataDir: string): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string, onStatement?: DatabaseOptions['onStatement']): Promise<DatabaseHandle> {
   // Loaded only when used: on PostgreSQL they would take memory for nothing.
   const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')])
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
   const client = await PGlite.create(dataDir)
-  const db = drizzlePglite(client, { schema })
+  const db = drizzlePglite(client, { schema, ...statementLogger(onStatement) })
   await migratePgliteDatabase(db)
   return {
     db: db as unknown as Database,

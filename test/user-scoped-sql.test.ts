@@ -1,0 +1,102 @@
+// Citus-ready: every statement the service runs on user data (tasks, lists,
+// the per-user quota row) names the user, so a table distributed by user_id
+// never needs a query sent to every shard. The statements are read as the
+// service sends them, while the real app serves every route; the only ones
+// allowed without user_id are the id-only lookups that tell 403 from 404.
+import { afterAll, expect, test } from 'bun:test'
+import { createApp } from '../src/app'
+import { openDatabase } from '../src/db/client'
+import { call, logger, randomAddress, randomEmail, TEST_DATABASE_PREPARE, TEST_DATABASE_URL, testConfig, tokenFor, userId } from './support'
+
+const statements = new Set<string>()
+// From the first request on: the migrations at open are not the service's statements.
+let reading = false
+const database = await openDatabase({
+  databaseUrl: TEST_DATABASE_URL,
+  dataDir: 'memory://',
+  poolMax: 2,
+  prepare: TEST_DATABASE_PREPARE,
+  databaseTimeoutMs: 5000,
+  onStatement: (sql) => {
+    if (reading) statements.add(sql)
+  },
+})
+afterAll(() => database.close())
+const app = await createApp({ database, config: testConfig(), logger })
+reading = true
+
+const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas)"/gi
+const touchesUserData = (sql: string) => (sql.match(USER_TABLE)?.length ?? 0) > 0
+// user_id compared with a value, or with the user_id of a row already scoped.
+const USER_CONDITION = /"?user_id"?\s*=\s*(?:\$\d+|"?\w+"?\."?user_id"?)/gi
+const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas)" \("user_id"/gi
+// The named exceptions: "is this id someone's, and is it mine" (src/db/ownership.ts).
+const OWNER_LOOKUP = /^select "user_id" = \$1 from "(tasks|lists)" where "\1"\."id" = \$2 limit \$3$/
+
+function unscoped(sql: string): boolean {
+  const references = sql.match(USER_TABLE)?.length ?? 0
+  const scoped = (sql.match(USER_CONDITION)?.length ?? 0) + (sql.match(INSERT_WITH_USER)?.length ?? 0)
+  return references > scoped && !OWNER_LOOKUP.test(sql)
+}
+
+async function everyRoute() {
+  const address = randomAddress()
+  const signup = await call('POST', '/api/auth/signup', {
+    on: app,
+    body: { email: randomEmail('scoped'), password: 'scoped password 1' },
+    headers: { 'x-forwarded-for': address },
+  })
+  expect(signup.status).toBe(201)
+  const token = signup.body.token as string
+  const as = (method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}) =>
+    call(method, path, { on: app, token, ...options })
+  expect(
+    (
+      await call('POST', '/api/auth/signin', {
+        on: app,
+        body: signup.body.user && { email: signup.body.user.email, password: 'scoped password 1' },
+        headers: { 'x-forwarded-for': address },
+      })
+    ).status,
+  ).toBe(200)
+  expect((await as('GET', '/api/auth/me')).status).toBe(200)
+  const created = await as('POST', '/api/tasks', {
+    body: { title: 'scoped', description: 'd', priority: 'high', due_date: '2030-01-01T00:00:00Z', tags: ['t'] },
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.id as number
+  for (const query of [
+    '',
+    '?status=pending',
+    '?status=completed&priority=low&tag=t&q=x',
+    '?sort=title&order=asc',
+    '?sort=due_date',
+    '?sort=priority',
+    '?sort=updated_at',
+    '?offset=5',
+  ])
+    expect((await as('GET', `/api/tasks${query}`)).status).toBe(200)
+  expect((await as('GET', `/api/tasks/${id}`)).status).toBe(200)
+  expect((await as('PUT', `/api/tasks/${id}`, { body: { title: 'put' } })).status).toBe(200)
+  expect(
+    (await as('PATCH', `/api/tasks/${id}`, { body: { tags: [] }, headers: { 'if-match': created.headers.get('etag')! } })).status,
+  ).toBe(412)
+  expect((await as('PATCH', `/api/tasks/${id}/complete`)).status).toBe(200)
+  expect((await as('PATCH', `/api/tasks/${id}/complete`, { body: { completed: false } })).status).toBe(200)
+  const other = await call('POST', '/api/tasks', { on: app, token: await tokenFor(userId('other')), body: { title: 'theirs' } })
+  expect((await as('GET', `/api/tasks/${other.body.id}`)).status).toBe(403)
+  expect((await as('DELETE', `/api/tasks/${Number.MAX_SAFE_INTEGER}`)).status).toBe(404)
+  expect((await as('DELETE', `/api/tasks/${id}`)).status).toBe(204)
+  expect((await as('DELETE', '/api/auth/me')).status).toBe(204)
+}
+
+test('every statement on user data is scoped by user_id, but for the id-only 403/404 lookups', async () => {
+  await everyRoute()
+  const seen = [...statements]
+  expect(seen.filter(touchesUserData).length).toBeGreaterThan(10)
+  expect(seen.filter(unscoped)).toEqual([])
+  // The checker itself: a statement without the user is caught, the lookup is not.
+  expect(unscoped('select "title" from "tasks" where "id" = $1')).toBe(true)
+  expect(unscoped('delete from "lists" where "lists"."id" = $1')).toBe(true)
+  expect(seen.some((sql) => OWNER_LOOKUP.test(sql))).toBe(true)
+})
