@@ -81,13 +81,13 @@ const ENSURE_DEFAULT_SQL = `with made as (
   on conflict (user_id) where is_default do nothing returning user_id
 ) insert into task_quotas (user_id, task_count, list_count) select user_id, 0, 1 from made
   on conflict (user_id) do update set list_count = task_quotas.list_count + 1`
-// One statement takes a slot in the user's quota row and inserts the task, as
-// the service does; no slot left: version is NULL and 23502 means 409.
-const CREATE_SQL = `with slot as (
-  insert into task_quotas (user_id, task_count) values ($1, 1)
+// A create, as the service runs it: one transaction that first takes a slot
+// in the user's quota row (none left: 409) and holds its lock, so the last
+// position read next is still free when the insert writes after it.
+const SLOT_SQL = `insert into task_quotas (user_id, task_count) values ($1, 1)
   on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
-  returning user_id
-) insert into tasks (user_id, version, title, list_id, position) values ($1, (select 1 from slot), $2, $3, $4) returning ${COLUMNS}, version`
+  returning user_id`
+const CREATE_SQL = `insert into tasks (user_id, title, list_id, position) values ($1, $2, $3, $4) returning ${COLUMNS}, version`
 // version and updated_at move only when the value really changes, as in the service.
 const UPDATE_TITLE_SQL = `update tasks set title = $3,
   version = case when title is distinct from $3 then version + 1 else version end,
@@ -340,23 +340,20 @@ async function list(request: Request, userId: string): Promise<Response> {
 async function create(request: Request, userId: string): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
-  for (let attempt = 1; ; attempt++) {
-    let [placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+  const created = await sql.begin(async (tx) => {
+    const run = <T extends object[]>(text: string, params: (string | number)[]) => tx.unsafe<T>(text, params, PREPARED)
+    const [slot] = await run(SLOT_SQL, [userId])
+    if (!slot) return undefined
+    let [placement] = await run<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     if (!placement) {
-      await query(ENSURE_DEFAULT_SQL, [userId])
-      ;[placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+      await run(ENSURE_DEFAULT_SQL, [userId])
+      ;[placement] = await run<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     }
-    try {
-      const [row] = await query<Row[]>(CREATE_SQL, [userId, title, placement!.list_id, generateKeyBetween(placement!.last, null)])
-      return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
-    } catch (error) {
-      const code = (error as { code?: string }).code
-      if (code === '23502')
-        return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
-      // Another create took the place: look again.
-      if (code !== '23505' || attempt === 20) throw error
-    }
-  }
+    const [row] = await run<Row[]>(CREATE_SQL, [userId, title, placement!.list_id, generateKeyBetween(placement!.last, null)])
+    return row
+  })
+  if (!created) return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
+  return taskResponse(created, 201, { location: `/api/tasks/${created.id}` })
 }
 
 async function getOne(userId: string, id: number): Promise<Response> {

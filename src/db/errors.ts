@@ -30,9 +30,11 @@ const CONNECTION_CODES = new Set([
 ])
 
 // SQLSTATEs that mean "the server cannot serve this now", not "the query is wrong":
-// 08 connection exception, 53 insufficient resources, 57P0x shutdown/cannot connect.
+// 08 connection exception, 53 insufficient resources, 57P0x shutdown/cannot
+// connect, 40 transaction rollback (a deadlock or serialization failure: the
+// transaction was rolled back whole, and running it again succeeds).
 function unavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code.startsWith('53') || code === '57P01' || code === '57P02' || code === '57P03'
+  return code.startsWith('08') || code.startsWith('53') || code.startsWith('40') || code === '57P01' || code === '57P02' || code === '57P03'
 }
 
 /** The SQLSTATE of a driver error, under any wrapper. */

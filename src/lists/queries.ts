@@ -1,9 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { prepared } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
-
-const placeholder = (name: string) => sql.placeholder(name)
 
 export const DEFAULT_LIST_NAME = 'Inbox'
 // The first key fractional-indexing gives: the default list is made before any other.
@@ -15,27 +12,27 @@ const FIRST_POSITION = 'a0'
  * on (user_id) where is_default settles it, and the loser does nothing.
  */
 async function ensureDefaultList(db: Database, userId: string): Promise<void> {
-  const ensure = prepared(db, 'lists_ensure_default', (name) => {
-    const made = db.$with('made').as(
-      db
-        .insert(lists)
-        .values({ userId: placeholder('userId'), name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION })
-        .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
-        .returning({ userId: lists.userId }),
-    )
-    return db
-      .with(made)
-      .insert(taskQuotas)
-      .select(db.select({ userId: made.userId, taskCount: sql`0`.as('task_count'), listCount: sql`1`.as('list_count') }).from(made))
-      .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
-      .prepare(name)
-  })
-  await ensure.execute({ userId })
+  const made = db.$with('made').as(
+    db
+      .insert(lists)
+      .values({ userId, name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION })
+      .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
+      .returning({ userId: lists.userId }),
+  )
+  await db
+    .with(made)
+    .insert(taskQuotas)
+    .select(db.select({ userId: made.userId, taskCount: sql`0`.as('task_count'), listCount: sql`1`.as('list_count') }).from(made))
+    .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
 }
 
-/** Where a new top-level task of the default list goes: that list, after its last top-level task. */
+/**
+ * Where a new top-level task of the default list goes: that list, after its
+ * last top-level task. Run in the transaction that inserts the task, after it
+ * has locked the user's quota row (see createTask).
+ */
 export async function defaultPlacement(db: Database, userId: string): Promise<{ listId: number; last: string | null }> {
-  const placement = prepared(db, 'lists_default_placement', (name) =>
+  const placement = () =>
     db
       .select({
         listId: lists.id,
@@ -43,16 +40,14 @@ export async function defaultPlacement(db: Database, userId: string): Promise<{ 
         // one-table select unqualified, and inside the subquery they would
         // name the subquery's own table.
         last: sql<string | null>`(select sibling.position from ${tasks} as sibling
-          where sibling.user_id = ${placeholder('userId')} and sibling.list_id = "lists"."id" and coalesce(sibling.parent_id, 0) = 0
+          where sibling.user_id = ${userId} and sibling.list_id = "lists"."id" and coalesce(sibling.parent_id, 0) = 0
           order by sibling.position desc limit 1)`,
       })
       .from(lists)
-      .where(and(eq(lists.userId, placeholder('userId')), eq(lists.isDefault, sql`true`)))
-      .prepare(name),
-  )
-  const [found] = await placement.execute({ userId })
+      .where(and(eq(lists.userId, userId), eq(lists.isDefault, sql`true`)))
+  const [found] = await placement()
   if (found) return found
   await ensureDefaultList(db, userId)
-  const [made] = await placement.execute({ userId })
+  const [made] = await placement()
   return made!
 }

@@ -2,8 +2,7 @@ import { and, asc, desc, eq, getTableColumns, ilike, or, type SQL, sql } from 'd
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { sqlStateOf } from '../db/errors'
-import { prepared } from '../db/operations'
+import { prepared, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { taskQuotas, tasks } from '../db/schema'
 import type { Page } from '../http/paging'
@@ -152,56 +151,33 @@ export async function getTask(db: Database, userId: string, id: number): Promise
 const OPTIONAL_ON_CREATE = Object.keys(TaskModel.create.properties).filter((field) => field !== 'title') as (keyof CreateInput)[]
 
 export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
-  // One statement takes a slot in the user's quota row (locked by the upsert,
-  // so concurrent creates cannot overshoot) and inserts the task. With no slot
-  // left the CTE is empty, version is NULL and the NOT NULL constraint stops
-  // the insert: SQLSTATE 23502 means the limit was reached. user_id stays a
-  // plain value, as Citus requires of a distribution column.
   // Only the fields given are bound; the rest take their column defaults.
   const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
-  const insert = prepared(db, `tasks_create_${given.join('_')}`, (name) => {
-    const slot = db.$with('slot').as(
-      db
-        .insert(taskQuotas)
-        .values({ userId: placeholder('userId'), taskCount: sql`1` })
-        .onConflictDoUpdate({
-          target: taskQuotas.userId,
-          set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
-          setWhere: sql`${taskQuotas.taskCount} < ${sql.raw(String(MAX_TASKS_PER_USER))}`,
-        })
-        .returning({ userId: taskQuotas.userId }),
-    )
-    const values: Record<string, unknown> = {
-      userId: placeholder('userId'),
-      version: sql`(select 1 from ${slot})`,
-      listId: placeholder('listId'),
-      position: placeholder('position'),
-    }
-    for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = placeholder(field)
-    return db
-      .with(slot)
+  const values: Record<string, unknown> = {}
+  for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = input[field as keyof CreateInput]
+  return transaction(db, async (tx) => {
+    // The user's quota row first: it takes the slot (no slot left: 409, so
+    // concurrent creates cannot overshoot) and stays locked until commit, so
+    // this user's writes that place tasks run one at a time: the position read
+    // next is still free when the insert writes it.
+    const [slot] = await tx
+      .insert(taskQuotas)
+      .values({ userId, taskCount: 1 })
+      .onConflictDoUpdate({
+        target: taskQuotas.userId,
+        set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
+        setWhere: sql`${taskQuotas.taskCount} < ${sql.raw(String(MAX_TASKS_PER_USER))}`,
+      })
+      .returning({ userId: taskQuotas.userId })
+    if (!slot) throw new TaskLimitReached(MAX_TASKS_PER_USER)
+    const { listId, last } = await defaultPlacement(tx, userId)
+    const [row] = await tx
       .insert(tasks)
-      .values(values as typeof tasks.$inferInsert)
+      .values({ ...(values as typeof tasks.$inferInsert), userId, listId, position: generateKeyBetween(last, null) })
       .returning(rowColumns)
-      .prepare(name)
+    return row!
   })
-  // A new task goes last among its siblings. Two creates racing for the same
-  // place collide on the sibling-position index (23505): the later one looks again.
-  for (let attempt = 1; ; attempt++) {
-    const { listId, last } = await defaultPlacement(db, userId)
-    try {
-      const [row] = await insert.execute({ ...input, userId, listId, position: generateKeyBetween(last, null) })
-      return row!
-    } catch (error) {
-      const state = sqlStateOf(error)
-      if (state === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
-      if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
-    }
-  }
 }
-
-// Each lost race means another create took the place: this many is far past any real burst.
-const MAX_PLACEMENT_ATTEMPTS = 20
 
 // The table object's key for a column (drizzle's insert and set take keys, not column names).
 const keyOfColumn = new Map(Object.entries(getTableColumns(tasks)).map(([key, column]) => [column as PgColumn, key]))
