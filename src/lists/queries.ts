@@ -1,13 +1,55 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
+import type { PgColumn } from 'drizzle-orm/pg-core'
+import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { prepared } from '../db/operations'
+import { sqlStateOf } from '../db/errors'
+import { prepared, transaction } from '../db/operations'
+import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
+import { PreconditionFailed, ValidationFailed } from '../errors'
+import { DefaultListProtected, ListLimitReached, ListNotFound } from './errors'
+import type { List, ListModel } from './model'
+import { keyNextTo, lockUser, MAX_KEY_LENGTH, placedLists, renumber, renumberLists, type Tx } from './positions'
 
-const placeholder = (name: string) => sql.placeholder(name)
-
+export const MAX_LISTS_PER_USER = 1_000
 export const DEFAULT_LIST_NAME = 'Inbox'
 // The first key fractional-indexing gives: the default list is made before any other.
 const FIRST_POSITION = 'a0'
+
+type CreateInput = typeof ListModel.create.static
+type UpdateInput = typeof ListModel.update.static
+
+const placeholder = (name: string) => sql.placeholder(name)
+
+// Timestamps leave PostgreSQL as ISO 8601 strings, as tasks' do.
+const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+/** What every statement returns: the answer's fields (never user_id), in the answer's order. */
+const answerColumns = {
+  id: lists.id,
+  name: lists.name,
+  color: lists.color,
+  is_default: lists.isDefault,
+  position: lists.position,
+  // Spelt out with table names: drizzle leaves the columns of a one-table
+  // select (or RETURNING) unqualified, and inside the subquery they would name
+  // the subquery's own table. Served by the sibling-position index's (user_id, list_id) prefix.
+  open_count: sql<number>`(select count(*)::int from ${tasks} as counted
+    where counted.user_id = "lists"."user_id" and counted.list_id = "lists"."id" and not counted.completed)`,
+  created_at: iso(lists.createdAt),
+  updated_at: iso(lists.updatedAt),
+}
+
+/** A list as stored: the answer, plus the version behind its ETag. */
+export type ListRow = List & { version: number }
+export const rowColumns = { ...answerColumns, version: lists.version }
+
+/** The answer without the version, which travels in the ETag header instead. */
+export function toList({ version: _, ...list }: ListRow): List {
+  return list
+}
+
+export const listResource = { name: 'list', notFound: () => new ListNotFound() }
 
 /**
  * Makes the user's default list unless it exists, counting it in the user's
@@ -30,7 +72,14 @@ async function ensureDefaultList(db: Database, userId: string): Promise<void> {
       .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
       .prepare(name)
   })
-  await ensure.execute({ userId })
+  try {
+    await ensure.execute({ userId })
+  } catch (error) {
+    // Both racers can pass ON CONFLICT's first look before either has
+    // inserted; the later one then meets the earlier one's row in the
+    // position index (not the arbiter), a 23505: the default list exists.
+    if (sqlStateOf(error) !== '23505') throw error
+  }
 }
 
 /** Where a new top-level task of the default list goes: that list, after its last top-level task. */
@@ -55,4 +104,216 @@ export async function defaultPlacement(db: Database, userId: string): Promise<{ 
   await ensureDefaultList(db, userId)
   const [made] = await placement.execute({ userId })
   return made!
+}
+
+/** Every list of the user, in the user's order; the first call makes the default list. */
+export async function listLists(db: Database, userId: string): Promise<List[]> {
+  const all = prepared(db, 'lists_list', (name) =>
+    db
+      .select(answerColumns)
+      .from(lists)
+      .where(eq(lists.userId, placeholder('userId')))
+      .orderBy(asc(lists.position), asc(lists.id))
+      .prepare(name),
+  )
+  const found = await all.execute({ userId })
+  if (found.length > 0) return found
+  // The default list cannot be deleted: a user without lists has never had one.
+  await ensureDefaultList(db, userId)
+  return all.execute({ userId })
+}
+
+export async function getList(db: Database, userId: string, id: number): Promise<ListRow> {
+  const get = prepared(db, 'lists_get', (name) => db.select(rowColumns).from(lists).where(owned(lists)).prepare(name))
+  const [row] = await get.execute({ userId, id })
+  return row ?? explainMissing(db, lists, listResource, userId, id)
+}
+
+// Each lost race means another create or move took the place; a burst of N
+// concurrent creates loses at most N - 1 times.
+const MAX_PLACEMENT_ATTEMPTS = 50
+
+export async function createList(db: Database, userId: string, input: CreateInput): Promise<ListRow> {
+  // One statement takes a slot in the user's quota row (locked by the upsert,
+  // so concurrent creates cannot overshoot) and inserts the list, as a task
+  // create does: with no slot left, version is NULL and NOT NULL (23502,
+  // checked before any index) stops the insert.
+  const insert = prepared(db, 'lists_create', (name) => {
+    const slot = db.$with('slot').as(
+      db
+        .insert(taskQuotas)
+        .values({ userId: placeholder('userId'), listCount: sql`1` })
+        .onConflictDoUpdate({
+          target: taskQuotas.userId,
+          set: { listCount: sql`${taskQuotas.listCount} + 1` },
+          setWhere: sql`${taskQuotas.listCount} < ${sql.raw(String(MAX_LISTS_PER_USER))}`,
+        })
+        .returning({ userId: taskQuotas.userId }),
+    )
+    return db
+      .with(slot)
+      .insert(lists)
+      .values({
+        userId: placeholder('userId'),
+        name: placeholder('name'),
+        color: placeholder('color'),
+        position: placeholder('position'),
+        version: sql`(select 1 from ${slot})`,
+      })
+      .returning(rowColumns)
+      .prepare(name)
+  })
+  const lastOf = prepared(db, 'lists_last_position', (name) =>
+    db
+      .select({ position: lists.position })
+      .from(lists)
+      .where(eq(lists.userId, placeholder('userId')))
+      .orderBy(sql`${lists.position} desc`)
+      .limit(1)
+      .prepare(name),
+  )
+  for (let attempt = 1; ; attempt++) {
+    let [last] = await lastOf.execute({ userId })
+    if (!last) {
+      // The default list comes first, made before the user's first own list.
+      await ensureDefaultList(db, userId)
+      ;[last] = await lastOf.execute({ userId })
+    }
+    const position = generateKeyBetween(last?.position ?? null, null)
+    if (position.length > MAX_KEY_LENGTH) {
+      await renumberLists(db, userId)
+      continue
+    }
+    try {
+      const [row] = await insert.execute({ userId, name: input.name, color: input.color ?? null, position })
+      return row!
+    } catch (error) {
+      const state = sqlStateOf(error)
+      if (state === '23502') throw new ListLimitReached(MAX_LISTS_PER_USER)
+      if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
+    }
+  }
+}
+
+const WRITABLE = ['name', 'color'] as const
+const COLUMN_OF = { name: lists.name, color: lists.color }
+
+/**
+ * Applies the given fields. `version` and `updated_at` move only when a value
+ * really changes, so repeating a write is idempotent and keeps its ETag.
+ */
+export async function updateList(
+  db: Database,
+  userId: string,
+  id: number,
+  changes: UpdateInput,
+  precondition?: Precondition,
+): Promise<ListRow> {
+  const fields = WRITABLE.filter((field) => changes[field] !== undefined)
+  const check = versionCheck(lists, precondition)
+  const update = prepared(db, `lists_update_${fields.join('_')}_${Boolean(check)}`, (name) => {
+    const changed: SQL = fields.length
+      ? sql.join(
+          fields.map((field) => sql`${COLUMN_OF[field]} is distinct from ${sql.param(placeholder(field), COLUMN_OF[field])}`),
+          sql` or `,
+        )
+      : sql`false`
+    return db
+      .update(lists)
+      .set({
+        ...Object.fromEntries(fields.map((field) => [field, placeholder(field)])),
+        version: sql`case when ${changed} then ${lists.version} + 1 else ${lists.version} end`,
+        updatedAt: sql`case when ${changed} then now() else ${lists.updatedAt} end`,
+      })
+      .where(and(owned(lists), check))
+      .returning(rowColumns)
+      .prepare(name)
+  })
+  const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
+  return row ?? explainMissing(db, lists, listResource, userId, id, precondition)
+}
+
+type Locked = { version: number; isDefault: boolean }
+
+/** The user's list `id`, locked for the transaction; undefined when it is not the user's. */
+async function lockList(tx: Tx, userId: string, id: number, precondition: Precondition | undefined): Promise<Locked | undefined> {
+  const [list] = await tx
+    .select({ version: lists.version, isDefault: lists.isDefault })
+    .from(lists)
+    .where(and(eq(lists.userId, userId), eq(lists.id, id)))
+    .for('update')
+  if (list && precondition && 'versions' in precondition && !precondition.versions.includes(list.version))
+    throw new PreconditionFailed('list')
+  return list
+}
+
+/**
+ * Deletes the list and its tasks (subtasks included: they are in the same
+ * list) in one transaction, giving their slots back to the user's quotas.
+ */
+export async function deleteList(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
+  const found = await transaction(db, async (tx) => {
+    // The quota row first, as a create takes it: a task create in flight
+    // finishes first and its task is counted here; a later one waits, then
+    // finds the list gone.
+    await lockUser(tx, userId)
+    const list = await lockList(tx, userId, id, precondition)
+    if (!list) return false
+    if (list.isDefault) throw new DefaultListProtected('deleted')
+    const gone = await tx
+      .delete(tasks)
+      .where(and(eq(tasks.userId, userId), eq(tasks.listId, id)))
+      .returning({ id: tasks.id })
+    await tx.delete(lists).where(and(eq(lists.userId, userId), eq(lists.id, id)))
+    await tx
+      .update(taskQuotas)
+      .set({ taskCount: sql`${taskQuotas.taskCount} - ${gone.length}`, listCount: sql`${taskQuotas.listCount} - 1` })
+      .where(eq(taskQuotas.userId, userId))
+    return true
+  })
+  // Outside the transaction: the 403-or-404 lookup needs a connection of its own.
+  if (!found) await explainMissing(db, lists, listResource, userId, id)
+}
+
+export type Anchor = { after_id?: number; before_id?: number }
+
+/** Places list `id` just after or just before another list of the user. */
+export async function moveList(db: Database, userId: string, id: number, anchor: Anchor, precondition?: Precondition): Promise<ListRow> {
+  const side = anchor.after_id !== undefined ? 'after' : 'before'
+  const field = `${side}_id` as const
+  const anchorId = anchor[field]!
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const moved = await transaction(db, async (tx) => {
+        await lockUser(tx, userId)
+        const list = await lockList(tx, userId, id, precondition)
+        if (!list) return undefined
+        if (list.isDefault) throw new DefaultListProtected('moved')
+        let placed = await placedLists(tx, userId)
+        if (anchorId === id || !placed.some((other) => other.id === anchorId))
+          throw new ValidationFailed([{ field, message: 'must be the id of another of your lists' }])
+        let position = keyNextTo(placed, id, anchorId, side)
+        if (position !== undefined && position.length > MAX_KEY_LENGTH) {
+          placed = await renumber(tx, userId, placed)
+          position = keyNextTo(placed, id, anchorId, side)
+        }
+        const mine = and(eq(lists.userId, userId), eq(lists.id, id))
+        // Already there: nothing changes, nor does the ETag.
+        const [row] =
+          position === undefined
+            ? await tx.select(rowColumns).from(lists).where(mine)
+            : await tx
+                .update(lists)
+                .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
+                .where(mine)
+                .returning(rowColumns)
+        return row
+      })
+      return moved ?? (await explainMissing(db, lists, listResource, userId, id))
+    } catch (error) {
+      // Only a create that read the positions before this move took its key
+      // can collide now (the others wait for lockUser): look again.
+      if (sqlStateOf(error) !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
+    }
+  }
 }
