@@ -145,6 +145,16 @@ describe('POST /api/lists', () => {
     expect(await createList(user, { name: 'x'.repeat(100), color: null })).toMatchObject({ name: 'x'.repeat(100), color: null })
   })
 
+  test('100 concurrent creates of a new user all succeed, each at a position of its own, after one Inbox', async () => {
+    const user = await signedInUser()
+    const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => user.call('POST', '/api/lists', { body: { name: `L${i}` } })))
+    expect(replies.filter((reply) => reply.status !== 201).map((reply) => reply.text)).toEqual([])
+    const names = await order(user)
+    expect(names).toHaveLength(101)
+    expect(names[0]).toBe('Inbox')
+    expect((await quotaOf(user))!.listCount).toBe(101)
+  })
+
   test('at most 1,000 lists: 20 concurrent creates with 10 slots left, exactly 10 succeed', async () => {
     const user = await signedInUser()
     await listsOf(user)

@@ -19,9 +19,9 @@ export type Placed = { id: number; position: string }
 
 /**
  * Locks the user's quota row for the rest of the transaction. Every change of
- * list positions but a plain create takes it first, so moves, renumbering and
- * deletes of one user run one at a time and see each other's result; a create
- * takes it in its own statement and retries on the rare collision (23505).
+ * list positions takes it first (a create by taking its slot there), so
+ * creates, moves, renumbering and deletes of one user run one at a time, each
+ * seeing the positions the one before left, and never compete for a key.
  */
 export async function lockUser(tx: Tx, userId: string): Promise<void> {
   await tx.select({ userId: taskQuotas.userId }).from(taskQuotas).where(eq(taskQuotas.userId, userId)).for('update')

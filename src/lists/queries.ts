@@ -1,22 +1,17 @@
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
-import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
-import { prepared, transaction } from '../db/operations'
+import { prepared } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
-import { PreconditionFailed, ValidationFailed } from '../errors'
-import { DefaultListProtected, ListLimitReached, ListNotFound } from './errors'
+import { ListNotFound } from './errors'
 import type { List, ListModel } from './model'
-import { keyNextTo, lockUser, MAX_KEY_LENGTH, placedLists, renumber, renumberLists, type Tx } from './positions'
 
-export const MAX_LISTS_PER_USER = 1_000
 export const DEFAULT_LIST_NAME = 'Inbox'
 // The first key fractional-indexing gives: the default list is made before any other.
 const FIRST_POSITION = 'a0'
 
-type CreateInput = typeof ListModel.create.static
 type UpdateInput = typeof ListModel.update.static
 
 const placeholder = (name: string) => sql.placeholder(name)
@@ -56,7 +51,7 @@ export const listResource = { name: 'list', notFound: () => new ListNotFound() }
  * list quota. Two first requests racing make one: the partial unique index
  * on (user_id) where is_default settles it, and the loser does nothing.
  */
-async function ensureDefaultList(db: Database, userId: string): Promise<void> {
+export async function ensureDefaultList(db: Database, userId: string): Promise<void> {
   const ensure = prepared(db, 'lists_ensure_default', (name) => {
     const made = db.$with('made').as(
       db
@@ -129,72 +124,6 @@ export async function getList(db: Database, userId: string, id: number): Promise
   return row ?? explainMissing(db, lists, listResource, userId, id)
 }
 
-// Each lost race means another create or move took the place; a burst of N
-// concurrent creates loses at most N - 1 times.
-const MAX_PLACEMENT_ATTEMPTS = 50
-
-export async function createList(db: Database, userId: string, input: CreateInput): Promise<ListRow> {
-  // One statement takes a slot in the user's quota row (locked by the upsert,
-  // so concurrent creates cannot overshoot) and inserts the list, as a task
-  // create does: with no slot left, version is NULL and NOT NULL (23502,
-  // checked before any index) stops the insert.
-  const insert = prepared(db, 'lists_create', (name) => {
-    const slot = db.$with('slot').as(
-      db
-        .insert(taskQuotas)
-        .values({ userId: placeholder('userId'), listCount: sql`1` })
-        .onConflictDoUpdate({
-          target: taskQuotas.userId,
-          set: { listCount: sql`${taskQuotas.listCount} + 1` },
-          setWhere: sql`${taskQuotas.listCount} < ${sql.raw(String(MAX_LISTS_PER_USER))}`,
-        })
-        .returning({ userId: taskQuotas.userId }),
-    )
-    return db
-      .with(slot)
-      .insert(lists)
-      .values({
-        userId: placeholder('userId'),
-        name: placeholder('name'),
-        color: placeholder('color'),
-        position: placeholder('position'),
-        version: sql`(select 1 from ${slot})`,
-      })
-      .returning(rowColumns)
-      .prepare(name)
-  })
-  const lastOf = prepared(db, 'lists_last_position', (name) =>
-    db
-      .select({ position: lists.position })
-      .from(lists)
-      .where(eq(lists.userId, placeholder('userId')))
-      .orderBy(sql`${lists.position} desc`)
-      .limit(1)
-      .prepare(name),
-  )
-  for (let attempt = 1; ; attempt++) {
-    let [last] = await lastOf.execute({ userId })
-    if (!last) {
-      // The default list comes first, made before the user's first own list.
-      await ensureDefaultList(db, userId)
-      ;[last] = await lastOf.execute({ userId })
-    }
-    const position = generateKeyBetween(last?.position ?? null, null)
-    if (position.length > MAX_KEY_LENGTH) {
-      await renumberLists(db, userId)
-      continue
-    }
-    try {
-      const [row] = await insert.execute({ userId, name: input.name, color: input.color ?? null, position })
-      return row!
-    } catch (error) {
-      const state = sqlStateOf(error)
-      if (state === '23502') throw new ListLimitReached(MAX_LISTS_PER_USER)
-      if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
-    }
-  }
-}
-
 const WRITABLE = ['name', 'color'] as const
 const COLUMN_OF = { name: lists.name, color: lists.color }
 
@@ -231,89 +160,4 @@ export async function updateList(
   })
   const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
   return row ?? explainMissing(db, lists, listResource, userId, id, precondition)
-}
-
-type Locked = { version: number; isDefault: boolean }
-
-/** The user's list `id`, locked for the transaction; undefined when it is not the user's. */
-async function lockList(tx: Tx, userId: string, id: number, precondition: Precondition | undefined): Promise<Locked | undefined> {
-  const [list] = await tx
-    .select({ version: lists.version, isDefault: lists.isDefault })
-    .from(lists)
-    .where(and(eq(lists.userId, userId), eq(lists.id, id)))
-    .for('update')
-  if (list && precondition && 'versions' in precondition && !precondition.versions.includes(list.version))
-    throw new PreconditionFailed('list')
-  return list
-}
-
-/**
- * Deletes the list and its tasks (subtasks included: they are in the same
- * list) in one transaction, giving their slots back to the user's quotas.
- */
-export async function deleteList(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
-  const found = await transaction(db, async (tx) => {
-    // The quota row first, as a create takes it: a task create in flight
-    // finishes first and its task is counted here; a later one waits, then
-    // finds the list gone.
-    await lockUser(tx, userId)
-    const list = await lockList(tx, userId, id, precondition)
-    if (!list) return false
-    if (list.isDefault) throw new DefaultListProtected('deleted')
-    const gone = await tx
-      .delete(tasks)
-      .where(and(eq(tasks.userId, userId), eq(tasks.listId, id)))
-      .returning({ id: tasks.id })
-    await tx.delete(lists).where(and(eq(lists.userId, userId), eq(lists.id, id)))
-    await tx
-      .update(taskQuotas)
-      .set({ taskCount: sql`${taskQuotas.taskCount} - ${gone.length}`, listCount: sql`${taskQuotas.listCount} - 1` })
-      .where(eq(taskQuotas.userId, userId))
-    return true
-  })
-  // Outside the transaction: the 403-or-404 lookup needs a connection of its own.
-  if (!found) await explainMissing(db, lists, listResource, userId, id)
-}
-
-export type Anchor = { after_id?: number; before_id?: number }
-
-/** Places list `id` just after or just before another list of the user. */
-export async function moveList(db: Database, userId: string, id: number, anchor: Anchor, precondition?: Precondition): Promise<ListRow> {
-  const side = anchor.after_id !== undefined ? 'after' : 'before'
-  const field = `${side}_id` as const
-  const anchorId = anchor[field]!
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const moved = await transaction(db, async (tx) => {
-        await lockUser(tx, userId)
-        const list = await lockList(tx, userId, id, precondition)
-        if (!list) return undefined
-        if (list.isDefault) throw new DefaultListProtected('moved')
-        let placed = await placedLists(tx, userId)
-        if (anchorId === id || !placed.some((other) => other.id === anchorId))
-          throw new ValidationFailed([{ field, message: 'must be the id of another of your lists' }])
-        let position = keyNextTo(placed, id, anchorId, side)
-        if (position !== undefined && position.length > MAX_KEY_LENGTH) {
-          placed = await renumber(tx, userId, placed)
-          position = keyNextTo(placed, id, anchorId, side)
-        }
-        const mine = and(eq(lists.userId, userId), eq(lists.id, id))
-        // Already there: nothing changes, nor does the ETag.
-        const [row] =
-          position === undefined
-            ? await tx.select(rowColumns).from(lists).where(mine)
-            : await tx
-                .update(lists)
-                .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
-                .where(mine)
-                .returning(rowColumns)
-        return row
-      })
-      return moved ?? (await explainMissing(db, lists, listResource, userId, id))
-    } catch (error) {
-      // Only a create that read the positions before this move took its key
-      // can collide now (the others wait for lockUser): look again.
-      if (sqlStateOf(error) !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
-    }
-  }
 }

@@ -6,8 +6,9 @@ import { errorsFor } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
+import { createList, deleteList, moveList } from './arrange'
 import { ListModel } from './model'
-import { createList, deleteList, getList, type ListRow, listLists, moveList, toList, updateList } from './queries'
+import { getList, type ListRow, listLists, toList, updateList } from './queries'
 
 type UpdateInput = typeof ListModel.update.static
 
