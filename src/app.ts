@@ -12,6 +12,7 @@ import { errorHandler } from './http/error-handler'
 import { SERVER_BODY_LIMIT } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
+import { listRoutes } from './lists/routes'
 import { taskRoutes } from './tasks/routes'
 
 export interface AppDeps {
@@ -45,6 +46,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(docsRoutes(packageJson.version))
     .use(authRoutes({ db: database.db, tokens, auth, limits: authLimits, trustProxy: config.trustProxy }))
     .use(taskRoutes({ db: database.db, auth }))
+    .use(listRoutes({ db: database.db, auth }))
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.
   let routeTable: { pattern: RegExp; method: string }[] | undefined

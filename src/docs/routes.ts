@@ -36,6 +36,11 @@ export function docsRoutes(version: string) {
               name: 'tasks (user id in path)',
               description: 'The same routes under /api/{user_id}/tasks; user_id must be the token subject',
             },
+            { name: 'lists', description: "The caller's task lists" },
+            {
+              name: 'lists (user id in path)',
+              description: 'The same routes under /api/{user_id}/lists; user_id must be the token subject',
+            },
             { name: 'service', description: 'Service information and health' },
           ],
           components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },

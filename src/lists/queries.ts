@@ -1,17 +1,57 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
+import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
+import { sqlStateOf } from '../db/errors'
+import { prepared } from '../db/operations'
+import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
+import { ListNotFound } from './errors'
+import type { List, ListModel } from './model'
 
 export const DEFAULT_LIST_NAME = 'Inbox'
 // The first key fractional-indexing gives: the default list is made before any other.
 const FIRST_POSITION = 'a0'
+
+type UpdateInput = typeof ListModel.update.static
+
+const placeholder = (name: string) => sql.placeholder(name)
+
+// Timestamps leave PostgreSQL as ISO 8601 strings, as tasks' do.
+const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+/** What every statement returns: the answer's fields (never user_id), in the answer's order. */
+const answerColumns = {
+  id: lists.id,
+  name: lists.name,
+  color: lists.color,
+  is_default: lists.isDefault,
+  position: lists.position,
+  // Spelt out with table names: drizzle leaves the columns of a one-table
+  // select (or RETURNING) unqualified, and inside the subquery they would name
+  // the subquery's own table. Served by the sibling-position index's (user_id, list_id) prefix.
+  open_count: sql<number>`(select count(*)::int from ${tasks} as counted
+    where counted.user_id = "lists"."user_id" and counted.list_id = "lists"."id" and not counted.completed)`,
+  created_at: iso(lists.createdAt),
+  updated_at: iso(lists.updatedAt),
+}
+
+/** A list as stored: the answer, plus the version behind its ETag. */
+export type ListRow = List & { version: number }
+export const rowColumns = { ...answerColumns, version: lists.version }
+
+/** The answer without the version, which travels in the ETag header instead. */
+export function toList({ version: _, ...list }: ListRow): List {
+  return list
+}
+
+export const listResource = { name: 'list', notFound: () => new ListNotFound() }
 
 /**
  * Makes the user's default list unless it exists, counting it in the user's
  * list quota. Two first requests racing make one: the partial unique index
  * on (user_id) where is_default settles it, and the loser does nothing.
  */
-async function ensureDefaultList(db: Database, userId: string): Promise<void> {
+export async function ensureDefaultList(db: Database, userId: string): Promise<void> {
   const made = db.$with('made').as(
     db
       .insert(lists)
@@ -19,11 +59,18 @@ async function ensureDefaultList(db: Database, userId: string): Promise<void> {
       .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
       .returning({ userId: lists.userId }),
   )
-  await db
-    .with(made)
-    .insert(taskQuotas)
-    .select(db.select({ userId: made.userId, taskCount: sql`0`.as('task_count'), listCount: sql`1`.as('list_count') }).from(made))
-    .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
+  try {
+    await db
+      .with(made)
+      .insert(taskQuotas)
+      .select(db.select({ userId: made.userId, taskCount: sql`0`.as('task_count'), listCount: sql`1`.as('list_count') }).from(made))
+      .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
+  } catch (error) {
+    // Both racers can pass ON CONFLICT's first look before either has
+    // inserted; the later one then meets the earlier one's row in the
+    // position index (not the arbiter), a 23505: the default list exists.
+    if (sqlStateOf(error) !== '23505') throw error
+  }
 }
 
 /**
@@ -50,4 +97,65 @@ export async function defaultPlacement(db: Database, userId: string): Promise<{ 
   await ensureDefaultList(db, userId)
   const [made] = await placement()
   return made!
+}
+
+/** Every list of the user, in the user's order; the first call makes the default list. */
+export async function listLists(db: Database, userId: string): Promise<List[]> {
+  const all = prepared(db, 'lists_list', (name) =>
+    db
+      .select(answerColumns)
+      .from(lists)
+      .where(eq(lists.userId, placeholder('userId')))
+      .orderBy(asc(lists.position), asc(lists.id))
+      .prepare(name),
+  )
+  const found = await all.execute({ userId })
+  if (found.length > 0) return found
+  // The default list cannot be deleted: a user without lists has never had one.
+  await ensureDefaultList(db, userId)
+  return all.execute({ userId })
+}
+
+export async function getList(db: Database, userId: string, id: number): Promise<ListRow> {
+  const get = prepared(db, 'lists_get', (name) => db.select(rowColumns).from(lists).where(owned(lists)).prepare(name))
+  const [row] = await get.execute({ userId, id })
+  return row ?? explainMissing(db, lists, listResource, userId, id)
+}
+
+const WRITABLE = ['name', 'color'] as const
+const COLUMN_OF = { name: lists.name, color: lists.color }
+
+/**
+ * Applies the given fields. `version` and `updated_at` move only when a value
+ * really changes, so repeating a write is idempotent and keeps its ETag.
+ */
+export async function updateList(
+  db: Database,
+  userId: string,
+  id: number,
+  changes: UpdateInput,
+  precondition?: Precondition,
+): Promise<ListRow> {
+  const fields = WRITABLE.filter((field) => changes[field] !== undefined)
+  const check = versionCheck(lists, precondition)
+  const update = prepared(db, `lists_update_${fields.join('_')}_${Boolean(check)}`, (name) => {
+    const changed: SQL = fields.length
+      ? sql.join(
+          fields.map((field) => sql`${COLUMN_OF[field]} is distinct from ${sql.param(placeholder(field), COLUMN_OF[field])}`),
+          sql` or `,
+        )
+      : sql`false`
+    return db
+      .update(lists)
+      .set({
+        ...Object.fromEntries(fields.map((field) => [field, placeholder(field)])),
+        version: sql`case when ${changed} then ${lists.version} + 1 else ${lists.version} end`,
+        updatedAt: sql`case when ${changed} then now() else ${lists.updatedAt} end`,
+      })
+      .where(and(owned(lists), check))
+      .returning(rowColumns)
+      .prepare(name)
+  })
+  const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
+  return row ?? explainMissing(db, lists, listResource, userId, id, precondition)
 }

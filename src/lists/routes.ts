@@ -1,0 +1,157 @@
+import { withHeaders } from '@elysiajs/openapi'
+import { Elysia, t } from 'elysia'
+import type { authPlugin } from '../auth/plugin'
+import type { Database } from '../db/client'
+import { errorsFor } from '../http/errors'
+import { IdParams, readIdParam } from '../http/ids'
+import { parseJsonBody } from '../http/json-body'
+import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
+import { createList, deleteList, moveList } from './arrange'
+import { ListModel } from './model'
+import { getList, type ListRow, listLists, toList, updateList } from './queries'
+
+type UpdateInput = typeof ListModel.update.static
+
+/** The list as answered, its version carried in the strong ETag header instead. */
+function answerList(row: ListRow, set: { headers: Record<string, unknown> }) {
+  set.headers.etag = etagOf(row.id, row.version)
+  return toList(row)
+}
+
+// Routes with a body say `parse: 'json'` only to declare the media type in the
+// OpenAPI document: parseJsonBody (registered after the auth guard) does the work.
+const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
+const bodyErrors = errorsFor(400, 413, 415)
+
+export interface ListRoutesDeps {
+  db: Database
+  auth: ReturnType<typeof authPlugin>
+}
+
+/**
+ * The list routes, under `/api/lists` and under the `/api/:user_id/lists`
+ * alias (whose user id the auth plugin checks against the token).
+ */
+export function listRoutes(deps: ListRoutesDeps) {
+  return new Elysia()
+    .use(listRoutesAt({ ...deps, prefix: '/api/lists', params: IdParams.plain, tag: 'lists' }))
+    .use(listRoutesAt({ ...deps, prefix: '/api/:user_id/lists', params: IdParams.owner, tag: 'lists (user id in path)' }))
+}
+
+function listRoutesAt<const Prefix extends string>({
+  db,
+  auth,
+  prefix,
+  params: paramsSchema,
+  tag,
+}: ListRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
+  // PUT and PATCH are the same partial update (the contract gives both one body).
+  const updateHooks = {
+    params: paramsSchema,
+    headers: PreconditionHeaders,
+    parse: 'json',
+    body: ListModel.update,
+    response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors, ...bodyErrors },
+  } as const
+  async function update(
+    userId: string,
+    id: number,
+    body: UpdateInput,
+    ifMatch: string | undefined,
+    set: { headers: Record<string, unknown> },
+  ) {
+    return answerList(await updateList(db, userId, id, body, preconditionOf(ifMatch, id)), set)
+  }
+
+  return (
+    new Elysia({ prefix })
+      .use(auth)
+      .guard({ auth: true, detail: { tags: [tag] } })
+      // After the guard, so the token is checked before the body is read.
+      .onParse(parseJsonBody)
+      // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
+      .onTransform(({ params, body }) => {
+        readIdParam(params)
+        const input = body as { name?: unknown; color?: unknown } | undefined
+        if (input && typeof input.name === 'string') input.name = input.name.trim()
+        if (input && typeof input.color === 'string') input.color = input.color.toLowerCase()
+      })
+      .get('', ({ userId }) => listLists(db, userId), {
+        response: { 200: ListModel.lists, ...errors },
+        detail: {
+          summary: 'List lists',
+          description:
+            'Every list of the caller, in the order arranged (position, then id). The first call makes the default list, "Inbox".',
+        },
+      })
+      .post(
+        '',
+        async ({ userId, body, set, path }) => {
+          const row = await createList(db, userId, body)
+          set.status = 201
+          set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
+          return answerList(row, set)
+        },
+        {
+          parse: 'json',
+          body: ListModel.create,
+          response: {
+            201: withHeaders(ListModel.list, { ...ETagHeader, location: t.String({ description: 'The new list' }) }),
+            ...errors,
+            ...bodyErrors,
+            ...errorsFor(409),
+          },
+          detail: {
+            summary: 'Create a list',
+            description: 'Placed last. Answers with Location and ETag; 409 list_limit past 1,000 lists.',
+          },
+        },
+      )
+      .get('/:id', async ({ userId, params, set }) => answerList(await getList(db, userId, params.id), set), {
+        params: paramsSchema,
+        response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors },
+        detail: { summary: 'Get a list' },
+      })
+      .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+        ...updateHooks,
+        detail: { summary: 'Update a list (fields not sent are kept)', description: 'Honours If-Match (412 when the list changed).' },
+      })
+      .patch('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
+        ...updateHooks,
+        detail: { summary: 'Update some fields of a list', description: 'Honours If-Match (412 when the list changed).' },
+      })
+      .delete(
+        '/:id',
+        async ({ userId, params, headers, set }) => {
+          await deleteList(db, userId, params.id, preconditionOf(headers['if-match'], params.id))
+          set.status = 204
+        },
+        {
+          params: paramsSchema,
+          headers: PreconditionHeaders,
+          response: { 204: t.Void(), ...errors, ...errorsFor(409) },
+          detail: {
+            summary: 'Delete a list and its tasks',
+            description: 'Its tasks go with it, in one transaction. Honours If-Match; 409 default_list for the default list.',
+          },
+        },
+      )
+      .post(
+        '/:id/move',
+        async ({ userId, params, body, headers, set }) =>
+          answerList(await moveList(db, userId, params.id, body, preconditionOf(headers['if-match'], params.id)), set),
+        {
+          params: paramsSchema,
+          headers: PreconditionHeaders,
+          parse: 'json',
+          body: ListModel.move,
+          response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors, ...bodyErrors, ...errorsFor(409) },
+          detail: {
+            summary: 'Move a list after or before another',
+            description:
+              'Send {after_id} or {before_id}: another list of the caller (else 422 naming the field). Answers the list with its new position. Honours If-Match; 409 default_list for the default list, which stays where it is.',
+          },
+        },
+      )
+  )
+}
