@@ -66,7 +66,7 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
     Boolean(query.tag),
     Boolean(query.q),
     query.sort ?? 'created_at',
-    query.order ?? 'desc',
+    query.order ?? (query.sort === 'position' ? 'asc' : 'desc'),
   ]
   const values = {
     userId,
