@@ -55,6 +55,16 @@ describe('POST /api/tasks with list_id and parent_id', () => {
     expect(second.position).toBe('a1')
   })
 
+  test('a burst of concurrent creates for one user all land, at distinct positions', async () => {
+    const user = await signedInUser()
+    const replies = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => user.call('POST', '/api/tasks', { body: { title: `burst ${i}` } })),
+    )
+    expect(replies.map((reply) => reply.status)).toEqual(replies.map(() => 201))
+    expect(new Set(replies.map((reply) => reply.body.position)).size).toBe(60)
+    expect(await taskCount(user)).toBe(60)
+  })
+
   test('list_id puts it last at the top level of that list', async () => {
     const user = await signedInUser()
     await createTask(user)

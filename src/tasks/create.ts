@@ -75,6 +75,22 @@ async function lastTopLevelKey(db: Database, userId: string, listId: number): Pr
 // Each lost race means another create took the place: this many is far past any real burst.
 const MAX_PLACEMENT_ATTEMPTS = 20
 
+// fractional-indexing's digits; a key's fraction must not end in 0.
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/**
+ * The key after `last`. A create that lost a race gets a random fraction
+ * too: the creates that lost together (a burst for one user) then take
+ * distinct keys instead of all colliding again on the next one, so a burst
+ * of N costs about two attempts each rather than up to N.
+ */
+function keyAfter(last: string | null, attempt: number): string {
+  const key = generateKeyBetween(last, null)
+  if (attempt === 1) return key
+  const random = crypto.getRandomValues(new Uint8Array(4))
+  return key + [...random].map((byte, i) => DIGITS[i === random.length - 1 ? 1 + (byte % 61) : byte % 62]).join('')
+}
+
 export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
   const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
   const name = `tasks_create_${given.join('_')}`
@@ -88,7 +104,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
         input.list_id === undefined
           ? await defaultPlacement(db, userId)
           : { listId: input.list_id, last: await lastTopLevelKey(db, userId, input.list_id) }
-      const [row] = await insert.execute({ ...input, userId, listId, parentId: null, position: generateKeyBetween(last, null) })
+      const [row] = await insert.execute({ ...input, userId, listId, parentId: null, position: keyAfter(last, attempt) })
       return row!
     } catch (error) {
       const state = sqlStateOf(error)
