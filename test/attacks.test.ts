@@ -32,7 +32,20 @@ import {
 const STACK = /\n\s+at\s|\bat\s+\S*\s?\(?[^\s()]+\.(ts|js|mjs):\d+/
 const SQL =
   /failed query|\bparams:|\bfrom\s+"tasks"|"tasks"\."|\binsert\s+into\b|\bdelete\s+from\s+"|\bupdate\s+"tasks"|syntax error at or near|violates [\w -]+constraint|SQLSTATE/i
-const TASK_KEYS = ['completed', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at']
+const TASK_KEYS = [
+  'completed',
+  'created_at',
+  'description',
+  'due_date',
+  'id',
+  'list_id',
+  'parent_id',
+  'position',
+  'priority',
+  'tags',
+  'title',
+  'updated_at',
+]
 // Every 422 here may name the field or a path inside it.
 const invalid = (field: string) => validationError(field, true)
 /** Status and body together, with the row's name in the diff. */

@@ -410,6 +410,7 @@ describe('OpenAPI', () => {
         delete: [204, 401, 403, 404, 412, 422, 503],
       }
       expected[`${base}/{id}/complete`] = { patch: [200, 403, 404, 412, ...body] }
+      expected[`${base}/{id}/move`] = { post: [200, 403, 404, 412, ...body] }
     }
     const missing: string[] = []
     for (const [path, methods] of Object.entries(expected)) {
@@ -430,6 +431,6 @@ describe('OpenAPI', () => {
     const query = reply.body.paths['/api/tasks'].get.parameters
       .filter((p: { in: string }) => p.in === 'query')
       .map((p: { name: string }) => p.name)
-    expect(query.sort()).toEqual(['limit', 'offset', 'order', 'priority', 'q', 'sort', 'status', 'tag'])
+    expect(query.sort()).toEqual(['limit', 'list_id', 'offset', 'order', 'parent_id', 'priority', 'q', 'sort', 'status', 'tag'])
   })
 })

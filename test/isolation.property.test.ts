@@ -326,6 +326,9 @@ function expectTaskShape(task: ExpectedTask) {
     'description',
     'due_date',
     'id',
+    'list_id',
+    'parent_id',
+    'position',
     'priority',
     'tags',
     'title',
@@ -453,6 +456,10 @@ class Create extends Step {
         status: 201,
         body: {
           id: expect.any(Number),
+          // Lists, subtasks and moves are not in this model yet: every task is top level in the default list.
+          list_id: expect.any(Number),
+          parent_id: null,
+          position: expect.any(String),
           title: body.title.trim(),
           description: body.description ?? null,
           completed: false,

@@ -2,10 +2,13 @@
 // or PostgreSQL when TEST_DATABASE_URL is set), migrated once; tests isolate
 // themselves with random user ids. Raw sockets and ports live in sockets.ts.
 import { expect } from 'bun:test'
+import { desc, eq } from 'drizzle-orm'
+import { generateKeyBetween } from 'fractional-indexing'
 import { type JWTHeaderParameters, SignJWT } from 'jose'
 import { createApp } from '../src/app'
 import { type Config, loadConfig } from '../src/config'
 import { type DatabaseHandle, openDatabase } from '../src/db/client'
+import { lists } from '../src/db/schema'
 import { createLogger, type Logger } from '../src/http/logger'
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined
@@ -134,6 +137,23 @@ export async function createTask(user: User, body: Record<string, unknown> = {})
   const reply = await user.call('POST', '/api/tasks', { body: { title: 'A task', ...body } })
   if (reply.status !== 201) throw new Error(`createTask: ${reply.status} ${reply.text}`)
   return reply.body as { id: number; title: string; [field: string]: unknown }
+}
+
+/**
+ * Another list of `user`'s, made in the database (the list routes are built
+ * on another branch): placed after the user's lists, and after the default
+ * list's key (a0) when that list is not made yet.
+ */
+export async function makeList(user: User, name = 'Another list'): Promise<number> {
+  const [last] = await database.db
+    .select({ position: lists.position })
+    .from(lists)
+    .where(eq(lists.userId, user.id))
+    .orderBy(desc(lists.position))
+    .limit(1)
+  const position = generateKeyBetween(last?.position ?? 'a0', null)
+  const [made] = await database.db.insert(lists).values({ userId: user.id, name, position }).returning({ id: lists.id })
+  return made!.id
 }
 
 /** A response must never carry internals: stack traces, SQL, or driver messages. */

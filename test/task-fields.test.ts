@@ -6,22 +6,38 @@ import { describe, expect, test } from 'bun:test'
 import { getTableColumns } from 'drizzle-orm'
 import { tasks } from '../src/db/schema'
 import { TaskModel } from '../src/tasks/model'
-import { signedInUser } from './support'
+import { createTask, makeList, signedInUser, type User } from './support'
 
 const answerFields = Object.keys(TaskModel.task.properties)
 const writableFields = Object.keys(TaskModel.update.properties)
 const createFields = Object.keys(TaskModel.create.properties)
 const columnNames = Object.values(getTableColumns(tasks)).map((column) => column.name)
 
-// A value for each writable field that differs from its default. A new field
-// without one here fails the first test below.
-const SAMPLES: Record<string, { value: unknown; answered?: unknown }> = {
+// Set on create, changed afterwards only by POST /api/tasks/{id}/move.
+const CREATE_ONLY = ['parent_id']
+
+// A value for each writable field that differs from its default (made for the
+// user when it is an id; `body` holds the values made before it). A new
+// field without one here fails the first test below.
+type Sample = { value: unknown; answered?: unknown } | { make: (user: User, body: Record<string, unknown>) => Promise<unknown> }
+const SAMPLES: Record<string, Sample> = {
   title: { value: 'a sample title' },
   description: { value: 'a sample description' },
   completed: { value: true },
   priority: { value: 'high' },
   due_date: { value: '2031-05-06T07:08:09+02:00', answered: '2031-05-06T05:08:09.000Z' },
   tags: { value: ['one', 'two'] },
+  list_id: { make: (user) => makeList(user) },
+  parent_id: { make: async (user, body) => (await createTask(user, { list_id: body.list_id })).id },
+}
+
+async function sample(field: string, user: User, body: Record<string, unknown> = {}) {
+  const chosen = SAMPLES[field]!
+  if ('make' in chosen) {
+    const value = await chosen.make(user, body)
+    return { value, answered: value }
+  }
+  return { value: chosen.value, answered: 'answered' in chosen ? chosen.answered : chosen.value }
 }
 
 describe('task fields: the model, the table and the answer agree', () => {
@@ -29,8 +45,8 @@ describe('task fields: the model, the table and the answer agree', () => {
     expect(answerFields.filter((field) => !columnNames.includes(field))).toEqual([])
     expect(answerFields).not.toContain('user_id')
     expect(writableFields.filter((field) => !answerFields.includes(field))).toEqual([])
-    expect(createFields.filter((field) => !writableFields.includes(field))).toEqual([])
-    expect(writableFields.filter((field) => !(field in SAMPLES))).toEqual([])
+    expect(createFields.filter((field) => !writableFields.includes(field))).toEqual(CREATE_ONLY)
+    expect([...writableFields, ...CREATE_ONLY].filter((field) => !(field in SAMPLES))).toEqual([])
   })
 
   test('an answer carries exactly the model fields, in its order', async () => {
@@ -45,7 +61,7 @@ describe('task fields: the model, the table and the answer agree', () => {
     test(`PATCH ${field} stores it, moves the ETag, and a GET shows it`, async () => {
       const user = await signedInUser()
       const created = await user.call('POST', '/api/tasks', { body: { title: 'before' } })
-      const { value, answered = value } = SAMPLES[field]!
+      const { value, answered } = await sample(field, user)
       const patched = await user.call('PATCH', `/api/tasks/${created.body.id}`, { body: { [field]: value } })
       expect(patched.status).toBe(200)
       expect(patched.body[field]).toEqual(answered)
@@ -55,10 +71,12 @@ describe('task fields: the model, the table and the answer agree', () => {
 
   test('every create field is stored when given', async () => {
     const user = await signedInUser()
-    const body = Object.fromEntries(createFields.map((field) => [field, SAMPLES[field]!.value]))
+    const body: Record<string, unknown> = {}
+    const answered: Record<string, unknown> = {}
+    for (const field of createFields) ({ value: body[field], answered: answered[field] } = await sample(field, user, body))
     const created = await user.call('POST', '/api/tasks', { body })
     expect(created.status).toBe(201)
     const fetched = (await user.call('GET', `/api/tasks/${created.body.id}`)).body
-    for (const field of createFields) expect([field, fetched[field]]).toEqual([field, SAMPLES[field]!.answered ?? SAMPLES[field]!.value])
+    for (const field of createFields) expect([field, fetched[field]]).toEqual([field, answered[field]])
   })
 })

@@ -12,6 +12,9 @@ describe('POST /api/tasks', () => {
     expect(reply.status).toBe(201)
     expect(reply.body).toEqual({
       id: expect.any(Number),
+      list_id: expect.any(Number),
+      parent_id: null,
+      position: 'a0',
       title: 'Buy milk',
       description: null,
       completed: false,

@@ -36,12 +36,19 @@ const completed = t.Boolean({ error: 'must be true or false' })
 
 const timestamp = t.String({ format: 'date-time' })
 
+// Ids in a body: another user's id is refused like a missing one (422), never 403.
+const listId = IdParams.id
+const parentId = t.Union([IdParams.id, t.Null()], { error: `must be a task id (1 to ${Number.MAX_SAFE_INTEGER}) or null` })
+
 // Answers are read from an explicit column list (never user_id; queries.ts),
 // so Elysia does not check them again on the way out, nor turn timestamps
 // into Dates and back. The schema documents the answer and types Eden.
 const task = t.Object(
   {
     id: t.Integer(),
+    list_id: t.Integer(),
+    parent_id: t.Union([t.Integer(), t.Null()]),
+    position: t.String({ description: 'Orders a task among its siblings (same list, same parent); compare bytewise.' }),
     title: t.String(),
     description: t.Union([t.String(), t.Null()]),
     completed: t.Boolean(),
@@ -55,12 +62,13 @@ const task = t.Object(
 )
 
 // What a client may set; create takes them all but completed, title required.
-const writable = t.Object({ title, description, completed, priority, due_date: dueDate, tags })
+// A task's list changes with its subtasks; its parent only through move.
+const writable = t.Object({ title, description, completed, priority, due_date: dueDate, tags, list_id: listId })
 
 export const TaskModel = {
   task,
   taskList: t.Array(task, { noValidate: true }),
-  create: t.Object({ title, ...t.Partial(t.Omit(writable, ['title', 'completed'])).properties }),
+  create: t.Object({ title, ...t.Partial(t.Omit(writable, ['title', 'completed'])).properties, parent_id: t.Optional(parentId) }),
   update: t.Partial(writable, {
     minProperties: 1,
     error: `must set at least one of ${Object.keys(writable.properties).join(', ')}`,
@@ -71,8 +79,25 @@ export const TaskModel = {
       { description: 'Omit the body to toggle; send {completed} to set.', error: 'must be {completed: boolean} or empty' },
     ),
   ),
+  move: t.Object(
+    {
+      list_id: t.Optional(listId),
+      parent_id: t.Optional(parentId),
+      after_id: t.Optional(IdParams.id),
+      before_id: t.Optional(IdParams.id),
+    },
+    {
+      minProperties: 1,
+      description: 'parent_id null moves to the top level; after_id/before_id name a sibling at the destination; without them, last.',
+      error: 'must set at least one of list_id, parent_id, after_id, before_id',
+    },
+  ),
   listQuery: t.Object(
     {
+      list_id: t.Optional(IdParams.id),
+      parent_id: t.Optional(
+        t.Union([t.Literal('none'), IdParams.id], { error: `must be none or a task id (1 to ${Number.MAX_SAFE_INTEGER})` }),
+      ),
       status: t.Optional(
         t.Union([t.Literal('all'), t.Literal('pending'), t.Literal('completed')], { error: 'must be one of all, pending, completed' }),
       ),
@@ -80,11 +105,21 @@ export const TaskModel = {
       tag: t.Optional(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' })),
       q: t.Optional(text({ maxLength: 200, error: 'must be at most 200 characters' })),
       sort: t.Optional(
-        t.Union([t.Literal('created_at'), t.Literal('updated_at'), t.Literal('due_date'), t.Literal('priority'), t.Literal('title')], {
-          error: 'must be one of created_at, updated_at, due_date, priority, title',
-        }),
+        t.Union(
+          [
+            t.Literal('created_at'),
+            t.Literal('updated_at'),
+            t.Literal('due_date'),
+            t.Literal('priority'),
+            t.Literal('title'),
+            t.Literal('position'),
+          ],
+          { error: 'must be one of created_at, updated_at, due_date, priority, title, position' },
+        ),
       ),
-      order: t.Optional(t.Union([t.Literal('asc'), t.Literal('desc')], { error: 'must be asc or desc' })),
+      order: t.Optional(
+        t.Union([t.Literal('asc'), t.Literal('desc')], { error: 'must be asc or desc', description: 'Default desc; asc for position.' }),
+      ),
       ...PagingQuery,
     },
     // Unknown parameters (cache busters and the like) are ignored, not refused.

@@ -1,58 +1,20 @@
-import { and, asc, desc, eq, getTableColumns, ilike, or, type SQL, sql } from 'drizzle-orm'
-import type { PgColumn } from 'drizzle-orm/pg-core'
-import { generateKeyBetween } from 'fractional-indexing'
+import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { prepared, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
-import { taskQuotas, tasks } from '../db/schema'
+import { lists, taskQuotas, tasks } from '../db/schema'
+import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
-import { defaultPlacement } from '../lists/queries'
-import { TaskLimitReached, TaskNotFound } from './errors'
+import { answerColumns, columnOf, keyOf, resource, rowColumns, type TaskRow } from './columns'
 import { type Task, TaskModel } from './model'
+import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
+import { completeDescendants, descendantsOf, lockUser } from './tree'
 
-export const MAX_TASKS_PER_USER = 10_000
-
-type CreateInput = typeof TaskModel.create.static
 type UpdateInput = typeof TaskModel.update.static
 type ListQuery = typeof TaskModel.listQuery.static
 type Field = keyof UpdateInput
 
 const placeholder = (name: string) => sql.placeholder(name)
-
-// The table's column for each field of the answer, found by the column's
-// name: the answer (TaskModel.task) and the table are the two declarations.
-const columnsByName = Object.fromEntries(Object.values(getTableColumns(tasks)).map((column) => [column.name, column])) as Record<
-  string,
-  PgColumn
->
-const columnOf = (field: string): PgColumn => {
-  const column = columnsByName[field]
-  if (!column) throw new Error(`tasks has no column for the field ${field}`)
-  return column
-}
-
-// Timestamps leave PostgreSQL as ISO 8601 strings: no Date round trip, and the
-// same text on PGlite and PostgreSQL. Columns have millisecond precision.
-const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-
-/** What every statement returns: the answer's fields (never user_id), in the answer's order. */
-const answerColumns = Object.fromEntries(
-  Object.keys(TaskModel.task.properties).map((field) => {
-    const column = columnOf(field)
-    return [field, column.getSQLType().startsWith('timestamp') ? iso(column) : column]
-  }),
-) as unknown as { [F in keyof Task]: SQL<Task[F]> }
-
-/** A task as stored: the answer, plus the version behind its ETag. */
-export type TaskRow = Task & { version: number }
-const rowColumns = { ...answerColumns, version: tasks.version }
-
-/** The answer without the version, which travels in the ETag header instead. */
-export function toTask({ version: _, ...task }: TaskRow): Task {
-  return task
-}
-
-const resource = { name: 'task', notFound: () => new TaskNotFound() }
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`)
@@ -71,6 +33,9 @@ function listOrder(query: ListQuery): SQL[] {
     case 'title':
       // Byte order of the lower-cased title: the same on every server, whatever its collation.
       return [direction(sql`lower(${tasks.title}) collate "C"`), direction(tasks.id)]
+    case 'position':
+      // Keys order siblings: filter by list_id and parent_id for one group in order.
+      return query.order === 'desc' ? [desc(tasks.position), desc(tasks.id)] : [asc(tasks.position), asc(tasks.id)]
     default:
       return [direction(tasks.createdAt), direction(tasks.id)]
   }
@@ -80,6 +45,9 @@ function listOrder(query: ListQuery): SQL[] {
 function listFilter(query: ListQuery): SQL | undefined {
   return and(
     eq(tasks.userId, placeholder('userId')),
+    query.list_id === undefined ? undefined : eq(tasks.listId, placeholder('listId')),
+    // Spelt as the sibling-position index spells it, so the index serves a list's top level.
+    query.parent_id === undefined ? undefined : sql`coalesce(${tasks.parentId}, 0) = ${placeholder('parentId')}`,
     // Constants in the SQL, not bound values: the status picks the statement anyway.
     query.status === 'pending' ? eq(tasks.completed, sql`false`) : undefined,
     query.status === 'completed' ? eq(tasks.completed, sql`true`) : undefined,
@@ -91,15 +59,19 @@ function listFilter(query: ListQuery): SQL | undefined {
 
 export async function listTasks(db: Database, userId: string, query: ListQuery, page: Page): Promise<{ tasks: Task[]; total: number }> {
   const shape = [
+    query.list_id === undefined ? 'any' : 'list',
+    query.parent_id === undefined ? 'any' : 'parent',
     query.status ?? 'all',
     Boolean(query.priority),
     Boolean(query.tag),
     Boolean(query.q),
     query.sort ?? 'created_at',
-    query.order ?? 'desc',
+    query.order ?? (query.sort === 'position' ? 'asc' : 'desc'),
   ]
   const values = {
     userId,
+    listId: query.list_id,
+    parentId: query.parent_id === 'none' ? 0 : query.parent_id,
     priority: query.priority,
     tag: query.tag,
     pattern: query.q ? `%${escapeLike(query.q)}%` : undefined,
@@ -134,11 +106,34 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
       db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query)).prepare(name),
     )
     const [counted] = await count.execute(values)
+    if (!counted?.total) await checkFilterIds(db, userId, query)
     return { tasks: [], total: counted?.total ?? 0 }
   }
+  // A task found proves the list or parent is the caller's; only an empty answer asks.
+  if (found.length === 0) await checkFilterIds(db, userId, query)
   // A null total: the first page holds every matching task.
   const total = found[0]?.total ?? found.length
   return { tasks: found.map((row) => row.task), total }
+}
+
+/** 422 naming list_id or parent_id when the filter names an id that is not one of the caller's. */
+async function checkFilterIds(db: Database, userId: string, query: ListQuery): Promise<void> {
+  if (query.list_id !== undefined) {
+    const list = prepared(db, 'tasks_list_is_mine', (name) =>
+      db
+        .select({ id: lists.id })
+        .from(lists)
+        .where(and(eq(lists.userId, placeholder('userId')), eq(lists.id, placeholder('id'))))
+        .prepare(name),
+    )
+    if ((await list.execute({ userId, id: query.list_id })).length === 0)
+      throw new ValidationFailed([{ field: 'list_id', message: NOT_YOUR_LIST }])
+  }
+  if (typeof query.parent_id === 'number') {
+    const task = prepared(db, 'tasks_is_mine', (name) => db.select({ id: tasks.id }).from(tasks).where(owned(tasks)).prepare(name))
+    if ((await task.execute({ userId, id: query.parent_id })).length === 0)
+      throw new ValidationFailed([{ field: 'parent_id', message: NOT_YOUR_TASK }])
+  }
 }
 
 export async function getTask(db: Database, userId: string, id: number): Promise<TaskRow> {
@@ -147,51 +142,36 @@ export async function getTask(db: Database, userId: string, id: number): Promise
   return row ?? explainMissing(db, tasks, resource, userId, id)
 }
 
-// Optional on create: the create model's fields but title.
-const OPTIONAL_ON_CREATE = Object.keys(TaskModel.create.properties).filter((field) => field !== 'title') as (keyof CreateInput)[]
-
-export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
-  // Only the fields given are bound; the rest take their column defaults.
-  const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
-  const values: Record<string, unknown> = {}
-  for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = input[field as keyof CreateInput]
-  return transaction(db, async (tx) => {
-    // The user's quota row first: it takes the slot (no slot left: 409, so
-    // concurrent creates cannot overshoot) and stays locked until commit, so
-    // this user's writes that place tasks run one at a time: the position read
-    // next is still free when the insert writes it.
-    const [slot] = await tx
-      .insert(taskQuotas)
-      .values({ userId, taskCount: 1 })
-      .onConflictDoUpdate({
-        target: taskQuotas.userId,
-        set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
-        setWhere: sql`${taskQuotas.taskCount} < ${sql.raw(String(MAX_TASKS_PER_USER))}`,
-      })
-      .returning({ userId: taskQuotas.userId })
-    if (!slot) throw new TaskLimitReached(MAX_TASKS_PER_USER)
-    const { listId, last } = await defaultPlacement(tx, userId)
-    const [row] = await tx
-      .insert(tasks)
-      .values({ ...(values as typeof tasks.$inferInsert), userId, listId, position: generateKeyBetween(last, null) })
-      .returning(rowColumns)
-    return row!
-  })
-}
-
-// The table object's key for a column (drizzle's insert and set take keys, not column names).
-const keyOfColumn = new Map(Object.entries(getTableColumns(tasks)).map(([key, column]) => [column as PgColumn, key]))
-function keyOf(column: PgColumn): string {
-  return keyOfColumn.get(column)!
-}
-
-const WRITABLE = Object.keys(TaskModel.update.properties) as Field[]
+// list_id moves the task and its subtasks (src/tasks/moves.ts); the rest are plain column writes.
+const WRITABLE = Object.keys(TaskModel.update.properties).filter((field) => field !== 'list_id') as Exclude<Field, 'list_id'>[]
 
 type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
+
+// The field update, on the database (prepared once) or inside a transaction.
+function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], check: SQL | undefined) {
+  const changed = fields.length
+    ? sql.join(
+        fields.map((field) => sql`${columnOf(field)} is distinct from ${sql.param(placeholder(field), columnOf(field))}`),
+        sql` or `,
+      )
+    : sql`false`
+  const set: Record<string, unknown> = Object.fromEntries(fields.map((field) => [keyOf(columnOf(field)), placeholder(field)]))
+  return db
+    .update(tasks)
+    .set({
+      ...set,
+      version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
+      updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
+    })
+    .where(and(owned(tasks), check))
+    .returning(rowColumns)
+}
 
 /**
  * Applies the given fields. `version` and `updated_at` move only when a value
  * really changes, so repeating a write is idempotent and keeps its ETag.
+ * A new list, or completing the task, takes a transaction: the subtasks
+ * move or complete with it.
  */
 export async function updateTask(
   db: Database,
@@ -201,63 +181,65 @@ export async function updateTask(
   precondition?: Precondition,
 ): Promise<TaskRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
+  const name = `tasks_update_${fields.join('_')}`
+  if (changes.list_id !== undefined || changes.completed === true)
+    return withLockedTask(db, userId, id, precondition, async (tx, node) => {
+      if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
+      const [row] = await updateStatement(tx, fields, undefined)
+        .prepare(name)
+        .execute({ userId, id, ...changes })
+      if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
+    })
   const check = versionCheck(tasks, precondition)
-  const update = prepared(db, `tasks_update_${fields.join('_')}_${Boolean(check)}`, (name) => {
-    const changed = fields.length
-      ? sql.join(
-          fields.map((field) => sql`${columnOf(field)} is distinct from ${sql.param(placeholder(field), columnOf(field))}`),
-          sql` or `,
-        )
-      : sql`false`
-    const set: Record<string, unknown> = Object.fromEntries(fields.map((field) => [keyOf(columnOf(field)), placeholder(field)]))
-    return db
-      .update(tasks)
-      .set({
-        ...set,
-        version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
-        updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
-      })
-      .where(and(owned(tasks), check))
-      .returning(rowColumns)
-      .prepare(name)
-  })
+  const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check).prepare(name))
   const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
   return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
 }
 
-export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
-  const check = versionCheck(tasks, precondition)
-  const toggle = prepared(db, `tasks_toggle_${Boolean(check)}`, (name) =>
-    db
+/** Completed becomes not completed and back; completing completes the open subtasks too. */
+export function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
+  return withLockedTask(db, userId, id, precondition, async (tx, node) => {
+    const [row] = await tx
       .update(tasks)
       .set({ completed: sql`not ${tasks.completed}`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
-      .where(and(owned(tasks), check))
-      .returning(rowColumns)
-      .prepare(name),
-  )
-  const [row] = await toggle.execute({ userId, id, ...versionValues(precondition) })
-  return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .returning({ completed: tasks.completed })
+    if (row?.completed) await completeDescendants(tx, userId, node.listId, id)
+  })
 }
 
+/**
+ * Deletes the task and its subtasks (all levels), and gives their slots back
+ * to the user's quota: the rows deleted are counted, not assumed (the foreign
+ * key's cascade is only a safety net). Under the user's lock, so no subtask
+ * is created under a task being deleted.
+ */
 export async function deleteTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
-  const check = versionCheck(tasks, precondition)
-  // The task decides the answer; the quota row, when there is one, gives its slot back.
-  const remove = prepared(db, `tasks_delete_${Boolean(check)}`, (name) => {
-    const gone = db.$with('gone').as(
-      db
+  const deleted = await transaction(db, async (tx) => {
+    await lockUser(tx, userId)
+    const [target] = await tx
+      .select({ listId: tasks.listId, version: tasks.version })
+      .from(tasks)
+      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
+      .for('update')
+    if (!target) return false
+    checkPrecondition(target, precondition)
+    const gone = tx.$with('gone').as(
+      tx
         .delete(tasks)
-        .where(and(owned(tasks), check))
+        .where(or(and(eq(tasks.userId, userId), eq(tasks.id, id)), descendantsOf(userId, target.listId, id)))
         .returning({ id: tasks.id }),
     )
-    const released = db.$with('released').as(
-      db
+    const released = tx.$with('released').as(
+      tx
         .update(taskQuotas)
-        .set({ taskCount: sql`${taskQuotas.taskCount} - 1` })
-        .where(and(eq(taskQuotas.userId, placeholder('userId')), sql`exists (select 1 from ${gone})`))
+        .set({ taskCount: sql`${taskQuotas.taskCount} - (select count(*) from ${gone})` })
+        .where(eq(taskQuotas.userId, userId))
         .returning({ userId: taskQuotas.userId }),
     )
-    return db.with(gone, released).select({ id: gone.id }).from(gone).prepare(name)
+    await tx.with(gone, released).select({ userId: released.userId }).from(released)
+    return true
   })
-  const [deleted] = await remove.execute({ userId, id, ...versionValues(precondition) })
-  if (!deleted) await explainMissing(db, tasks, resource, userId, id, precondition)
+  // Outside the transaction: PGlite runs one statement at a time.
+  if (!deleted) await explainMissing(db, tasks, resource, userId, id)
 }

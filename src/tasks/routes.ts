@@ -3,13 +3,17 @@ import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
+import { readDecimal } from '../http/decimal'
 import { errorsFor } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
 import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
+import { type TaskRow, toTask } from './columns'
+import { createTask } from './create'
 import { TaskModel } from './model'
-import { createTask, deleteTask, getTask, listTasks, type TaskRow, toggleTask, toTask, updateTask } from './queries'
+import { moveTask } from './moves'
+import { deleteTask, getTask, listTasks, toggleTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
@@ -32,6 +36,14 @@ function parseDueDate(value: string | null | undefined): string | null | undefin
   const year = parsed.getUTCFullYear()
   if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
   return parsed.toISOString()
+}
+
+// The list's id filters, read as numbers before validation; parent_id may also be `none`.
+function readIdFilters(query: unknown): void {
+  const filters = query as Record<string, unknown> | undefined
+  if (filters?.list_id !== undefined) filters.list_id = readDecimal('list_id', filters.list_id, IdParams.id)
+  if (filters?.parent_id !== undefined && filters.parent_id !== 'none')
+    filters.parent_id = readDecimal('parent_id', filters.parent_id, { ...IdParams.id, error: `must be none or ${IdParams.id.error}` })
 }
 
 // Routes with a body say `parse: 'json'` only to declare the media type in the
@@ -91,6 +103,7 @@ function taskRoutesAt<const Prefix extends string>({
       .onTransform(({ params, query, body }) => {
         readIdParam(params)
         readPaging(query)
+        readIdFilters(query)
         const input = body as { title?: unknown } | undefined
         if (input && typeof input.title === 'string') input.title = input.title.trim()
       })
@@ -158,6 +171,26 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           response: { 204: t.Void(), ...errors },
           detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
+        },
+      )
+      .post(
+        '/:id/move',
+        async ({ userId, params, body, headers, set }) => {
+          const row = await moveTask(db, userId, params.id, body, preconditionOf(headers['if-match'], params.id))
+          return answerTask(row, set)
+        },
+        {
+          params: paramsSchema,
+          headers: PreconditionHeaders,
+          parse: 'json',
+          body: TaskModel.move,
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
+          detail: {
+            summary: 'Move a task: to another list or parent, or among its siblings',
+            description:
+              'Its subtasks move with it. parent_id null: top level; after_id/before_id: a sibling at the destination; without either, last. ' +
+              '422 for an id that is not yours, a move under itself or its own subtask, more than 3 ancestors, or a subtask alone to another list. Honours If-Match.',
+          },
         },
       )
       .patch(
