@@ -59,7 +59,7 @@ const sql = postgres(DATABASE_URL, {
 
 const iso = (column: string) =>
   TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
-const COLUMNS = `id, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
+const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
 
 // Qualified: a bare created_at in ORDER BY would name the to_char output column,
 // and PostgreSQL would sort strings instead of walking tasks_user_created_idx.
@@ -81,13 +81,22 @@ const ENSURE_DEFAULT_SQL = `with made as (
   on conflict (user_id) where is_default do nothing returning user_id
 ) insert into task_quotas (user_id, task_count, list_count) select user_id, 0, 1 from made
   on conflict (user_id) do update set list_count = task_quotas.list_count + 1`
-// A create, as the service runs it: one transaction that first takes a slot
-// in the user's quota row (none left: 409) and holds its lock, so the last
-// position read next is still free when the insert writes after it.
-const SLOT_SQL = `insert into task_quotas (user_id, task_count) values ($1, 1)
+// A create, as the service runs it: the default list's last top-level position
+// read, then one statement that takes a slot in the user's quota row and
+// inserts the task after it; no slot left: version is NULL and 23502 means
+// 409; a lost race for the place (23505) looks again with a random fraction.
+const CREATE_SQL = `with slot as (
+  insert into task_quotas (user_id, task_count) values ($1, 1)
   on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
-  returning user_id`
-const CREATE_SQL = `insert into tasks (user_id, title, list_id, position) values ($1, $2, $3, $4) returning ${COLUMNS}, version`
+  returning user_id
+) insert into tasks (user_id, version, title, list_id, position) values ($1, (select 1 from slot), $2, $3, $4) returning ${COLUMNS}, version`
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+function keyAfter(last: string | null, attempt: number): string {
+  const key = generateKeyBetween(last, null)
+  if (attempt === 1) return key
+  const random = crypto.getRandomValues(new Uint8Array(4))
+  return key + [...random].map((byte, i) => DIGITS[i === random.length - 1 ? 1 + (byte % 61) : byte % 62]).join('')
+}
 // version and updated_at move only when the value really changes, as in the service.
 const UPDATE_TITLE_SQL = `update tasks set title = $3,
   version = case when title is distinct from $3 then version + 1 else version end,
@@ -105,6 +114,9 @@ const PREPARED = { prepare: PREPARE }
 
 interface Row {
   id: number
+  list_id: number
+  parent_id: number | null
+  position: string
   title: string
   description: string | null
   completed: boolean
@@ -147,6 +159,9 @@ function unauthorized(code: string, detail: string): Response {
 function task(row: Row) {
   return {
     id: row.id,
+    list_id: row.list_id,
+    parent_id: row.parent_id,
+    position: row.position,
     title: row.title,
     description: row.description,
     completed: row.completed,
@@ -340,20 +355,22 @@ async function list(request: Request, userId: string): Promise<Response> {
 async function create(request: Request, userId: string): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
-  const created = await sql.begin(async (tx) => {
-    const run = <T extends object[]>(text: string, params: (string | number)[]) => tx.unsafe<T>(text, params, PREPARED)
-    const [slot] = await run(SLOT_SQL, [userId])
-    if (!slot) return undefined
-    let [placement] = await run<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+  for (let attempt = 1; ; attempt++) {
+    let [placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     if (!placement) {
-      await run(ENSURE_DEFAULT_SQL, [userId])
-      ;[placement] = await run<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
+      await query(ENSURE_DEFAULT_SQL, [userId])
+      ;[placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     }
-    const [row] = await run<Row[]>(CREATE_SQL, [userId, title, placement!.list_id, generateKeyBetween(placement!.last, null)])
-    return row
-  })
-  if (!created) return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
-  return taskResponse(created, 201, { location: `/api/tasks/${created.id}` })
+    try {
+      const [row] = await query<Row[]>(CREATE_SQL, [userId, title, placement!.list_id, keyAfter(placement!.last, attempt)])
+      return taskResponse(row!, 201, { location: `/api/tasks/${row!.id}` })
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (code === '23502')
+        return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
+      if (code !== '23505' || attempt === 20) throw error
+    }
+  }
 }
 
 async function getOne(userId: string, id: number): Promise<Response> {

@@ -73,13 +73,9 @@ export async function ensureDefaultList(db: Database, userId: string): Promise<v
   }
 }
 
-/**
- * Where a new top-level task of the default list goes: that list, after its
- * last top-level task. Run in the transaction that inserts the task, after it
- * has locked the user's quota row (see createTask).
- */
+/** Where a new top-level task of the default list goes: that list, after its last top-level task. */
 export async function defaultPlacement(db: Database, userId: string): Promise<{ listId: number; last: string | null }> {
-  const placement = () =>
+  const placement = prepared(db, 'lists_default_placement', (name) =>
     db
       .select({
         listId: lists.id,
@@ -87,15 +83,17 @@ export async function defaultPlacement(db: Database, userId: string): Promise<{ 
         // one-table select unqualified, and inside the subquery they would
         // name the subquery's own table.
         last: sql<string | null>`(select sibling.position from ${tasks} as sibling
-          where sibling.user_id = ${userId} and sibling.list_id = "lists"."id" and coalesce(sibling.parent_id, 0) = 0
+          where sibling.user_id = ${placeholder('userId')} and sibling.list_id = "lists"."id" and coalesce(sibling.parent_id, 0) = 0
           order by sibling.position desc limit 1)`,
       })
       .from(lists)
-      .where(and(eq(lists.userId, userId), eq(lists.isDefault, sql`true`)))
-  const [found] = await placement()
+      .where(and(eq(lists.userId, placeholder('userId')), eq(lists.isDefault, sql`true`)))
+      .prepare(name),
+  )
+  const [found] = await placement.execute({ userId })
   if (found) return found
   await ensureDefaultList(db, userId)
-  const [made] = await placement()
+  const [made] = await placement.execute({ userId })
   return made!
 }
 
