@@ -21,8 +21,11 @@ ALTER TABLE "tasks" ADD COLUMN "position" text COLLATE "C";--> statement-breakpo
 -- c000..); no other column of a task changes.
 INSERT INTO "lists" ("user_id", "name", "is_default", "position")
   SELECT DISTINCT "user_id", 'Inbox', true, 'a0' FROM "tasks";--> statement-breakpoint
-UPDATE "task_quotas" SET "list_count" = 1
-  WHERE "user_id" IN (SELECT "user_id" FROM "lists");--> statement-breakpoint
+-- Every user with a list has a quota row counting it (and their tasks, where
+-- no row counted them yet): the row is also the lock that orders a user's writes.
+INSERT INTO "task_quotas" ("user_id", "task_count", "list_count")
+  SELECT "user_id", count(*), 1 FROM "tasks" GROUP BY "user_id"
+  ON CONFLICT ("user_id") DO UPDATE SET "list_count" = 1;--> statement-breakpoint
 UPDATE "tasks" SET "list_id" = "placed"."list_id", "position" = "placed"."position"
   FROM (
     SELECT "numbered"."user_id", "numbered"."id", "lists"."id" AS "list_id",

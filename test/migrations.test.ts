@@ -64,16 +64,20 @@ async function seedPreviousRelease(run: Run) {
     select 'old-user-c', 'bulk ' || n, timestamptz '2026-01-01' + n * interval '1 second', timestamptz '2026-01-01' + n * interval '1 second'
     from generate_series(1, ${MANY}) as n`)
   await run(`insert into task_quotas (user_id, task_count) values ('old-user-a', 2), ('old-user-b', 1), ('old-user-c', ${MANY})`)
+  // A user whose tasks no quota row counts, two of them made in the same millisecond.
+  await run(`insert into tasks (user_id, title, created_at, updated_at) values
+    ('old-user-d', 'same time 1', '2026-01-11T00:00:00.000Z', '2026-01-11T00:00:00.000Z'),
+    ('old-user-d', 'same time 2', '2026-01-11T00:00:00.000Z', '2026-01-11T00:00:00.000Z')`)
 }
 
 const MANY = 4000
 
-/** Every row of the user data, as text that keeps each value exactly. */
+/** Every row of the user data, as text that keeps each value exactly (old-user-d's quota row is new: checked apart). */
 async function contents(run: Run) {
   const [row] = await run(`select
     (select json_agg(u order by u.id) from users u)::text as users,
     (select json_agg(t order by t.id) from (select user_id, id, title, description, completed, priority, due_date, tags, version, created_at, updated_at from tasks) t)::text as tasks,
-    (select json_agg(q order by q.user_id) from (select user_id, task_count from task_quotas) q)::text as quotas`)
+    (select json_agg(q order by q.user_id) from (select user_id, task_count from task_quotas where user_id <> 'old-user-d') q)::text as quotas`)
   return row
 }
 
@@ -88,11 +92,20 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
 
   // One default list per user with tasks, holding them all at the top level, in created_at order.
   expect(await run(`select user_id, name, is_default, position from lists order by user_id`)).toEqual(
-    ['old-user-a', 'old-user-b', 'old-user-c'].map((user_id) => ({ user_id, name: 'Inbox', is_default: true, position: 'a0' })),
+    ['old-user-a', 'old-user-b', 'old-user-c', 'old-user-d'].map((user_id) => ({
+      user_id,
+      name: 'Inbox',
+      is_default: true,
+      position: 'a0',
+    })),
   )
-  expect(await run(`select user_id, list_count::int from task_quotas order by user_id`)).toEqual(
-    ['old-user-a', 'old-user-b', 'old-user-c'].map((user_id) => ({ user_id, list_count: 1 })),
-  )
+  // Every user with a list has a quota row; one that had none counts its tasks.
+  expect(await run(`select user_id, task_count::int, list_count::int from task_quotas order by user_id`)).toEqual([
+    { user_id: 'old-user-a', task_count: 2, list_count: 1 },
+    { user_id: 'old-user-b', task_count: 1, list_count: 1 },
+    { user_id: 'old-user-c', task_count: MANY, list_count: 1 },
+    { user_id: 'old-user-d', task_count: 2, list_count: 1 },
+  ])
   const placed = await run(`select t.user_id, t.parent_id, t.position from tasks t
     join lists l on l.user_id = t.user_id and l.id = t.list_id and l.is_default
     order by t.user_id, t.created_at, t.id`)
@@ -101,6 +114,11 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
   expect(positionsOf('old-user-a')).toEqual(generateNKeysBetween(null, null, 2))
   expect(positionsOf('old-user-b')).toEqual(generateNKeysBetween(null, null, 1))
   expect(positionsOf('old-user-c')).toEqual(generateNKeysBetween(null, null, MANY))
+  // Ties on created_at go by id.
+  expect(await run(`select title, position from tasks where user_id = 'old-user-d' order by position`)).toEqual([
+    { title: 'same time 1', position: 'a0' },
+    { title: 'same time 2', position: 'a1' },
+  ])
   expect(placed.every((row) => row.parent_id === null)).toBe(true)
 
   const app = await createApp({ database, config: testConfig(), logger })
@@ -126,9 +144,9 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
     ],
   ])
 
-  // The sequence goes on where it stood (4 was taken and deleted, then the bulk took MANY more).
+  // The sequence goes on where it stood (4 was taken and deleted, then MANY + 2 more were made).
   const next = await call('POST', '/api/tasks', { on: app, token, body: { title: 'after the upgrade' } })
-  expect([next.status, next.body.id]).toEqual([201, 4 + MANY + 1])
+  expect([next.status, next.body.id]).toEqual([201, 4 + MANY + 2 + 1])
   // ...at the end of the user's default list.
   expect(await run(`select position from tasks where id = ${next.body.id}`)).toEqual([{ position: 'a2' }])
 

@@ -24,7 +24,12 @@ export type Placed = { id: number; position: string }
  * seeing the positions the one before left, and never compete for a key.
  */
 export async function lockUser(tx: Tx, userId: string): Promise<void> {
-  await tx.select({ userId: taskQuotas.userId }).from(taskQuotas).where(eq(taskQuotas.userId, userId)).for('update')
+  // An upsert, not SELECT ... FOR UPDATE: a user without the row yet still
+  // gets one to lock, so nothing runs unserialised.
+  await tx
+    .insert(taskQuotas)
+    .values({ userId })
+    .onConflictDoUpdate({ target: taskQuotas.userId, set: { userId: sql`excluded.user_id` } })
 }
 
 /** The user's lists in order, ids and positions. */

@@ -10,7 +10,7 @@ import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
 import { columnOf, keyOf, rowColumns, type TaskRow } from './columns'
 import { TaskLimitReached } from './errors'
-import type { TaskModel } from './model'
+import { TaskModel } from './model'
 import { NOT_YOUR_LIST, NOT_YOUR_TASK, TOO_DEEP } from './moves'
 import { keyBetween, lastKey, lockUser, MAX_ANCESTORS, readNode } from './tree'
 
@@ -21,8 +21,11 @@ type Optional = Exclude<keyof CreateInput, 'title' | 'list_id' | 'parent_id'>
 
 const placeholder = (name: string) => sql.placeholder(name)
 
-// The fields bound by name; list and parent come from the placement.
-const OPTIONAL_ON_CREATE: Optional[] = ['description', 'priority', 'due_date', 'tags']
+// The fields bound by name: the create model's, less title (always bound) and
+// list and parent (they come from the placement).
+const OPTIONAL_ON_CREATE = Object.keys(TaskModel.create.properties).filter(
+  (field) => !['title', 'list_id', 'parent_id'].includes(field),
+) as Optional[]
 
 // One statement takes a slot in the user's quota row (locked by the upsert,
 // so concurrent creates cannot overshoot) and inserts the task. With no slot

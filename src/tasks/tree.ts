@@ -6,7 +6,7 @@ import { and, asc, desc, eq, gt, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { lists, taskQuotas, tasks } from '../db/schema'
+import { lists, tasks } from '../db/schema'
 
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
@@ -15,15 +15,10 @@ export const MAX_ANCESTORS = 3
 /** Past this length a sibling group is given fresh, short keys before a task is placed in it. */
 export const MAX_KEY_LENGTH = 32
 
-/**
- * Serialises a user's moves, re-parenting creates and deletes on the user's
- * quota row (every user with tasks has one): without it, two concurrent
- * moves could each pass the cycle and depth checks and together make a
- * cycle, or a subtask could be created under a task that is leaving.
- */
-export async function lockUser(tx: Transaction, userId: string): Promise<void> {
-  await tx.select({ userId: taskQuotas.userId }).from(taskQuotas).where(eq(taskQuotas.userId, userId)).for('update')
-}
+// Serialises a user's moves, re-parenting creates and deletes: two concurrent
+// moves could otherwise each pass the cycle and depth checks and together
+// make a cycle, or a subtask be created under a task that is leaving.
+export { lockUser } from '../lists/positions'
 
 /**
  * The ids whose children are in the subtree of `id` (itself and every level
