@@ -53,4 +53,28 @@ describe('Eden treaty client', () => {
     const empty = await api.api.tasks.get()
     expect(empty.data).toEqual([])
   })
+
+  test('lists, subtasks and moves are typed too', async () => {
+    const user = await signedInUser('eden')
+    const api = client(user.token)
+    const work = await api.api.lists.post({ name: 'Work', color: '#3366ff' })
+    expect(work.status).toBe(201)
+    const listId: number = work.data!.id
+    const parent = await api.api.tasks.post({ title: 'Parent', list_id: listId })
+    const child = await api.api.tasks.post({ title: 'Child', parent_id: parent.data!.id })
+    expect(child.data).toMatchObject({ list_id: listId, parent_id: parent.data!.id })
+    const moved = await api.api.tasks({ id: child.data!.id }).move.post({ parent_id: null })
+    expect(moved.data).toMatchObject({ parent_id: null, list_id: listId })
+    const lists = await api.api.lists.get()
+    expect(lists.data?.map((list) => [list.name, list.open_count])).toEqual([
+      ['Inbox', 0],
+      ['Work', 2],
+    ])
+    // @ts-expect-error a list's name is a string
+    const wrongName = await api.api.lists.post({ name: 7 })
+    expect(wrongName.status).toBe(422)
+    // @ts-expect-error position is never set by a client: moves place tasks
+    const setPosition = await api.api.tasks({ id: parent.data!.id }).patch({ position: 'a0' })
+    expect(setPosition.status).toBe(422)
+  })
 })
