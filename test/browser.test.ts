@@ -1,6 +1,7 @@
 // The service as its frontend meets it: a page on another origin, in headless
 // Debian Chromium, calling the API with fetch and a bearer header through real
-// CORS preflights; and the docs UI rendering with the network closed.
+// CORS preflights, organising a list that survives a reload; and the docs UI
+// rendering with the network closed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
@@ -36,6 +37,23 @@ window.journey = async (api, email) => {
   steps.remove = await call(api, 'DELETE', '/api/tasks/' + id, token)
   steps.after = await call(api, 'GET', '/api/tasks', token)
   return steps
+}
+window.organise = async (api, email) => {
+  const token = (await call(api, 'POST', '/api/auth/signup', null, { email, password: 'browser password 1' })).body.token
+  const list = (await call(api, 'POST', '/api/lists', token, { name: 'Groceries' })).body
+  const milk = (await call(api, 'POST', '/api/tasks', token, { title: 'Milk', list_id: list.id })).body
+  const bread = (await call(api, 'POST', '/api/tasks', token, { title: 'Bread', list_id: list.id })).body
+  const oats = await call(api, 'POST', '/api/tasks', token, { title: 'Oat milk', parent_id: milk.id })
+  const moved = await call(api, 'POST', '/api/tasks/' + bread.id + '/move', token, { before_id: milk.id })
+  localStorage.setItem('session', JSON.stringify({ token, list: list.id, milk: milk.id }))
+  return { list: list.id, subtask: oats.status, moved: moved.status }
+}
+window.afterReload = async (api) => {
+  const { token, list, milk } = JSON.parse(localStorage.getItem('session'))
+  const top = await call(api, 'GET', '/api/tasks?list_id=' + list + '&parent_id=none&sort=position', token)
+  const under = await call(api, 'GET', '/api/tasks?parent_id=' + milk + '&sort=position', token)
+  const lists = await call(api, 'GET', '/api/lists', token)
+  return { top: top.body.map((t) => t.title), under: under.body.map((t) => t.title), lists: lists.body.map((l) => [l.name, l.open_count]) }
 }
 window.tryFetch = async (api) => {
   try { return 'answered ' + (await fetch(api + '/api/tasks', { headers: { authorization: 'Bearer x' } })).status }
@@ -126,6 +144,26 @@ describe.if(hasChromium)('in a real browser', () => {
     const preflights = requests.filter((r) => r.method === 'OPTIONS')
     expect(preflights.length).toBeGreaterThanOrEqual(3)
     expect(preflights.every((r) => r.status === 204)).toBe(true)
+    await page.close()
+  })
+
+  test('a list with a task, a subtask and a reordering made from the page reads back the same after a reload', async () => {
+    const page = await browser.newPage()
+    await page.goto(`${frontendOrigin}/`)
+    const made = await onFailureScreenshot(page, 'organise', () =>
+      page.evaluate(([base, address]) => (globalThis as any).organise(base, address), [api, randomEmail('browser')] as const),
+    )
+    expect(made).toMatchObject({ subtask: 201, moved: 200 })
+    await page.reload()
+    const after = await onFailureScreenshot(page, 'reloaded', () => page.evaluate((base) => (globalThis as any).afterReload(base), api))
+    expect(after).toEqual({
+      top: ['Bread', 'Milk'],
+      under: ['Oat milk'],
+      lists: [
+        ['Inbox', 0],
+        ['Groceries', 3],
+      ],
+    })
     await page.close()
   })
 
