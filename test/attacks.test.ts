@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { exportJWK, generateKeyPair } from 'jose'
 import { createApp } from '../src/app'
+import { TaskModel } from '../src/tasks/model'
 import { sendRaw } from './sockets'
 import {
   app,
@@ -32,20 +33,8 @@ import {
 const STACK = /\n\s+at\s|\bat\s+\S*\s?\(?[^\s()]+\.(ts|js|mjs):\d+/
 const SQL =
   /failed query|\bparams:|\bfrom\s+"tasks"|"tasks"\."|\binsert\s+into\b|\bdelete\s+from\s+"|\bupdate\s+"tasks"|syntax error at or near|violates [\w -]+constraint|SQLSTATE/i
-const TASK_KEYS = [
-  'completed',
-  'created_at',
-  'description',
-  'due_date',
-  'id',
-  'list_id',
-  'parent_id',
-  'position',
-  'priority',
-  'tags',
-  'title',
-  'updated_at',
-]
+// The task as the model declares it, sorted as the checks compare keys.
+const TASK_KEYS = Object.keys(TaskModel.task.properties).sort()
 // Every 422 here may name the field or a path inside it.
 const invalid = (field: string) => validationError(field, true)
 /** Status and body together, with the row's name in the diff. */

@@ -32,6 +32,11 @@ export function errorsFor<const S extends keyof typeof errorResponses>(...status
   return Object.fromEntries(statuses.map((status) => [status, errorResponses[status]])) as Pick<typeof errorResponses, S>
 }
 
+/** What every route of a user's resource (tasks, lists) can answer; routes with a body add BODY_ERRORS. */
+export const RESOURCE_ERRORS = errorsFor(401, 403, 404, 412, 422, 500, 503)
+/** What reading a JSON body adds (parseJsonBody): malformed, too large, not JSON. */
+export const BODY_ERRORS = errorsFor(400, 413, 415)
+
 // The status each code answers with: a code without one fails to compile.
 export const STATUS_OF: Record<ErrorCode, number> = {
   bad_request: 400,

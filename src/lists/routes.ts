@@ -2,7 +2,7 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { errorsFor } from '../http/errors'
+import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
@@ -20,8 +20,6 @@ function answerList(row: ListRow, set: { headers: Record<string, unknown> }) {
 
 // Routes with a body say `parse: 'json'` only to declare the media type in the
 // OpenAPI document: parseJsonBody (registered after the auth guard) does the work.
-const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
-const bodyErrors = errorsFor(400, 413, 415)
 
 export interface ListRoutesDeps {
   db: Database
@@ -51,7 +49,7 @@ function listRoutesAt<const Prefix extends string>({
     headers: PreconditionHeaders,
     parse: 'json',
     body: ListModel.update,
-    response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors, ...bodyErrors },
+    response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -77,7 +75,7 @@ function listRoutesAt<const Prefix extends string>({
         if (input && typeof input.color === 'string') input.color = input.color.toLowerCase()
       })
       .get('', ({ userId }) => listLists(db, userId), {
-        response: { 200: ListModel.lists, ...errors },
+        response: { 200: ListModel.lists, ...RESOURCE_ERRORS },
         detail: {
           summary: 'List lists',
           description:
@@ -97,8 +95,8 @@ function listRoutesAt<const Prefix extends string>({
           body: ListModel.create,
           response: {
             201: withHeaders(ListModel.list, { ...ETagHeader, location: t.String({ description: 'The new list' }) }),
-            ...errors,
-            ...bodyErrors,
+            ...RESOURCE_ERRORS,
+            ...BODY_ERRORS,
             ...errorsFor(409),
           },
           detail: {
@@ -109,7 +107,7 @@ function listRoutesAt<const Prefix extends string>({
       )
       .get('/:id', async ({ userId, params, set }) => answerList(await getList(db, userId, params.id), set), {
         params: paramsSchema,
-        response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors },
+        response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS },
         detail: { summary: 'Get a list' },
       })
       .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
@@ -129,7 +127,7 @@ function listRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...errors, ...errorsFor(409) },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...errorsFor(409) },
           detail: {
             summary: 'Delete a list and its tasks',
             description: 'Its tasks go with it, in one transaction. Honours If-Match; 409 default_list for the default list.',
@@ -145,7 +143,7 @@ function listRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: ListModel.move,
-          response: { 200: withHeaders(ListModel.list, ETagHeader), ...errors, ...bodyErrors, ...errorsFor(409) },
+          response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...errorsFor(409) },
           detail: {
             summary: 'Move a list after or before another',
             description:

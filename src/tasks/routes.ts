@@ -4,7 +4,7 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { readDecimal } from '../http/decimal'
-import { errorsFor } from '../http/errors'
+import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
@@ -47,10 +47,7 @@ function readIdFilters(query: unknown): void {
 }
 
 // Routes with a body say `parse: 'json'` only to declare the media type in the
-// OpenAPI document: parseJsonBody (registered after the auth guard) runs first and does the work.
-// Every task route can answer these; routes with a body add 400, 413, 415.
-const errors = errorsFor(401, 403, 404, 412, 422, 500, 503)
-const bodyErrors = errorsFor(400, 413, 415)
+// OpenAPI document: parseJsonBody (registered after the auth guard) does the work.
 
 export interface TaskRoutesDeps {
   db: Database
@@ -80,7 +77,7 @@ function taskRoutesAt<const Prefix extends string>({
     headers: PreconditionHeaders,
     parse: 'json',
     body: TaskModel.update,
-    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
+    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -119,7 +116,7 @@ function taskRoutesAt<const Prefix extends string>({
           query: TaskModel.listQuery,
           response: {
             200: withHeaders(TaskModel.taskList, PageHeaders),
-            ...errors,
+            ...RESOURCE_ERRORS,
           },
           detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
         },
@@ -137,8 +134,8 @@ function taskRoutesAt<const Prefix extends string>({
           body: TaskModel.create,
           response: {
             201: withHeaders(TaskModel.task, { ...ETagHeader, location: t.String({ description: 'The new task' }) }),
-            ...errors,
-            ...bodyErrors,
+            ...RESOURCE_ERRORS,
+            ...BODY_ERRORS,
             ...errorsFor(409),
           },
           detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
@@ -150,7 +147,11 @@ function taskRoutesAt<const Prefix extends string>({
           const row = await getTask(db, userId, params.id)
           return answerTask(row, set)
         },
-        { params: paramsSchema, response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors }, detail: { summary: 'Get a task' } },
+        {
+          params: paramsSchema,
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS },
+          detail: { summary: 'Get a task' },
+        },
       )
       .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
         ...updateHooks,
@@ -169,7 +170,7 @@ function taskRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...errors },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS },
           detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
         },
       )
@@ -184,7 +185,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.move,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
           detail: {
             summary: 'Move a task: to another list or parent, or among its siblings',
             description:
@@ -210,7 +211,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.complete,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...errors, ...bodyErrors },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
           detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
         },
       )
