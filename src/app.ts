@@ -13,6 +13,8 @@ import { SERVER_BODY_LIMIT } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
 import { listRoutes } from './lists/routes'
+import { cursorCodec } from './sync/cursor'
+import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
 
 export interface AppDeps {
@@ -47,6 +49,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(authRoutes({ db: database.db, tokens, auth, limits: authLimits, trustProxy: config.trustProxy }))
     .use(taskRoutes({ db: database.db, auth }))
     .use(listRoutes({ db: database.db, auth }))
+    .use(syncRoutes({ db: database.db, auth, cursors: cursorCodec(config.jwtSecret) }))
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.
   let routeTable: { pattern: RegExp; method: string }[] | undefined

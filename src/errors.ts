@@ -20,6 +20,7 @@ export const ErrorCode = {
   LIST_LIMIT: 'list_limit',
   DEFAULT_LIST: 'default_list',
   PRECONDITION_FAILED: 'precondition_failed',
+  CURSOR_EXPIRED: 'cursor_expired',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   VALIDATION_ERROR: 'validation_error',

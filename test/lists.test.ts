@@ -30,7 +30,10 @@ async function order(user: User) {
 }
 
 async function quotaOf(user: User) {
-  const [row] = await database.db.select().from(taskQuotas).where(eq(taskQuotas.userId, user.id))
+  const [row] = await database.db
+    .select({ userId: taskQuotas.userId, taskCount: taskQuotas.taskCount, listCount: taskQuotas.listCount })
+    .from(taskQuotas)
+    .where(eq(taskQuotas.userId, user.id))
   return row
 }
 

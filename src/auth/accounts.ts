@@ -3,6 +3,7 @@ import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks, users } from '../db/schema'
+import { advance, bury } from '../sync/feed'
 import { EmailTaken } from './errors'
 
 const iso = sql<string>`to_char(${users.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
@@ -59,11 +60,16 @@ export async function getAccount(db: Database, id: string): Promise<Account | un
 /** The account (if any) and every list and task of this user, in one transaction. */
 export async function deleteAccount(db: Database, userId: string): Promise<void> {
   await transaction(db, async (tx) => {
-    // The quota row first: a create in flight holds its lock, so this waits
-    // for that task to exist, and the next delete takes it too.
-    await tx.delete(taskQuotas).where(eq(taskQuotas.userId, userId))
-    await tx.delete(tasks).where(eq(tasks.userId, userId))
-    await tx.delete(lists).where(eq(lists.userId, userId))
+    // The user's row first: a create in flight holds its lock, so this waits
+    // for that task to exist, and the next delete takes it too. The row
+    // stays, emptied, with the feed's position: the user's other devices
+    // sync the deletions, and a cursor never meets a feed started again.
+    await advance(tx, userId)
+    await tx.update(taskQuotas).set({ taskCount: 0, listCount: 0 }).where(eq(taskQuotas.userId, userId))
+    const goneTasks = tx.$with('gone').as(tx.delete(tasks).where(eq(tasks.userId, userId)).returning({ id: tasks.id }))
+    await bury(tx, userId, 'task', goneTasks)
+    const goneLists = tx.$with('gone').as(tx.delete(lists).where(eq(lists.userId, userId)).returning({ id: lists.id }))
+    await bury(tx, userId, 'list', goneLists)
     await tx.delete(users).where(eq(users.id, userId))
   })
 }

@@ -34,6 +34,8 @@ export const lists = pgTable(
     position: sortKey('position').notNull(),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
+    // Where the list's last change sits in the user's change feed (src/sync/feed.ts).
+    changePosition: bigint('change_position', { mode: 'number' }).notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
@@ -41,6 +43,8 @@ export const lists = pgTable(
     primaryKey({ columns: [table.userId, table.id] }),
     // Serves the 403-versus-404 existence check, which must not know the owner.
     index('lists_id_idx').on(table.id),
+    // Serves sync: the user's lists changed since a position, in feed order.
+    index('lists_user_change_idx').on(table.userId, table.changePosition, table.id),
     // Exactly one default list per user, however many first requests race to make it.
     uniqueIndex('lists_one_default_idx').on(table.userId).where(sql`${table.isDefault}`),
     // Never two lists at one position, also under concurrent moves.
@@ -69,6 +73,8 @@ export const tasks = pgTable(
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
+    // Where the task's last change sits in the user's change feed (src/sync/feed.ts).
+    changePosition: bigint('change_position', { mode: 'number' }).notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
@@ -76,6 +82,8 @@ export const tasks = pgTable(
     primaryKey({ columns: [table.userId, table.id] }),
     // Serves the 403-versus-404 existence check, which must not know the owner.
     index('tasks_id_idx').on(table.id),
+    // Serves sync: the user's tasks changed since a position, in feed order.
+    index('tasks_user_change_idx').on(table.userId, table.changePosition, table.id),
     index('tasks_user_created_idx').on(table.userId, table.createdAt, table.id),
     index('tasks_user_updated_idx').on(table.userId, table.updatedAt, table.id),
     index('tasks_user_due_idx').on(table.userId, table.dueDate, table.id),
@@ -91,12 +99,36 @@ export const tasks = pgTable(
 
 // One row per user that holds tasks or lists: the per-user limits are enforced
 // by an atomic increment here, so concurrent creates cannot overshoot them.
+// Every write of the user's lists and tasks locks it, so it also carries the
+// user's change feed position: one per-user row touched per write.
 export const taskQuotas = pgTable('task_quotas', {
   userId: text('user_id').primaryKey(),
   taskCount: integer('task_count').notNull().default(0),
   // The same for lists (the default list included).
   listCount: integer('list_count').notNull().default(0),
+  // The position of the user's last committed change (src/sync/feed.ts).
+  changePosition: bigint('change_position', { mode: 'number' }).notNull().default(0),
+  // Deletions at or below this position have been forgotten: an older cursor is expired.
+  forgottenThrough: bigint('forgotten_through', { mode: 'number' }).notNull().default(0),
 })
+
+// What sync says of a list or task that is gone: its id and where its
+// deletion sits in the user's feed. Kept 30 days (src/sync/purge.ts).
+export const deletions = pgTable(
+  'deletions',
+  {
+    userId: text('user_id').notNull(),
+    kind: text('kind', { enum: ['list', 'task'] }).notNull(),
+    id: bigint('id', { mode: 'number' }).notNull(),
+    changePosition: bigint('change_position', { mode: 'number' }).notNull(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.kind, table.id] }),
+    index('deletions_user_change_idx').on(table.userId, table.changePosition),
+    index('deletions_deleted_at_idx').on(table.deletedAt),
+  ],
+)
 
 // Own accounts (/api/auth/*). The id is text, like tasks.user_id, because a
 // Better Auth subject is not a UUID and both kinds of id meet in one query.

@@ -8,9 +8,10 @@ import { transaction } from '../db/operations'
 import { explainMissing, type Precondition } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
+import { advance, bury, stamp } from '../sync/feed'
 import { DefaultListProtected, ListLimitReached } from './errors'
 import type { ListModel } from './model'
-import { keyNextTo, lockUser, MAX_KEY_LENGTH, placedLists, renumber, type Tx } from './positions'
+import { keyNextTo, MAX_KEY_LENGTH, placedLists, renumber, type Tx } from './positions'
 import { ensureDefaultList, type ListRow, listResource, rowColumns } from './queries'
 
 export const MAX_LISTS_PER_USER = 1_000
@@ -20,12 +21,13 @@ export async function createList(db: Database, userId: string, input: typeof Lis
   // The default list comes first, made before the user's first own list.
   await ensureDefaultList(db, userId)
   return transaction(db, async (tx) => {
-    // Taking a slot locks the user's quota row, as lockUser does: concurrent
-    // creates cannot overshoot the limit, and each reads the last position
-    // only once the one before it has committed, so none competes for it.
+    // Taking a slot locks the user's quota row and advances their feed, as
+    // advance() does: concurrent creates cannot overshoot the limit, and each
+    // reads the last position only once the one before it has committed, so
+    // none competes for it.
     const [slot] = await tx
       .update(taskQuotas)
-      .set({ listCount: sql`${taskQuotas.listCount} + 1` })
+      .set({ listCount: sql`${taskQuotas.listCount} + 1`, changePosition: sql`${taskQuotas.changePosition} + 1` })
       .where(and(eq(taskQuotas.userId, userId), sql`${taskQuotas.listCount} < ${MAX_LISTS_PER_USER}`))
       .returning({ userId: taskQuotas.userId })
     if (!slot) throw new ListLimitReached(MAX_LISTS_PER_USER)
@@ -37,7 +39,7 @@ export async function createList(db: Database, userId: string, input: typeof Lis
     }
     const [row] = await tx
       .insert(lists)
-      .values({ userId, name: input.name, color: input.color ?? null, position })
+      .values({ userId, name: input.name, color: input.color ?? null, position, changePosition: stamp(userId) })
       .returning(rowColumns)
     return row!
   })
@@ -66,19 +68,31 @@ export async function deleteList(db: Database, userId: string, id: number, preco
     // The quota row first, as a create takes it: a task create in flight
     // finishes first and its task is counted here; a later one waits, then
     // finds the list gone.
-    await lockUser(tx, userId)
+    await advance(tx, userId)
     const list = await lockList(tx, userId, id, precondition)
     if (!list) return false
     if (list.isDefault) throw new DefaultListProtected('deleted')
-    const gone = await tx
-      .delete(tasks)
-      .where(and(eq(tasks.userId, userId), eq(tasks.listId, id)))
-      .returning({ id: tasks.id })
-    await tx.delete(lists).where(and(eq(lists.userId, userId), eq(lists.id, id)))
-    await tx
-      .update(taskQuotas)
-      .set({ taskCount: sql`${taskQuotas.taskCount} - ${gone.length}`, listCount: sql`${taskQuotas.listCount} - 1` })
-      .where(eq(taskQuotas.userId, userId))
+    const gone = tx.$with('gone').as(
+      tx
+        .delete(tasks)
+        .where(and(eq(tasks.userId, userId), eq(tasks.listId, id)))
+        .returning({ id: tasks.id }),
+    )
+    const released = tx.$with('released').as(
+      tx
+        .update(taskQuotas)
+        .set({ taskCount: sql`${taskQuotas.taskCount} - (select count(*) from ${gone})`, listCount: sql`${taskQuotas.listCount} - 1` })
+        .where(eq(taskQuotas.userId, userId))
+        .returning({ userId: taskQuotas.userId }),
+    )
+    await bury(tx, userId, 'task', gone, released)
+    const deletedList = tx.$with('gone').as(
+      tx
+        .delete(lists)
+        .where(and(eq(lists.userId, userId), eq(lists.id, id)))
+        .returning({ id: lists.id }),
+    )
+    await bury(tx, userId, 'list', deletedList)
     return true
   })
   // Outside the transaction: the 403-or-404 lookup needs a connection of its own.
@@ -93,7 +107,7 @@ export async function moveList(db: Database, userId: string, id: number, anchor:
   const field = `${side}_id` as const
   const anchorId = anchor[field]!
   const moved = await transaction(db, async (tx) => {
-    await lockUser(tx, userId)
+    await advance(tx, userId)
     const list = await lockList(tx, userId, id, precondition)
     if (!list) return undefined
     if (list.isDefault) throw new DefaultListProtected('moved')
@@ -112,7 +126,7 @@ export async function moveList(db: Database, userId: string, id: number, anchor:
         ? await tx.select(rowColumns).from(lists).where(mine)
         : await tx
             .update(lists)
-            .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()` })
+            .set({ position, version: sql`${lists.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(userId) })
             .where(mine)
             .returning(rowColumns)
     return row

@@ -4,7 +4,8 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { transaction } from '../db/operations'
-import { lists, taskQuotas } from '../db/schema'
+import { lists } from '../db/schema'
+import { advance, stamp } from '../sync/feed'
 
 /** A transaction's handle, as `transaction` passes it. */
 export type Tx = Parameters<Parameters<typeof transaction>[1]>[0]
@@ -17,21 +18,6 @@ export const MAX_KEY_LENGTH = 32
 
 export type Placed = { id: number; position: string }
 
-/**
- * Locks the user's quota row for the rest of the transaction. Every change of
- * list positions takes it first (a create by taking its slot there), so
- * creates, moves, renumbering and deletes of one user run one at a time, each
- * seeing the positions the one before left, and never compete for a key.
- */
-export async function lockUser(tx: Tx, userId: string): Promise<void> {
-  // An upsert, not SELECT ... FOR UPDATE: a user without the row yet still
-  // gets one to lock, so nothing runs unserialised.
-  await tx
-    .insert(taskQuotas)
-    .values({ userId })
-    .onConflictDoUpdate({ target: taskQuotas.userId, set: { userId: sql`excluded.user_id` } })
-}
-
 /** The user's lists in order, ids and positions. */
 export function placedLists(tx: Tx, userId: string): Promise<Placed[]> {
   return tx
@@ -43,8 +29,8 @@ export function placedLists(tx: Tx, userId: string): Promise<Placed[]> {
 
 /**
  * Gives the user's lists short keys in their present order (the caller holds
- * lockUser). A list whose key changes changes version and updated_at, as its
- * ETag must. Returns the lists with their new positions.
+ * advance). A list whose key changes changes version and updated_at, as its
+ * ETag must, and is stamped in the feed. Returns the lists with their new positions.
  */
 export async function renumber(tx: Tx, userId: string, placed: Placed[]): Promise<Placed[]> {
   const keys = generateNKeysBetween(null, null, placed.length)
@@ -59,7 +45,7 @@ export async function renumber(tx: Tx, userId: string, placed: Placed[]): Promis
     .update(lists)
     .set({ position: sql`'~' || ${lists.id}` })
     .where(and(eq(lists.userId, userId), inArray(lists.id, ids)))
-  await tx.execute(sql`update ${lists} set position = renumbered.position, version = ${lists.version} + 1, updated_at = now()
+  await tx.execute(sql`update ${lists} set position = renumbered.position, version = ${lists.version} + 1, updated_at = now(), change_position = ${stamp(userId)}
     from unnest(${sql.param(ids)}::bigint[], ${sql.param(changed.map((list) => list.position))}::text[]) as renumbered(id, position)
     where ${lists.userId} = ${userId} and ${lists.id} = renumbered.id`)
   return renumbered
@@ -68,7 +54,7 @@ export async function renumber(tx: Tx, userId: string, placed: Placed[]): Promis
 /** Renumbers the user's lists in a transaction of its own. */
 export function renumberLists(db: Database, userId: string): Promise<unknown> {
   return transaction(db, async (tx) => {
-    await lockUser(tx, userId)
+    await advance(tx, userId)
     return renumber(tx, userId, await placedLists(tx, userId))
   })
 }

@@ -1,10 +1,10 @@
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
-import { sqlStateOf } from '../db/errors'
-import { prepared } from '../db/operations'
+import { prepared, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
+import { advance, advancing, stamp } from '../sync/feed'
 import { ListNotFound } from './errors'
 import type { List, ListModel } from './model'
 
@@ -20,7 +20,7 @@ const placeholder = (name: string) => sql.placeholder(name)
 const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /** What every statement returns: the answer's fields (never user_id), in the answer's order. */
-const answerColumns = {
+export const answerColumns = {
   id: lists.id,
   name: lists.name,
   color: lists.color,
@@ -48,29 +48,24 @@ export const listResource = { name: 'list', notFound: () => new ListNotFound() }
 
 /**
  * Makes the user's default list unless it exists, counting it in the user's
- * list quota. Two first requests racing make one: the partial unique index
- * on (user_id) where is_default settles it, and the loser does nothing.
+ * list quota. Two first requests racing make one: the second waits for the
+ * user's row (advance) and then finds the list (the partial unique index on
+ * (user_id) where is_default is the arbiter).
  */
 export async function ensureDefaultList(db: Database, userId: string): Promise<void> {
-  const made = db.$with('made').as(
-    db
+  await transaction(db, async (tx) => {
+    await advance(tx, userId)
+    const made = await tx
       .insert(lists)
-      .values({ userId, name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION })
+      .values({ userId, name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION, changePosition: stamp(userId) })
       .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
-      .returning({ userId: lists.userId }),
-  )
-  try {
-    await db
-      .with(made)
-      .insert(taskQuotas)
-      .select(db.select({ userId: made.userId, taskCount: sql`0`.as('task_count'), listCount: sql`1`.as('list_count') }).from(made))
-      .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
-  } catch (error) {
-    // Both racers can pass ON CONFLICT's first look before either has
-    // inserted; the later one then meets the earlier one's row in the
-    // position index (not the arbiter), a 23505: the default list exists.
-    if (sqlStateOf(error) !== '23505') throw error
-  }
+      .returning({ id: lists.id })
+    if (made.length > 0)
+      await tx
+        .update(taskQuotas)
+        .set({ listCount: sql`${taskQuotas.listCount} + 1` })
+        .where(eq(taskQuotas.userId, userId))
+  })
 }
 
 /** Where a new top-level task of the default list goes: that list, after its last top-level task. */
@@ -143,16 +138,23 @@ export async function updateList(
           sql` or `,
         )
       : sql`false`
-    return db
-      .update(lists)
-      .set({
-        ...Object.fromEntries(fields.map((field) => [field, placeholder(field)])),
-        version: sql`case when ${changed} then ${lists.version} + 1 else ${lists.version} end`,
-        updatedAt: sql`case when ${changed} then now() else ${lists.updatedAt} end`,
-      })
-      .where(and(owned(lists), check))
-      .returning(rowColumns)
-      .prepare(name)
+    const advanced = advancing(db, placeholder('userId'))
+    const position = sql`(select change_position from ${advanced})`
+    return (
+      db
+        .with(advanced)
+        .update(lists)
+        .set({
+          ...Object.fromEntries(fields.map((field) => [field, placeholder(field)])),
+          version: sql`case when ${changed} then ${lists.version} + 1 else ${lists.version} end`,
+          updatedAt: sql`case when ${changed} then now() else ${lists.updatedAt} end`,
+          changePosition: sql`case when ${changed} then ${position} else ${lists.changePosition} end`,
+        })
+        // Gated on the user's row first, as every write is (src/sync/feed.ts).
+        .where(and(sql`${position} is not null`, owned(lists), check))
+        .returning(rowColumns)
+        .prepare(name)
+    )
   })
   const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
   return row ?? explainMissing(db, lists, listResource, userId, id, precondition)

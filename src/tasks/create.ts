@@ -5,14 +5,15 @@ import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
-import { taskQuotas, tasks } from '../db/schema'
+import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
+import { advance } from '../sync/feed'
 import { columnOf, keyOf, rowColumns, type TaskRow } from './columns'
 import { TaskLimitReached } from './errors'
 import { TaskModel } from './model'
 import { NOT_YOUR_LIST, NOT_YOUR_TASK, TOO_DEEP } from './moves'
-import { keyBetween, lastKey, lockUser, MAX_ANCESTORS, readNode } from './tree'
+import { keyBetween, lastKey, MAX_ANCESTORS, readNode } from './tree'
 
 export const MAX_TASKS_PER_USER = 10_000
 
@@ -28,33 +29,44 @@ const OPTIONAL_ON_CREATE = Object.keys(TaskModel.create.properties).filter(
 ) as Optional[]
 
 // One statement takes a slot in the user's quota row (locked by the upsert,
-// so concurrent creates cannot overshoot) and inserts the task. With no slot
-// left the CTE is empty, version is NULL and the NOT NULL constraint stops
-// the insert: SQLSTATE 23502 means the limit was reached. user_id stays a
-// plain value, as Citus requires of a distribution column. Only the fields
-// given are bound; the rest take their column defaults.
+// so concurrent creates cannot overshoot), advances the user's change feed
+// there, inserts the task and stamps its list (whose open_count changes).
+// With no slot left the CTE is empty, version is NULL and the NOT NULL
+// constraint stops the insert: SQLSTATE 23502 means the limit was reached.
+// user_id stays a plain value, as Citus requires of a distribution column.
+// Only the fields given are bound; the rest take their column defaults.
 function insertStatement(db: Database, given: Optional[]) {
   const slot = db.$with('slot').as(
     db
       .insert(taskQuotas)
-      .values({ userId: placeholder('userId'), taskCount: sql`1` })
+      .values({ userId: placeholder('userId'), taskCount: sql`1`, changePosition: sql`1` })
       .onConflictDoUpdate({
         target: taskQuotas.userId,
-        set: { taskCount: sql`${taskQuotas.taskCount} + 1` },
+        set: { taskCount: sql`${taskQuotas.taskCount} + 1`, changePosition: sql`${taskQuotas.changePosition} + 1` },
         setWhere: sql`${taskQuotas.taskCount} < ${sql.raw(String(MAX_TASKS_PER_USER))}`,
       })
-      .returning({ userId: taskQuotas.userId }),
+      .returning({ changePosition: taskQuotas.changePosition }),
+  )
+  const position = sql`(select change_position from ${slot})`
+  const listStamped = db.$with('list_stamped').as(
+    db
+      .update(lists)
+      .set({ changePosition: position })
+      // Gated on the slot first: the user's row is locked before the list's, as in every write.
+      .where(and(sql`${position} is not null`, eq(lists.userId, placeholder('userId')), eq(lists.id, placeholder('listId'))))
+      .returning({ id: lists.id }),
   )
   const values: Record<string, unknown> = {
     userId: placeholder('userId'),
     version: sql`(select 1 from ${slot})`,
+    changePosition: position,
     listId: placeholder('listId'),
     parentId: placeholder('parentId'),
     position: placeholder('position'),
   }
   for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = placeholder(field)
   return db
-    .with(slot)
+    .with(slot, listStamped)
     .insert(tasks)
     .values(values as typeof tasks.$inferInsert)
     .returning(rowColumns)
@@ -122,7 +134,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
 // Under the user's lock, so the parent cannot move deeper or to another list meanwhile.
 function createSubtask(db: Database, userId: string, input: CreateInput, given: Optional[], name: string): Promise<TaskRow> {
   return transaction(db, async (tx) => {
-    await lockUser(tx, userId)
+    await advance(tx, userId)
     const parent = await readNode(tx, userId, input.parent_id!)
     if (!parent) throw new ValidationFailed([{ field: 'parent_id', message: NOT_YOUR_TASK }])
     if (input.list_id !== undefined && input.list_id !== parent.listId)

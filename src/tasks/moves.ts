@@ -8,12 +8,12 @@ import { transaction } from '../db/operations'
 import { explainMissing, type Precondition } from '../db/ownership'
 import { tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
+import { advance } from '../sync/feed'
 import { resource, rowColumns, type TaskRow } from './columns'
 import type { TaskModel } from './model'
 import {
   keyBetween,
   lastKey,
-  lockUser,
   MAX_ANCESTORS,
   nextKey,
   ownsList,
@@ -120,7 +120,7 @@ export async function withLockedTask(
   for (let attempt = 1; ; attempt++) {
     try {
       const row = await transaction(db, async (tx) => {
-        await lockUser(tx, userId)
+        await advance(tx, userId)
         const node = await readNode(tx, userId, id, true)
         if (!node) return undefined
         checkPrecondition(node, precondition)

@@ -5,10 +5,11 @@ import { explainMissing, owned, type Precondition, versionCheck, versionValues }
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
+import { advance, advancing, bury, stamp } from '../sync/feed'
 import { answerColumns, columnOf, keyOf, resource, rowColumns, type TaskRow } from './columns'
 import { type Task, TaskModel } from './model'
 import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
-import { completeDescendants, descendantsOf, lockUser } from './tree'
+import { completeDescendants, descendantsOf, stampLists } from './tree'
 
 type UpdateInput = typeof TaskModel.update.static
 type ListQuery = typeof TaskModel.listQuery.static
@@ -147,8 +148,9 @@ const WRITABLE = Object.keys(TaskModel.update.properties).filter((field) => fiel
 
 type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
 
-// The field update, on the database (prepared once) or inside a transaction.
-function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], check: SQL | undefined) {
+// The field update, on the database (prepared once, advancing the user's
+// feed itself) or inside a transaction (which has advanced it).
+function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], check: SQL | undefined, inTransaction: boolean) {
   const changed = fields.length
     ? sql.join(
         fields.map((field) => sql`${columnOf(field)} is distinct from ${sql.param(placeholder(field), columnOf(field))}`),
@@ -156,22 +158,28 @@ function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], chec
       )
     : sql`false`
   const set: Record<string, unknown> = Object.fromEntries(fields.map((field) => [keyOf(columnOf(field)), placeholder(field)]))
-  return db
-    .update(tasks)
-    .set({
-      ...set,
-      version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
-      updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
-    })
-    .where(and(owned(tasks), check))
-    .returning(rowColumns)
+  const advanced = advancing(db, placeholder('userId'))
+  const position = inTransaction ? stamp(placeholder('userId')) : sql`(select change_position from ${advanced})`
+  return (
+    (inTransaction ? db : db.with(advanced))
+      .update(tasks)
+      .set({
+        ...set,
+        version: sql`case when ${changed} then ${tasks.version} + 1 else ${tasks.version} end`,
+        updatedAt: sql`case when ${changed} then now() else ${tasks.updatedAt} end`,
+        changePosition: sql`case when ${changed} then ${position} else ${tasks.changePosition} end`,
+      })
+      // Gated on the user's row first, as every write is (src/sync/feed.ts).
+      .where(and(inTransaction ? undefined : sql`${position} is not null`, owned(tasks), check))
+      .returning(rowColumns)
+  )
 }
 
 /**
  * Applies the given fields. `version` and `updated_at` move only when a value
  * really changes, so repeating a write is idempotent and keeps its ETag.
- * A new list, or completing the task, takes a transaction: the subtasks
- * move or complete with it.
+ * A new list, or completion, takes a transaction: the subtasks move or
+ * complete with it, and the lists' open_count changes.
  */
 export async function updateTask(
   db: Database,
@@ -182,16 +190,17 @@ export async function updateTask(
 ): Promise<TaskRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
   const name = `tasks_update_${fields.join('_')}`
-  if (changes.list_id !== undefined || changes.completed === true)
+  if (changes.list_id !== undefined || changes.completed !== undefined)
     return withLockedTask(db, userId, id, precondition, async (tx, node) => {
       if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
-      const [row] = await updateStatement(tx, fields, undefined)
+      const [row] = await updateStatement(tx, fields, undefined, true)
         .prepare(name)
         .execute({ userId, id, ...changes })
       if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
+      if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
     })
   const check = versionCheck(tasks, precondition)
-  const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check).prepare(name))
+  const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check, false).prepare(name))
   const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
   return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
 }
@@ -201,10 +210,16 @@ export function toggleTask(db: Database, userId: string, id: number, preconditio
   return withLockedTask(db, userId, id, precondition, async (tx, node) => {
     const [row] = await tx
       .update(tasks)
-      .set({ completed: sql`not ${tasks.completed}`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .set({
+        completed: sql`not ${tasks.completed}`,
+        version: sql`${tasks.version} + 1`,
+        updatedAt: sql`now()`,
+        changePosition: stamp(userId),
+      })
       .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
       .returning({ completed: tasks.completed })
     if (row?.completed) await completeDescendants(tx, userId, node.listId, id)
+    await stampLists(tx, userId, [node.listId])
   })
 }
 
@@ -216,7 +231,7 @@ export function toggleTask(db: Database, userId: string, id: number, preconditio
  */
 export async function deleteTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<void> {
   const deleted = await transaction(db, async (tx) => {
-    await lockUser(tx, userId)
+    await advance(tx, userId)
     const [target] = await tx
       .select({ listId: tasks.listId, version: tasks.version })
       .from(tasks)
@@ -237,7 +252,8 @@ export async function deleteTask(db: Database, userId: string, id: number, preco
         .where(eq(taskQuotas.userId, userId))
         .returning({ userId: taskQuotas.userId }),
     )
-    await tx.with(gone, released).select({ userId: released.userId }).from(released)
+    await bury(tx, userId, 'task', gone, released)
+    await stampLists(tx, userId, [target.listId])
     return true
   })
   // Outside the transaction: PGlite runs one statement at a time.

@@ -1,12 +1,14 @@
 // The shape of a user's tasks: which list and parent a task has, how deep it
 // sits, where it goes among its siblings. These run inside a transaction
-// (src/db/operations.ts) that first takes the user's lock (lockUser), so two
-// moves of one user never decide on the same picture of the tree.
-import { and, asc, desc, eq, gt, lt, ne, or, type SQL, sql } from 'drizzle-orm'
+// (src/db/operations.ts) that first takes the user's row (advance, in
+// src/sync/feed.ts), so two moves of one user never decide on the same
+// picture of the tree. Every row they change is stamped in the feed.
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { lists, tasks } from '../db/schema'
+import { stamp } from '../sync/feed'
 
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
@@ -14,11 +16,6 @@ export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 export const MAX_ANCESTORS = 3
 /** Past this length a sibling group is given fresh, short keys before a task is placed in it. */
 export const MAX_KEY_LENGTH = 32
-
-// Serialises a user's moves, re-parenting creates and deletes: two concurrent
-// moves could otherwise each pass the cycle and depth checks and together
-// make a cycle, or a subtask be created under a task that is leaving.
-export { lockUser } from '../lists/positions'
 
 /**
  * The ids whose children are in the subtree of `id` (itself and every level
@@ -165,7 +162,12 @@ async function renumber(tx: Transaction, userId: string, slot: Slot, renumbered:
   )
   await tx
     .update(tasks)
-    .set({ position: sql`(case ${tasks.id} ${cases} end)`, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+    .set({
+      position: sql`(case ${tasks.id} ${cases} end)`,
+      version: sql`${tasks.version} + 1`,
+      updatedAt: sql`now()`,
+      changePosition: stamp(userId),
+    })
     .where(
       and(
         siblingsOf(userId, slot),
@@ -215,11 +217,14 @@ export async function previousKey(tx: Transaction, userId: string, slot: Slot, k
  * (all levels) follow it. Every row that changes gets a new version.
  */
 export async function relocate(tx: Transaction, userId: string, node: TaskNode, slot: Slot, key: string): Promise<void> {
-  if (slot.listId !== node.listId)
+  if (slot.listId !== node.listId) {
     await tx
       .update(tasks)
-      .set({ listId: slot.listId, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+      .set({ listId: slot.listId, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(userId) })
       .where(descendantsOf(userId, node.listId, node.id))
+    // Both lists' open_count may change.
+    await stampLists(tx, userId, [node.listId, slot.listId])
+  }
   await tx
     .update(tasks)
     .set({
@@ -228,6 +233,7 @@ export async function relocate(tx: Transaction, userId: string, node: TaskNode, 
       position: key,
       version: sql`${tasks.version} + 1`,
       updatedAt: sql`now()`,
+      changePosition: stamp(userId),
     })
     .where(and(eq(tasks.userId, userId), eq(tasks.id, node.id)))
 }
@@ -236,6 +242,17 @@ export async function relocate(tx: Transaction, userId: string, node: TaskNode, 
 export async function completeDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
   await tx
     .update(tasks)
-    .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()` })
+    .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(userId) })
     .where(and(descendantsOf(userId, listId, id), eq(tasks.completed, sql`false`)))
+}
+
+/**
+ * Stamps lists in the feed whose open_count a change of their tasks may have
+ * moved: a list is answered with its open_count, so sync sends it again.
+ */
+export async function stampLists(tx: Transaction, userId: string, listIds: number[]): Promise<void> {
+  await tx
+    .update(lists)
+    .set({ changePosition: stamp(userId) })
+    .where(and(eq(lists.userId, userId), inArray(lists.id, listIds)))
 }

@@ -1,0 +1,65 @@
+// The writing side of the change feed. Every write of a user's lists and
+// tasks runs after advance(): it locks the user's row in task_quotas and
+// moves their position one on, and every row the write touches is stamped
+// with that position. The row stays locked until commit, so one user's
+// writes commit in position order: a client that has read position N has
+// seen every change up to N, and nothing at or below N commits after it.
+import type { Placeholder } from 'drizzle-orm'
+import { type SQL, sql, type WithSubquery } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { deletions, taskQuotas } from '../db/schema'
+
+/** A transaction's handle. */
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0]
+
+/**
+ * Locks the user's row for the rest of the transaction (making it if the
+ * user has none yet) and moves their feed one position on. Every write of
+ * the user's lists and tasks takes it first, so one user's writes also run
+ * one at a time: two moves never decide on the same picture of the tree,
+ * and two creates never compete for one key.
+ */
+export async function advance(tx: Tx, userId: string): Promise<void> {
+  await tx
+    .insert(taskQuotas)
+    .values({ userId, changePosition: 1 })
+    .onConflictDoUpdate({ target: taskQuotas.userId, set: { changePosition: sql`${taskQuotas.changePosition} + 1` } })
+}
+
+/**
+ * The position advance() took in this transaction: the stamp of every row
+ * written after it. (The transaction sees its own update of the row.)
+ */
+export function stamp(userId: string | SQL | Placeholder): SQL<number> {
+  return sql<number>`(select feed.change_position from ${taskQuotas} as feed where feed.user_id = ${userId})`
+}
+
+/**
+ * The same in one statement without a transaction: a CTE that advances the
+ * user's feed and returns the position as `change_position`. The statement
+ * reading it must gate on it before touching other rows (a WHERE condition on
+ * it alone is evaluated first), so the user's row is always locked before a
+ * list's or task's, as in a transaction.
+ */
+export function advancing(db: Database | Tx, userId: SQL | Placeholder | string) {
+  return db.$with('advanced').as(
+    db
+      .insert(taskQuotas)
+      .values({ userId: userId as string, changePosition: sql`1` })
+      .onConflictDoUpdate({ target: taskQuotas.userId, set: { changePosition: sql`${taskQuotas.changePosition} + 1` } })
+      .returning({ changePosition: taskQuotas.changePosition }),
+  )
+}
+
+/**
+ * The statement that records, at the transaction's position, the deletion of
+ * each row the CTE `gone` returns (a DELETE ... RETURNING id); `others` are
+ * more CTEs the statement carries (a data-modifying CTE always runs).
+ */
+export function bury(tx: Tx, userId: string, kind: 'list' | 'task', gone: WithSubquery, ...others: WithSubquery[]) {
+  return tx
+    .with(gone, ...others)
+    .insert(deletions)
+    .select(sql`select ${userId}, ${kind}, ${gone}.id, ${stamp(userId)}, now() from ${gone}`)
+    .onConflictDoNothing()
+}

@@ -1,0 +1,208 @@
+// GET /api/sync (CONTRACT.md, Sync): a snapshot, then the changes since a
+// cursor, paged; deletions, cascades included; expired and malformed cursors.
+import { describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { taskQuotas } from '../src/db/schema'
+import { createTask, database, errorBody, makeList, signedInUser, type User, validationError } from './support'
+
+type Change = { type: 'list' | 'task'; op: 'upsert' | 'delete'; id: number; data?: Record<string, unknown> }
+type SyncAnswer = { changes: Change[]; cursor: string; has_more: boolean }
+
+async function sync(user: User, cursor?: string, limit?: number): Promise<SyncAnswer> {
+  const query = new URLSearchParams()
+  if (cursor !== undefined) query.set('cursor', cursor)
+  if (limit !== undefined) query.set('limit', String(limit))
+  const reply = await user.call('GET', `/api/sync?${query}`)
+  expect(reply.status).toBe(200)
+  return reply.body
+}
+
+/** A client's copy of the user's lists and tasks, by kind and id, kept by applying changes. */
+class Replica {
+  readonly items = new Map<string, Record<string, unknown>>()
+  cursor: string | undefined
+
+  apply(changes: Change[]): void {
+    for (const change of changes) {
+      const key = `${change.type}:${change.id}`
+      if (change.op === 'delete') this.items.delete(key)
+      else this.items.set(key, change.data!)
+    }
+  }
+
+  /** Syncs from its cursor until has_more is false, `limit` changes a page. */
+  async catchUp(user: User, limit?: number, between?: () => Promise<void>): Promise<number> {
+    let pages = 0
+    for (;;) {
+      const answer = await sync(user, this.cursor, limit)
+      this.apply(answer.changes)
+      this.cursor = answer.cursor
+      pages++
+      if (!answer.has_more) return pages
+      await between?.()
+    }
+  }
+}
+
+/** The server's state as the REST API answers it, keyed as the replica keys it. */
+async function serverState(user: User): Promise<Map<string, Record<string, unknown>>> {
+  const lists = await user.call('GET', '/api/lists')
+  const tasks = await user.call('GET', '/api/tasks?limit=1000')
+  return new Map([
+    ...lists.body.map((list: { id: number }) => [`list:${list.id}`, list] as const),
+    ...tasks.body.map((task: { id: number }) => [`task:${task.id}`, task] as const),
+  ])
+}
+
+async function expectConverged(user: User, replica: Replica): Promise<void> {
+  await replica.catchUp(user)
+  expect(Object.fromEntries(replica.items)).toEqual(Object.fromEntries(await serverState(user)))
+}
+
+describe('GET /api/sync', () => {
+  test("without a cursor: every list and task as upserts (a new user's default list included)", async () => {
+    const user = await signedInUser()
+    const first = await sync(user)
+    expect(first.changes).toEqual([
+      { type: 'list', op: 'upsert', id: expect.any(Number), data: expect.objectContaining({ is_default: true }) },
+    ])
+    expect(first.has_more).toBe(false)
+    const work = await makeList(user, 'Work')
+    const task = await createTask(user, { title: 'In work', list_id: work })
+    const snapshot = await sync(user)
+    expect(snapshot.changes.map((change) => [change.type, change.op, change.id])).toEqual([
+      ['list', 'upsert', first.changes[0]!.id],
+      ['list', 'upsert', work],
+      ['task', 'upsert', task.id],
+    ])
+    // data is the resource as GET answers it.
+    expect(snapshot.changes[2]!.data).toEqual((await user.call('GET', `/api/tasks/${task.id}`)).body)
+    expect(snapshot.changes[1]!.data).toEqual((await user.call('GET', `/api/lists/${work}`)).body)
+  })
+
+  test('with a cursor: what changed since, each resource once in its latest state, oldest first; nothing more is nothing', async () => {
+    const user = await signedInUser()
+    const replica = new Replica()
+    await replica.catchUp(user)
+    const a = await createTask(user, { title: 'a' })
+    const b = await createTask(user, { title: 'b' })
+    await user.call('PATCH', `/api/tasks/${a.id}`, { body: { title: 'a2' } })
+    await user.call('PATCH', `/api/tasks/${a.id}`, { body: { title: 'a3' } })
+    const answer = await sync(user, replica.cursor)
+    const tasks = answer.changes.filter((change) => change.type === 'task')
+    expect(tasks.map((change) => change.id)).toEqual([b.id, a.id])
+    expect(tasks[1]!.data).toMatchObject({ title: 'a3' })
+    // The Inbox comes again too: its open_count moved.
+    expect(answer.changes.filter((change) => change.type === 'list')).toHaveLength(1)
+    const nothing = await sync(user, answer.cursor)
+    expect(nothing).toEqual({ changes: [], cursor: answer.cursor, has_more: false })
+  })
+
+  test('deletions are changes: a task, its subtasks, a list with its tasks; the client converges', async () => {
+    const user = await signedInUser()
+    const replica = new Replica()
+    const work = await makeList(user, 'Work')
+    const parent = await createTask(user, { title: 'parent', list_id: work })
+    const child = await createTask(user, { title: 'child', parent_id: parent.id })
+    const other = await createTask(user, { title: 'other' })
+    await replica.catchUp(user)
+    expect(replica.items.size).toBe(5)
+
+    expect((await user.call('DELETE', `/api/tasks/${parent.id}`)).status).toBe(204)
+    const afterTask = await sync(user, replica.cursor)
+    expect(afterTask.changes.filter((change) => change.op === 'delete').map((change) => change.id)).toEqual([parent.id, child.id])
+    replica.apply(afterTask.changes)
+    replica.cursor = afterTask.cursor
+
+    await createTask(user, { title: 'again', list_id: work })
+    expect((await user.call('DELETE', `/api/lists/${work}`)).status).toBe(204)
+    await user.call('PATCH', `/api/tasks/${other.id}/complete`)
+    await expectConverged(user, replica)
+    expect([...replica.items.keys()].filter((key) => key.startsWith('list:'))).toHaveLength(1)
+  })
+
+  test('cascades reach the feed: completing completes subtasks, moving a task moves its subtree; the lists follow', async () => {
+    const user = await signedInUser()
+    const replica = new Replica()
+    const work = await makeList(user, 'Work')
+    const parent = await createTask(user, { title: 'parent' })
+    const child = await createTask(user, { title: 'child', parent_id: parent.id })
+    await createTask(user, { title: 'grandchild', parent_id: child.id })
+    await replica.catchUp(user)
+    await user.call('PATCH', `/api/tasks/${parent.id}/complete`)
+    await expectConverged(user, replica)
+    await user.call('POST', `/api/tasks/${parent.id}/move`, { body: { list_id: work } })
+    await expectConverged(user, replica)
+    await user.call('PATCH', `/api/tasks/${child.id}`, { body: { completed: false } })
+    const home = await makeList(user, 'Home')
+    expect((await user.call('POST', `/api/lists/${home}/move`, { body: { before_id: work } })).status).toBe(200)
+    expect((await user.call('PATCH', `/api/lists/${work}`, { body: { name: 'Office' } })).status).toBe(200)
+    await expectConverged(user, replica)
+  })
+
+  test('paging: a snapshot and a delta page by limit; writes between pages are not lost and the client converges', async () => {
+    const user = await signedInUser()
+    const ids: number[] = []
+    for (let i = 0; i < 12; i++) ids.push((await createTask(user, { title: `t${i}` })).id)
+    const replica = new Replica()
+    let step = 0
+    const pages = await replica.catchUp(user, 3, async () => {
+      // Between pages: change one already read, one not yet read, delete one, add one.
+      step++
+      await user.call('PATCH', `/api/tasks/${ids[step]}`, { body: { title: `renamed ${step}` } })
+      await user.call('PATCH', `/api/tasks/${ids[11 - step]}/complete`)
+      if (step === 2) await user.call('DELETE', `/api/tasks/${ids[5]}`)
+      if (step === 3) await createTask(user, { title: 'late' })
+    })
+    expect(pages).toBeGreaterThan(4)
+    await expectConverged(user, replica)
+  })
+
+  test('a deleted account: the other devices sync every deletion', async () => {
+    const user = await signedInUser()
+    const replica = new Replica()
+    await createTask(user, { title: 'a' })
+    await replica.catchUp(user)
+    expect((await user.call('DELETE', '/api/auth/me')).status).toBe(204)
+    const answer = await sync(user, replica.cursor)
+    expect(answer.changes.every((change) => change.op === 'delete')).toBe(true)
+    replica.apply(answer.changes)
+    expect(replica.items.size).toBe(0)
+  })
+
+  test("a malformed cursor, another user's cursor or a wrong limit: 422 naming the field", async () => {
+    const user = await signedInUser()
+    const other = await signedInUser()
+    const { cursor } = await sync(other)
+    for (const bad of ['', 'x', 'abc.def', `${cursor}x`, cursor.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), `${cursor}.1`]) {
+      const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(bad)}`)
+      expect(reply.status).toBe(422)
+      expect(reply.body).toEqual(validationError('cursor'))
+    }
+    const stolen = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(cursor)}`)
+    expect(stolen.status).toBe(422)
+    for (const limit of ['0', '1001', 'x', '1.5']) {
+      const reply = await user.call('GET', `/api/sync?limit=${limit}`)
+      expect(reply.status).toBe(422)
+      expect(reply.body).toEqual(validationError('limit'))
+    }
+  })
+
+  test('a cursor older than the deletions kept: 410 cursor_expired; a snapshot then works', async () => {
+    const user = await signedInUser()
+    const { cursor } = await sync(user)
+    await createTask(user, { title: 'a' })
+    const [state] = await database.db.select({ position: taskQuotas.changePosition }).from(taskQuotas).where(eq(taskQuotas.userId, user.id))
+    // As the purge leaves it when it forgets deletions up to the present.
+    await database.db.update(taskQuotas).set({ forgottenThrough: state!.position }).where(eq(taskQuotas.userId, user.id))
+    const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(cursor)}`)
+    expect(reply.status).toBe(410)
+    expect(reply.body).toEqual(errorBody('cursor_expired'))
+    expect((await sync(user)).changes).toHaveLength(2)
+  })
+
+  test('without a token: 401', async () => {
+    const { call } = await import('./support')
+    expect((await call('GET', '/api/sync')).status).toBe(401)
+  })
+})
