@@ -25,11 +25,11 @@ afterAll(() => database.close())
 const app = await createApp({ database, config: testConfig(), logger })
 reading = true
 
-const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas)"/gi
+const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas|deletions)"/gi
 const touchesUserData = (sql: string) => (sql.match(USER_TABLE)?.length ?? 0) > 0
 // user_id compared with a value, or with the user_id of a row already scoped.
 const USER_CONDITION = /"?user_id"?\s*=\s*(?:\$\d+|"?\w+"?\."?user_id"?)/gi
-const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas)" \("user_id"/gi
+const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas|deletions)" \("user_id"/gi
 // The named exceptions: "is this id someone's, and is it mine" (src/db/ownership.ts).
 const OWNER_LOOKUP = /^select "user_id" = \$1 from "(tasks|lists)" where "\1"\."id" = \$2 limit \$3$/
 
@@ -86,7 +86,27 @@ async function everyRoute() {
   const other = await call('POST', '/api/tasks', { on: app, token: await tokenFor(userId('other')), body: { title: 'theirs' } })
   expect((await as('GET', `/api/tasks/${other.body.id}`)).status).toBe(403)
   expect((await as('DELETE', `/api/tasks/${Number.MAX_SAFE_INTEGER}`)).status).toBe(404)
-  expect((await as('DELETE', `/api/tasks/${id}`)).status).toBe(204)
+  const snapshot = await as('GET', '/api/sync?limit=1')
+  expect(snapshot.status).toBe(200)
+  const lists = await as('GET', '/api/lists')
+  expect((await as('GET', '/api/lists', { headers: { 'if-none-match': lists.headers.get('etag')! } })).status).toBe(304)
+  const work = await as('POST', '/api/lists', { body: { name: 'Work' } })
+  const home = await as('POST', '/api/lists', { body: { name: 'Home' } })
+  expect((await as('GET', `/api/lists/${work.body.id}`)).status).toBe(200)
+  expect((await as('PATCH', `/api/lists/${work.body.id}`, { body: { name: 'Office' } })).status).toBe(200)
+  expect((await as('POST', `/api/lists/${home.body.id}/move`, { body: { before_id: work.body.id } })).status).toBe(200)
+  const parent = await as('POST', '/api/tasks', { body: { title: 'parent', list_id: work.body.id } })
+  const child = await as('POST', '/api/tasks', { body: { title: 'child', parent_id: parent.body.id } })
+  expect(child.status).toBe(201)
+  expect((await as('GET', `/api/tasks?list_id=${work.body.id}&parent_id=none&sort=position`)).status).toBe(200)
+  expect((await as('POST', `/api/tasks/${id}/move`, { body: { parent_id: parent.body.id } })).status).toBe(200)
+  expect((await as('POST', `/api/tasks/${id}/move`, { body: { before_id: child.body.id } })).status).toBe(200)
+  expect((await as('PATCH', `/api/tasks/${parent.body.id}`, { body: { list_id: home.body.id } })).status).toBe(200)
+  expect((await as('PATCH', `/api/tasks/${parent.body.id}/complete`)).status).toBe(200)
+  expect((await as('DELETE', `/api/tasks/${child.body.id}`)).status).toBe(204)
+  expect((await as('DELETE', `/api/lists/${home.body.id}`)).status).toBe(204)
+  expect((await as('GET', `/api/sync?cursor=${encodeURIComponent(snapshot.body.cursor)}`)).status).toBe(200)
+  expect((await as('DELETE', `/api/tasks/${id}`)).status).toBe(404)
   expect((await as('DELETE', '/api/auth/me')).status).toBe(204)
 }
 

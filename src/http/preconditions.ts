@@ -38,3 +38,52 @@ export function preconditionOf(ifMatch: string | undefined, id: number): Precond
 export const PreconditionHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
 
 export const ETagHeader = { etag: t.String({ description: 'Strong ETag; send it back in If-Match' }) }
+
+/**
+ * The strong ETag of a collection of a user's data (GET /api/tasks with its
+ * query, GET /api/lists): the user's change feed position, which moves on
+ * every change of their lists and tasks, and the request it answers.
+ */
+export function collectionTag(position: number, userId: string, url: string): string {
+  const query = url.slice(url.indexOf('/', url.indexOf('//') + 2))
+  return `"${position}-${Bun.hash(`${userId} ${query}`).toString(36)}"`
+}
+
+/** Whether If-None-Match names `etag` (weak comparison, RFC 9110 13.1.2), or is `*`. */
+export function noneMatch(ifNoneMatch: string | null | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false
+  if (ifNoneMatch.trim() === '*') return true
+  const opaque = etag.replace(/^W\//, '')
+  ENTITY_TAG.lastIndex = 0
+  while (ENTITY_TAG.lastIndex < ifNoneMatch.length) {
+    const match = ENTITY_TAG.exec(ifNoneMatch)
+    if (!match) return false
+    if (`"${match[2]}"` === opaque) return true
+  }
+  return false
+}
+
+export const NotModifiedHeaders = t.Object({ 'if-none-match': t.Optional(t.String()) }, { additionalProperties: true })
+
+type Settable = { status?: number | string; headers: Record<string, unknown> }
+
+/**
+ * For a GET: when If-None-Match names the answer's ETag (already set), the
+ * answer becomes 304 Not Modified without a body, and this returns true.
+ */
+export function answeredNotModified(request: Request, set: Settable): boolean {
+  const etag = set.headers.etag
+  if (typeof etag !== 'string' || !noneMatch(request.headers.get('if-none-match'), etag)) return false
+  set.status = 304
+  return true
+}
+
+/** For a GET of a collection: 304 before reading it when If-None-Match names the tag of `position`, read first. */
+export async function revalidatedCollection(request: Request, set: Settable, userId: string, readPosition: () => Promise<number>) {
+  if (!request.headers.has('if-none-match')) return false
+  set.headers.etag = collectionTag(await readPosition(), userId, request.url)
+  return answeredNotModified(request, set)
+}
+
+/** The 304 a conditional GET can answer, for the OpenAPI document. */
+export const NOT_MODIFIED = { 304: t.Void({ description: 'Not Modified: If-None-Match names the current ETag; no body' }) }

@@ -4,7 +4,7 @@ import type { Database } from '../db/client'
 import { prepared, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
-import { advance, advancing, stamp } from '../sync/feed'
+import { advance, advancing, positionColumn, stamp } from '../sync/feed'
 import { ListNotFound } from './errors'
 import type { List, ListModel } from './model'
 
@@ -92,21 +92,26 @@ export async function defaultPlacement(db: Database, userId: string): Promise<{ 
   return made!
 }
 
-/** Every list of the user, in the user's order; the first call makes the default list. */
-export async function listLists(db: Database, userId: string): Promise<List[]> {
+/**
+ * Every list of the user, in the user's order, and the feed position they
+ * are at (for the ETag); the first call makes the default list.
+ */
+export async function listLists(db: Database, userId: string): Promise<{ lists: List[]; position: number }> {
   const all = prepared(db, 'lists_list', (name) =>
     db
-      .select(answerColumns)
+      .select({ list: answerColumns, position: positionColumn(placeholder('userId')) })
       .from(lists)
       .where(eq(lists.userId, placeholder('userId')))
       .orderBy(asc(lists.position), asc(lists.id))
       .prepare(name),
   )
-  const found = await all.execute({ userId })
-  if (found.length > 0) return found
-  // The default list cannot be deleted: a user without lists has never had one.
-  await ensureDefaultList(db, userId)
-  return all.execute({ userId })
+  let found = await all.execute({ userId })
+  if (found.length === 0) {
+    // The default list cannot be deleted: a user without lists has never had one.
+    await ensureDefaultList(db, userId)
+    found = await all.execute({ userId })
+  }
+  return { lists: found.map((row) => row.list), position: found[0]?.position ?? 0 }
 }
 
 export async function getList(db: Database, userId: string, id: number): Promise<ListRow> {

@@ -5,7 +5,18 @@ import type { Database } from '../db/client'
 import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
-import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
+import {
+  answeredNotModified,
+  collectionTag,
+  ETagHeader,
+  etagOf,
+  NOT_MODIFIED,
+  NotModifiedHeaders,
+  PreconditionHeaders,
+  preconditionOf,
+  revalidatedCollection,
+} from '../http/preconditions'
+import { feedPosition } from '../sync/feed'
 import { createList, deleteList, moveList } from './arrange'
 import { ListModel } from './model'
 import { getList, type ListRow, listLists, toList, updateList } from './queries'
@@ -74,14 +85,25 @@ function listRoutesAt<const Prefix extends string>({
         if (input && typeof input.name === 'string') input.name = input.name.trim()
         if (input && typeof input.color === 'string') input.color = input.color.toLowerCase()
       })
-      .get('', ({ userId }) => listLists(db, userId), {
-        response: { 200: ListModel.lists, ...RESOURCE_ERRORS },
-        detail: {
-          summary: 'List lists',
-          description:
-            'Every list of the caller, in the order arranged (position, then id). The first call makes the default list, "Inbox".',
+      .get(
+        '',
+        async ({ userId, request, set }) => {
+          if (await revalidatedCollection(request, set, userId, () => feedPosition(db, userId))) return
+          const { lists, position } = await listLists(db, userId)
+          set.headers.etag = collectionTag(position, userId, request.url)
+          return lists
         },
-      })
+        {
+          headers: NotModifiedHeaders,
+          response: { 200: withHeaders(ListModel.lists, ETagHeader), ...NOT_MODIFIED, ...RESOURCE_ERRORS },
+          detail: {
+            summary: 'List lists',
+            description:
+              'Every list of the caller, in the order arranged (position, then id). The first call makes the default list, "Inbox". ' +
+              'ETag: changes with any change of your lists and tasks; If-None-Match with it: 304, without reading the lists.',
+          },
+        },
+      )
       .post(
         '',
         async ({ userId, body, set, path }) => {
@@ -105,11 +127,19 @@ function listRoutesAt<const Prefix extends string>({
           },
         },
       )
-      .get('/:id', async ({ userId, params, set }) => answerList(await getList(db, userId, params.id), set), {
-        params: paramsSchema,
-        response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS },
-        detail: { summary: 'Get a list' },
-      })
+      .get(
+        '/:id',
+        async ({ userId, params, set, request }) => {
+          const list = answerList(await getList(db, userId, params.id), set)
+          return answeredNotModified(request, set) ? undefined : list
+        },
+        {
+          params: paramsSchema,
+          headers: NotModifiedHeaders,
+          response: { 200: withHeaders(ListModel.list, ETagHeader), ...NOT_MODIFIED, ...RESOURCE_ERRORS },
+          detail: { summary: 'Get a list', description: 'If-None-Match with the current ETag: 304.' },
+        },
+      )
       .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
         ...updateHooks,
         detail: { summary: 'Update a list (fields not sent are kept)', description: 'Honours If-Match (412 when the list changed).' },

@@ -5,8 +5,9 @@
 // writes commit in position order: a client that has read position N has
 // seen every change up to N, and nothing at or below N commits after it.
 import type { Placeholder } from 'drizzle-orm'
-import { type SQL, sql, type WithSubquery } from 'drizzle-orm'
+import { eq, type SQL, sql, type WithSubquery } from 'drizzle-orm'
 import type { Database } from '../db/client'
+import { prepared } from '../db/operations'
 import { deletions, taskQuotas } from '../db/schema'
 
 /** A transaction's handle. */
@@ -31,7 +32,7 @@ export async function advance(tx: Tx, userId: string): Promise<void> {
  * written after it. (The transaction sees its own update of the row.)
  */
 export function stamp(userId: string | SQL | Placeholder): SQL<number> {
-  return sql<number>`(select feed.change_position from ${taskQuotas} as feed where feed.user_id = ${userId})`
+  return positionColumn(userId) as SQL<number>
 }
 
 /**
@@ -62,4 +63,26 @@ export function bury(tx: Tx, userId: string, kind: 'list' | 'task', gone: WithSu
     .insert(deletions)
     .select(sql`select ${userId}, ${kind}, ${gone}.id, ${stamp(userId)}, now() from ${gone}`)
     .onConflictDoNothing()
+}
+
+/**
+ * The user's feed position as a column of a read: read in the same statement
+ * as the data, it is exactly the position the data is at. Null for a user
+ * who never wrote.
+ */
+export function positionColumn(userId: string | SQL | Placeholder): SQL<number | null> {
+  return sql<number | null>`(select feed.change_position from ${taskQuotas} as feed where feed.user_id = ${userId})`
+}
+
+/** The user's feed position as committed now (0 for a user who never wrote). */
+export async function feedPosition(db: Database, userId: string): Promise<number> {
+  const read = prepared(db, 'feed_position', (name) =>
+    db
+      .select({ position: taskQuotas.changePosition })
+      .from(taskQuotas)
+      .where(eq(taskQuotas.userId, sql.placeholder('userId')))
+      .prepare(name),
+  )
+  const [found] = await read.execute({ userId })
+  return found?.position ?? 0
 }

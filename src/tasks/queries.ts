@@ -5,7 +5,7 @@ import { explainMissing, owned, type Precondition, versionCheck, versionValues }
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
-import { advance, advancing, bury, stamp } from '../sync/feed'
+import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
 import { answerColumns, columnOf, keyOf, resource, rowColumns, type TaskRow } from './columns'
 import { type Task, TaskModel } from './model'
 import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
@@ -58,7 +58,12 @@ function listFilter(query: ListQuery): SQL | undefined {
   )
 }
 
-export async function listTasks(db: Database, userId: string, query: ListQuery, page: Page): Promise<{ tasks: Task[]; total: number }> {
+export async function listTasks(
+  db: Database,
+  userId: string,
+  query: ListQuery,
+  page: Page,
+): Promise<{ tasks: Task[]; total: number; position: number }> {
   const shape = [
     query.list_id === undefined ? 'any' : 'list',
     query.parent_id === undefined ? 'any' : 'parent',
@@ -91,16 +96,27 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
         and (select count(*) from (select 1 from ${tasks} where ${matching} limit ${placeholder('limit')} + 1) as first_page) <= ${placeholder('limit')}
       then null
       else (select count(*) from ${tasks} where ${matching})::int end`
-    return db
-      .select({ task: answerColumns, total })
-      .from(tasks)
-      .where(matching)
-      .orderBy(...listOrder(query))
-      .limit(placeholder('limit'))
-      .offset(placeholder('offset'))
-      .prepare(name)
+    return (
+      db
+        // The feed position the rows are at, for the ETag: same statement, same snapshot.
+        .select({ task: answerColumns, total, position: positionColumn(placeholder('userId')) })
+        .from(tasks)
+        .where(matching)
+        .orderBy(...listOrder(query))
+        .limit(placeholder('limit'))
+        .offset(placeholder('offset'))
+        .prepare(name)
+    )
   })
-  const found = await list.execute(values)
+  let found = await list.execute(values)
+  let position = found[0]?.position ?? 0
+  if (found.length === 0) {
+    // No row carries the position: read it first and the list again, so the
+    // ETag never names a position the answer is older than.
+    position = await feedPosition(db, userId)
+    found = await list.execute(values)
+    position = found[0]?.position ?? position
+  }
   if (found.length === 0 && page.offset > 0) {
     // Paged past the end: no row carries the count, so count separately.
     const count = prepared(db, `tasks_count_${shape.join('_')}`, (name) =>
@@ -108,13 +124,13 @@ export async function listTasks(db: Database, userId: string, query: ListQuery, 
     )
     const [counted] = await count.execute(values)
     if (!counted?.total) await checkFilterIds(db, userId, query)
-    return { tasks: [], total: counted?.total ?? 0 }
+    return { tasks: [], total: counted?.total ?? 0, position }
   }
   // A task found proves the list or parent is the caller's; only an empty answer asks.
   if (found.length === 0) await checkFilterIds(db, userId, query)
   // A null total: the first page holds every matching task.
   const total = found[0]?.total ?? found.length
-  return { tasks: found.map((row) => row.task), total }
+  return { tasks: found.map((row) => row.task), total, position }
 }
 
 /** 422 naming list_id or parent_id when the filter names an id that is not one of the caller's. */

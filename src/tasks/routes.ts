@@ -8,7 +8,18 @@ import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
-import { ETagHeader, etagOf, PreconditionHeaders, preconditionOf } from '../http/preconditions'
+import {
+  answeredNotModified,
+  collectionTag,
+  ETagHeader,
+  etagOf,
+  NOT_MODIFIED,
+  NotModifiedHeaders,
+  PreconditionHeaders,
+  preconditionOf,
+  revalidatedCollection,
+} from '../http/preconditions'
+import { feedPosition } from '../sync/feed'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
 import { TaskModel } from './model'
@@ -107,18 +118,27 @@ function taskRoutesAt<const Prefix extends string>({
       .get(
         '',
         async ({ userId, query, set, request }) => {
+          if (await revalidatedCollection(request, set, userId, () => feedPosition(db, userId))) return
           const page = pageOf(query)
-          const { tasks, total } = await listTasks(db, userId, query, page)
+          const { tasks, total, position } = await listTasks(db, userId, query, page)
+          set.headers.etag = collectionTag(position, userId, request.url)
           setPageHeaders(set, request.url, page, total)
           return tasks
         },
         {
           query: TaskModel.listQuery,
+          headers: NotModifiedHeaders,
           response: {
-            200: withHeaders(TaskModel.taskList, PageHeaders),
+            200: withHeaders(TaskModel.taskList, { ...PageHeaders, ...ETagHeader }),
+            ...NOT_MODIFIED,
             ...RESOURCE_ERRORS,
           },
-          detail: { summary: 'List tasks', description: 'Headers: X-Total-Count (matches before paging), Link (next/prev).' },
+          detail: {
+            summary: 'List tasks',
+            description:
+              'Headers: X-Total-Count (matches before paging), Link (next/prev), ETag (changes with any change of your lists and tasks). ' +
+              'If-None-Match with the current ETag: 304, without reading the tasks.',
+          },
         },
       )
       .post(
@@ -143,14 +163,15 @@ function taskRoutesAt<const Prefix extends string>({
       )
       .get(
         '/:id',
-        async ({ userId, params, set }) => {
-          const row = await getTask(db, userId, params.id)
-          return answerTask(row, set)
+        async ({ userId, params, set, request }) => {
+          const task = answerTask(await getTask(db, userId, params.id), set)
+          return answeredNotModified(request, set) ? undefined : task
         },
         {
           params: paramsSchema,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS },
-          detail: { summary: 'Get a task' },
+          headers: NotModifiedHeaders,
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...NOT_MODIFIED, ...RESOURCE_ERRORS },
+          detail: { summary: 'Get a task', description: 'If-None-Match with the current ETag: 304.' },
         },
       )
       .put('/:id', ({ userId, params, body, headers, set }) => update(userId, params.id, body, headers['if-match'], set), {
