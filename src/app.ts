@@ -6,6 +6,10 @@ import { createTokens } from './auth/tokens'
 import type { Config } from './config'
 import type { DatabaseHandle } from './db/client'
 import { docsRoutes } from './docs/routes'
+import { createHub, type Hub } from './events/hub'
+import { localNotifier, type Notifier } from './events/notifier'
+import { changePublisher } from './events/publisher'
+import { eventRoutes } from './events/routes'
 import { healthRoutes } from './health/routes'
 import { corsPolicy } from './http/cors'
 import { errorHandler } from './http/error-handler'
@@ -17,15 +21,25 @@ import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
 
+/** This instance's live streams and how changes reach them (src/events). */
+export interface Live {
+  hub: Hub
+  notifier: Notifier
+  /** Between the comment lines that keep a quiet stream open; tests shorten it. */
+  heartbeatMs?: number
+}
+
 export interface AppDeps {
   database: DatabaseHandle
+  /** Default: streams of this app only, told of its own writes (embedded mode, most tests). */
+  live?: Live
   config: Config & { jwtSecret: string }
   logger: Logger
   /** Sign-up and sign-in rate limits; tests tighten or relax them. */
   authLimits?: AuthLimits
 }
 
-export async function createApp({ database, config, logger, authLimits = DEFAULT_AUTH_LIMITS }: AppDeps) {
+export async function createApp({ database, config, logger, authLimits = DEFAULT_AUTH_LIMITS, live = localLive() }: AppDeps) {
   const tokens = await createTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -35,6 +49,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
   })
   const auth = authPlugin(tokens)
   const log = accessLog(logger)
+  const cursors = cursorCodec(config.jwtSecret)
   const app = new Elysia({
     // Refuse unknown body fields (422) instead of silently dropping them.
     normalize: false,
@@ -46,10 +61,22 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(corsPolicy(config.corsOrigins))
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
-    .use(authRoutes({ db: database.db, tokens, auth, limits: authLimits, trustProxy: config.trustProxy }))
+    // After every write of a user's data, their live streams (here and on other instances) read the feed.
+    .use(changePublisher(live.notifier))
+    .use(
+      authRoutes({
+        db: database.db,
+        tokens,
+        auth,
+        limits: authLimits,
+        trustProxy: config.trustProxy,
+        onAccountDeleted: (userId) => live.notifier.ended(userId),
+      }),
+    )
     .use(taskRoutes({ db: database.db, auth }))
     .use(listRoutes({ db: database.db, auth }))
-    .use(syncRoutes({ db: database.db, auth, cursors: cursorCodec(config.jwtSecret) }))
+    .use(syncRoutes({ db: database.db, auth, cursors }))
+    .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.
   let routeTable: { pattern: RegExp; method: string }[] | undefined
@@ -66,3 +93,9 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>
+
+/** Streams of one process, told of its own writes only. */
+export function localLive(): Live {
+  const hub = createHub()
+  return { hub, notifier: localNotifier(hub) }
+}

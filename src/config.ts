@@ -8,6 +8,8 @@ export interface Config {
   port: number
   /** PostgreSQL URL; undefined means embedded PGlite. */
   databaseUrl: string | undefined
+  /** A direct (not transaction-pooled) URL for LISTEN; DATABASE_URL unless set. */
+  databaseListenUrl: string | undefined
   dataDir: string
   /** HS256 secret; undefined until resolved by ensureSecret in development. */
   jwtSecret: string | undefined
@@ -86,6 +88,7 @@ function origin(raw: string): string {
 export function loadConfig(env: Env): Config {
   const production = value(env, 'NODE_ENV') === 'production'
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']) ?? url(env, 'NEON_DB_URL', ['postgres:', 'postgresql:'])
+  const databaseListenUrl = url(env, 'DATABASE_LISTEN_URL', ['postgres:', 'postgresql:']) ?? databaseUrl
   const secretName = value(env, 'BETTER_AUTH_SECRET') ? 'BETTER_AUTH_SECRET' : 'JWT_SECRET'
   const jwtSecret = value(env, secretName)
   if (jwtSecret !== undefined && jwtSecret.length < MIN_SECRET_LENGTH)
@@ -112,6 +115,7 @@ export function loadConfig(env: Env): Config {
     production,
     port: integer(env, 'PORT', 8000, 0, 65535),
     databaseUrl,
+    databaseListenUrl,
     dataDir: value(env, 'DATA_DIR') ?? './.data',
     jwtSecret,
     betterAuthUrl,

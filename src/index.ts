@@ -2,6 +2,9 @@ import { createApp } from './app'
 import { developmentSecret } from './auth/secret'
 import { type Config, ConfigError, loadConfig } from './config'
 import { openDatabase } from './db/client'
+import { createHub } from './events/hub'
+import { localNotifier, postgresNotifier } from './events/notifier'
+import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -28,11 +31,20 @@ if (database.kind === 'postgres' && !database.serverTimeouts)
     'the database (a transaction pooler?) refuses statement_timeout as a startup parameter: set statement_timeout and idle_in_transaction_session_timeout on the database role',
   )
 
-const app = (await createApp({ database, config: { ...config, jwtSecret }, logger })).listen({
+const hub = createHub()
+// Several instances on one PostgreSQL: changes reach the others' streams through LISTEN/NOTIFY.
+const notifier =
+  database.kind === 'postgres' && config.databaseListenUrl
+    ? await postgresNotifier(config.databaseListenUrl, hub, logger).catch((error: unknown) =>
+        fail(`cannot LISTEN on the database: ${error instanceof Error ? error.message : String(error)}`),
+      )
+    : localNotifier(hub)
+const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live: { hub, notifier } })).listen({
   port: config.port,
   hostname: '0.0.0.0',
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
+const stopHousekeeping = startHousekeeping(database.db, logger)
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -44,7 +56,11 @@ async function shutdown(signal: string) {
     logger.error('shutdown grace period over; exiting')
     process.exit(1)
   }, SHUTDOWN_GRACE_MS)
+  stopHousekeeping()
+  // Streams never finish by themselves: they end first, and clients reconnect elsewhere.
+  hub.endAll()
   await app.stop(false)
+  await notifier.close()
   await database.close()
   clearTimeout(forced)
   logger.info('stopped')

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       production: false,
       port: 8000,
       databaseUrl: undefined,
+      databaseListenUrl: undefined,
       dataDir: './.data',
       jwtSecret: undefined,
       betterAuthUrl: undefined,
@@ -78,6 +79,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url)
     expect(loadConfig({ NEON_DB_URL: url }).databaseUrl).toBe(url)
     expect(loadConfig({ DATABASE_URL: 'postgres://a@db:5432/one', NEON_DB_URL: url }).databaseUrl).toBe('postgres://a@db:5432/one')
+    // LISTEN goes to DATABASE_LISTEN_URL when set (a pooler cannot carry it), else to the database itself.
+    expect(loadConfig({ DATABASE_URL: url }).databaseListenUrl).toBe(url)
+    expect(loadConfig({ DATABASE_URL: url, DATABASE_LISTEN_URL: 'postgres://a@direct:5432/one' }).databaseListenUrl).toBe(
+      'postgres://a@direct:5432/one',
+    )
   })
 
   test('BETTER_AUTH_SECRET, its alias JWT_SECRET, and which wins', () => {
@@ -104,6 +110,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', `postgres//admin:${PASSWORD}@db.example.com/todo`],
     ['DATABASE_URL', `mysql://admin:${PASSWORD}@db.example.com/todo`],
     ['DATABASE_URL', `https://admin:${PASSWORD}@db.example.com/todo`],
+    ['DATABASE_LISTEN_URL', `mysql://admin:${PASSWORD}@db.example.com/todo`],
     ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.db.example.com/neondb`],
     ['BETTER_AUTH_URL', 'localhost:3000'],
     ['JWKS_URL', 'file:///etc/jwks.json'],

@@ -12,6 +12,8 @@ import { lists } from '../src/db/schema'
 import { createLogger, type Logger } from '../src/http/logger'
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || undefined
+// LISTEN needs a direct connection: behind a transaction pooler CI names one here.
+export const TEST_DATABASE_LISTEN_URL = process.env.TEST_DATABASE_LISTEN_URL || TEST_DATABASE_URL
 // Made per run: no secret is ever written into the repository.
 export const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
 

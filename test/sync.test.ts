@@ -1,8 +1,7 @@
 // GET /api/sync (CONTRACT.md, Sync): a snapshot, then the changes since a
 // cursor, paged; deletions, cascades included; expired and malformed cursors.
 import { describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
-import { taskQuotas } from '../src/db/schema'
+import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
 import { createTask, database, errorBody, makeList, signedInUser, type User, validationError } from './support'
 
 type Change = { type: 'list' | 'task'; op: 'upsert' | 'delete'; id: number; data?: Record<string, unknown> }
@@ -188,21 +187,27 @@ describe('GET /api/sync', () => {
     }
   })
 
-  test('a cursor older than the deletions kept: 410 cursor_expired; a snapshot then works', async () => {
-    const user = await signedInUser()
-    const { cursor } = await sync(user)
-    await createTask(user, { title: 'a' })
-    const [state] = await database.db.select({ position: taskQuotas.changePosition }).from(taskQuotas).where(eq(taskQuotas.userId, user.id))
-    // As the purge leaves it when it forgets deletions up to the present.
-    await database.db.update(taskQuotas).set({ forgottenThrough: state!.position }).where(eq(taskQuotas.userId, user.id))
-    const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(cursor)}`)
-    expect(reply.status).toBe(410)
-    expect(reply.body).toEqual(errorBody('cursor_expired'))
-    expect((await sync(user)).changes).toHaveLength(2)
-  })
-
   test('without a token: 401', async () => {
     const { call } = await import('./support')
     expect((await call('GET', '/api/sync')).status).toBe(401)
+  })
+
+  // Last in this file: the sweep forgets every deletion in the database.
+  test('deletions are forgotten after 30 days: an older cursor is 410 cursor_expired, a newer one still works', async () => {
+    const user = await signedInUser()
+    const { cursor: before } = await sync(user)
+    const task = await createTask(user, { title: 'a' })
+    expect((await user.call('DELETE', `/api/tasks/${task.id}`)).status).toBe(204)
+    const { cursor: after } = await sync(user, before)
+    const inThirtyDays = new Date(Date.now() + DELETIONS_KEPT_DAYS * 86_400_000 - 60_000)
+    // Other files' older deletions may go; this user's stay.
+    await forgetDeletions(database.db, inThirtyDays)
+    expect((await user.call('GET', `/api/sync?cursor=${encodeURIComponent(before)}`)).status).toBe(200)
+    expect(await forgetDeletions(database.db, new Date(inThirtyDays.getTime() + 120_000))).toBeGreaterThan(0)
+    const expired = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(before)}`)
+    expect(expired.status).toBe(410)
+    expect(expired.body).toEqual(errorBody('cursor_expired'))
+    expect((await user.call('GET', `/api/sync?cursor=${encodeURIComponent(after)}`)).status).toBe(200)
+    expect((await sync(user)).changes).toHaveLength(1)
   })
 })

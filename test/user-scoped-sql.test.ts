@@ -25,11 +25,11 @@ afterAll(() => database.close())
 const app = await createApp({ database, config: testConfig(), logger })
 reading = true
 
-const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas|deletions)"/gi
+const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas|deletions|idempotency_keys)"/gi
 const touchesUserData = (sql: string) => (sql.match(USER_TABLE)?.length ?? 0) > 0
 // user_id compared with a value, or with the user_id of a row already scoped.
 const USER_CONDITION = /"?user_id"?\s*=\s*(?:\$\d+|"?\w+"?\."?user_id"?)/gi
-const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas|deletions)" \("user_id"/gi
+const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas|deletions|idempotency_keys)" \("user_id"/gi
 // The named exceptions: "is this id someone's, and is it mine" (src/db/ownership.ts).
 const OWNER_LOOKUP = /^select "user_id" = \$1 from "(tasks|lists)" where "\1"\."id" = \$2 limit \$3$/
 
@@ -90,7 +90,8 @@ async function everyRoute() {
   expect(snapshot.status).toBe(200)
   const lists = await as('GET', '/api/lists')
   expect((await as('GET', '/api/lists', { headers: { 'if-none-match': lists.headers.get('etag')! } })).status).toBe(304)
-  const work = await as('POST', '/api/lists', { body: { name: 'Work' } })
+  const work = await as('POST', '/api/lists', { body: { name: 'Work' }, headers: { 'idempotency-key': 'scoped-1' } })
+  expect((await as('POST', '/api/lists', { body: { name: 'Work' }, headers: { 'idempotency-key': 'scoped-1' } })).body).toEqual(work.body)
   const home = await as('POST', '/api/lists', { body: { name: 'Home' } })
   expect((await as('GET', `/api/lists/${work.body.id}`)).status).toBe(200)
   expect((await as('PATCH', `/api/lists/${work.body.id}`, { body: { name: 'Office' } })).status).toBe(200)

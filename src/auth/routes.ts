@@ -4,6 +4,7 @@ import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
 import { errorsFor } from '../http/errors'
 import { parseJsonBody } from '../http/json-body'
+import { idempotency } from '../idempotency/plugin'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
 import { InvalidCredentials } from './errors'
 import { AuthModel } from './model'
@@ -57,9 +58,11 @@ export interface AuthRoutesDeps {
   limits: AuthLimits
   /** Proxies whose X-Forwarded-For entries name the client (0: the socket's address). */
   trustProxy: number
+  /** Told after an account is deleted: its live streams end. */
+  onAccountDeleted?: (userId: string) => void
 }
 
-export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesDeps) {
+export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDeleted }: AuthRoutesDeps) {
   const limitSignup = createRateLimiter(db, 'signup', limits.signup, limits.now)
   const limitSignin = createRateLimiter(db, 'signin', limits.signin, limits.now)
   prepareDummyHash()
@@ -124,6 +127,7 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesD
       )
       // The routes below need a token: checked first, then any body is read.
       .guard({ auth: true })
+      .use(idempotency(db))
       .onParse(parseJsonBody)
       .get(
         '/me',
@@ -139,6 +143,7 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy }: AuthRoutesD
         '/me',
         async ({ userId, set }) => {
           await deleteAccount(db, userId)
+          onAccountDeleted?.(userId)
           set.status = 204
         },
         {

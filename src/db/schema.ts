@@ -6,6 +6,7 @@ import {
   foreignKey,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   primaryKey,
@@ -157,3 +158,33 @@ export const rateLimits = pgTable('rate_limits', {
   // only the row as written, not the one it replaced.
   taken: boolean('taken').notNull(),
 })
+
+// Idempotency-Key: the first answer to a write, kept 24 hours per user and key
+// (src/idempotency), so that a retry reaching any instance gets it again.
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    // Method, path and body of the first request: a different request with the key is refused.
+    fingerprint: text('fingerprint').notNull(),
+    // Null while the first request runs.
+    status: integer('status'),
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    body: text('body'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.key] }), index('idempotency_keys_created_idx').on(table.createdAt)],
+)
+
+// POST /api/events/ticket: single-use tickets for EventSource, which cannot
+// send an Authorization header (src/events/tickets.ts). Only a hash is kept.
+export const eventTickets = pgTable(
+  'event_tickets',
+  {
+    ticketHash: text('ticket_hash').primaryKey(),
+    userId: text('user_id').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
+)

@@ -1,6 +1,7 @@
 import { Elysia, ValidationError } from 'elysia'
 import { toDatabaseUnavailable } from '../db/errors'
 import { AppError, ErrorCode, type FieldError, ValidationFailed } from '../errors'
+import { answered } from './answers'
 import { BadRequest, headersOf, MethodNotAllowed, RouteNotFound, STATUS_OF } from './errors'
 import type { Logger } from './logger'
 import { type AccessLog, requestIdOf } from './request-log'
@@ -73,7 +74,7 @@ function toHttpError(code: unknown, error: unknown, request: Request, path: stri
  * a stack or SQL. Every answer given here gets its access log line here too.
  */
 export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (path: string) => string[]) {
-  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, request, path, route, set }) => {
+  return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, async ({ code, error, request, path, route, set }) => {
     const known = toHttpError(code, error, request, path, allowedMethods)
     if (known instanceof AppError) {
       const status = STATUS_OF[known.code]
@@ -81,9 +82,12 @@ export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (pa
       Object.assign(set.headers, headersOf(known))
       if (status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
       log(request, route || path, status)
-      return known instanceof ValidationFailed
-        ? { detail: known.message, code: known.code, errors: known.errors }
-        : { detail: known.message, code: known.code }
+      const body =
+        known instanceof ValidationFailed
+          ? { detail: known.message, code: known.code, errors: known.errors }
+          : { detail: known.message, code: known.code }
+      await answered(request, { status, headers: set.headers, body })
+      return body
     }
     logger.error('unhandled error', {
       request_id: requestIdOf(request),
@@ -91,6 +95,8 @@ export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (pa
     })
     set.status = 500
     log(request, route || path, 500)
-    return { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR }
+    const body = { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR }
+    await answered(request, { status: 500, headers: set.headers, body })
+    return body
   })
 }

@@ -16,6 +16,7 @@ import {
   preconditionOf,
   revalidatedCollection,
 } from '../http/preconditions'
+import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
 import { createList, deleteList, moveList } from './arrange'
 import { ListModel } from './model'
@@ -76,6 +77,8 @@ function listRoutesAt<const Prefix extends string>({
     new Elysia({ prefix })
       .use(auth)
       .guard({ auth: true, detail: { tags: [tag] } })
+      // After the guard: a key is the caller's, so the token comes first.
+      .use(idempotency(db))
       // After the guard, so the token is checked before the body is read.
       .onParse(parseJsonBody)
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.

@@ -44,7 +44,13 @@ function afterIdAt(cursor: Cursor, kind: 'list' | 'task'): number {
   return order < 0 ? Number.MAX_SAFE_INTEGER : order === 0 ? cursor.id : 0
 }
 
-export type FeedPage = { changes: Change[]; cursor: Cursor; hasMore: boolean }
+export type FeedPage = {
+  changes: Change[]
+  /** Where each change sits in the feed: a cursor right after it. */
+  at: Cursor[]
+  cursor: Cursor
+  hasMore: boolean
+}
 
 /**
  * The changes after `cursor` (none: a snapshot of every list and task), at
@@ -95,7 +101,12 @@ export async function readFeed(db: Database, userId: string, cursor: Cursor | un
     hasMore && last
       ? { floor: from.floor, position: last.position, kind: last.change.type, id: last.change.id }
       : { floor: upTo, position: upTo, kind: 'end', id: 0 }
-  return { changes: page.map((entry) => entry.change), cursor: next, hasMore }
+  return {
+    changes: page.map((entry) => entry.change),
+    at: page.map((entry) => ({ floor: from.floor, position: entry.position, kind: entry.change.type, id: entry.change.id })),
+    cursor: next,
+    hasMore,
+  }
 }
 
 // (position, id) after the cursor, up to the position read first, in feed order.

@@ -1,0 +1,16 @@
+import { Elysia } from 'elysia'
+import type { Notifier } from './notifier'
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/**
+ * After a write by a signed-in user has been answered (committed), their
+ * feed may have moved: tell the notifier. A write that changed nothing costs
+ * each of the user's streams one read of the feed that finds nothing.
+ */
+export function changePublisher(notifier: Notifier) {
+  return new Elysia({ name: 'change-publisher' }).onAfterHandle({ as: 'global' }, (context) => {
+    const { userId } = context as unknown as { userId?: string }
+    if (userId !== undefined && WRITES.has(context.request.method)) notifier.changed(userId)
+  })
+}

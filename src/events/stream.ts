@@ -1,0 +1,121 @@
+// One live stream (text/event-stream): every change after the client's
+// position, then each new one as it commits. The stream reads the change
+// feed itself, from its own position, whenever it is woken: events come in
+// feed order, none twice, none missing.
+import type { Database } from '../db/client'
+import type { Logger } from '../http/logger'
+import type { Cursor, CursorCodec } from '../sync/cursor'
+import { CursorExpired } from '../sync/errors'
+import { feedPosition } from '../sync/feed'
+import { readFeed } from '../sync/queries'
+import type { Hub, LiveStream } from './hub'
+
+export const HEARTBEAT_MS = 15_000
+// Changes read per query while catching up.
+const PAGE = 200
+
+const encoder = new TextEncoder()
+
+export interface StreamDeps {
+  db: Database
+  hub: Hub
+  cursors: CursorCodec
+  logger: Logger
+  heartbeatMs?: number
+}
+
+/**
+ * The stream's body. `from` is where the client is (its Last-Event-ID or
+ * cursor), or the current position; `reset` says that position was too old,
+ * which the client is told first. The caller has checked the stream limit.
+ */
+export function liveStream(
+  { db, hub, cursors, logger, heartbeatMs = HEARTBEAT_MS }: StreamDeps,
+  userId: string,
+  from: Cursor,
+  reset: boolean,
+): { body: ReadableStream<Uint8Array>; stream: LiveStream } {
+  let cursor = from
+  let reading = false
+  let again = false
+  let ended = false
+  let heartbeat: Timer | undefined
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+
+  const send = (text: string) => {
+    if (!ended) controller.enqueue(encoder.encode(text))
+  }
+
+  async function read(): Promise<void> {
+    if (reading) {
+      again = true
+      return
+    }
+    reading = true
+    try {
+      do {
+        again = false
+        for (;;) {
+          let page: Awaited<ReturnType<typeof readFeed>>
+          try {
+            page = await readFeed(db, userId, cursor, PAGE)
+          } catch (error) {
+            if (!(error instanceof CursorExpired)) throw error
+            // Deletions this stream had not sent yet were forgotten: the client syncs again.
+            cursor = await currentCursor(db, userId)
+            send('event: reset\ndata: {}\n\n')
+            continue
+          }
+          for (const [i, change] of page.changes.entries()) {
+            // Resuming from here needs no deletion at or before this change.
+            const at = { ...page.at[i]!, floor: page.at[i]!.position }
+            send(`event: change\nid: ${cursors.encode(userId, at)}\ndata: ${JSON.stringify(change)}\n\n`)
+          }
+          cursor = page.cursor
+          if (!page.hasMore) break
+        }
+      } while (again && !ended)
+    } catch (error) {
+      // A database fault: the stream ends and the client reconnects from its last event.
+      logger.warn('live stream could not read the feed; ending it', { cause: String(error) })
+      end()
+    } finally {
+      reading = false
+    }
+  }
+
+  function end() {
+    if (ended) return
+    ended = true
+    clearInterval(heartbeat)
+    hub.remove(stream)
+    try {
+      controller.close()
+    } catch {
+      // Already closed by the client going away.
+    }
+  }
+
+  const stream: LiveStream = { userId, wake: () => void read(), end }
+  const body = new ReadableStream<Uint8Array>({
+    start(streamController) {
+      controller = streamController
+      // The retry hint, and a first byte so that proxies and clients see the stream open.
+      send(`retry: 1000\n${reset ? 'event: reset\ndata: {}\n' : ': open\n'}\n`)
+      heartbeat = setInterval(() => send(': keep-alive\n\n'), heartbeatMs)
+      void read()
+    },
+    cancel() {
+      ended = true
+      clearInterval(heartbeat)
+      hub.remove(stream)
+    },
+  })
+  return { body, stream }
+}
+
+/** A cursor at the user's present position: only what happens from now on. */
+export async function currentCursor(db: Database, userId: string): Promise<Cursor> {
+  const position = await feedPosition(db, userId)
+  return { floor: position, position, kind: 'end', id: 0 }
+}

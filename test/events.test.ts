@@ -1,0 +1,173 @@
+// GET /api/events (CONTRACT.md, Live events): the changes after a position,
+// then each new one as it commits; Last-Event-ID and ?cursor= resume; reset
+// for a cursor too old; tickets for EventSource; the per-user limit; the
+// heartbeat; a deleted account's streams end.
+import { afterAll, describe, expect, test } from 'bun:test'
+import { sql } from 'drizzle-orm'
+import { createApp, localLive } from '../src/app'
+import { eventTickets } from '../src/db/schema'
+import { MAX_STREAMS_PER_USER } from '../src/events/hub'
+import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
+import { type EventReader, readEvents } from './sse'
+import { app, createTask, database, errorBody, logger, signedInUser, testConfig, type User, validationError } from './support'
+
+const open: EventReader[] = []
+afterAll(async () => {
+  await Promise.all(open.map((reader) => reader.close()))
+})
+
+async function events(user: User | undefined, path = '/api/events', headers: Record<string, string> = {}, on = app) {
+  const response = await on.handle(
+    new Request(`http://localhost${path}`, { headers: { ...(user ? { authorization: `Bearer ${user.token}` } : {}), ...headers } }),
+  )
+  return response
+}
+
+async function stream(user: User, path?: string, headers?: Record<string, string>, on = app): Promise<EventReader> {
+  const reader = readEvents(await events(user, path, headers, on))
+  open.push(reader)
+  // The first comment says the stream is open: what follows is live.
+  await waitForComment(reader)
+  return reader
+}
+
+async function waitForComment(reader: EventReader) {
+  const deadline = Date.now() + 5000
+  while (reader.comments.length === 0) {
+    if (Date.now() > deadline) throw new Error('the stream never opened')
+    await Bun.sleep(5)
+  }
+}
+
+describe('GET /api/events', () => {
+  test('without a position: what happens from now on, each change as sync gives it, its id a cursor', async () => {
+    const user = await signedInUser()
+    const before = await createTask(user, { title: 'before' })
+    const reader = await stream(user)
+    const task = await createTask(user, { title: 'live' })
+    const [list, created] = await reader.changes(2)
+    expect(list!.change).toMatchObject({ type: 'list', op: 'upsert' })
+    expect(created!.change).toEqual({ type: 'task', op: 'upsert', id: task.id, data: task })
+    await user.call('DELETE', `/api/tasks/${before.id}`)
+    const [, deleted] = await reader.changes(2)
+    expect(deleted!.change).toEqual({ type: 'task', op: 'delete', id: before.id })
+    // An event id is a sync cursor: nothing after the last one.
+    const after = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(deleted!.id)}`)
+    expect(after.body.changes).toEqual([])
+  })
+
+  test('Last-Event-ID resumes after the last event received: nothing missed, nothing twice', async () => {
+    const user = await signedInUser()
+    const first = await stream(user)
+    const one = await createTask(user, { title: 'one' })
+    // The Inbox made on first need, the Inbox again (its open_count), the task.
+    const seen = await first.changes(3)
+    expect(seen.at(-1)!.change.id).toBe(one.id)
+    await first.close()
+    const missed = [await createTask(user, { title: 'two' }), await createTask(user, { title: 'three' })]
+    const resumed = await stream(user, '/api/events', { 'last-event-id': seen.at(-1)!.id })
+    const changes = await resumed.changes(3)
+    expect(changes.filter((c) => c.change.type === 'task').map((c) => c.change.id)).toEqual(missed.map((task) => task.id))
+    // The Inbox comes once, in its latest state.
+    expect(changes.filter((c) => c.change.type === 'list')).toHaveLength(1)
+  })
+
+  test('?cursor= from a sync answer: the changes after it, then live ones', async () => {
+    const user = await signedInUser()
+    const { cursor } = (await user.call('GET', '/api/sync')).body
+    const task = await createTask(user, { title: 'after sync' })
+    const reader = await stream(user, `/api/events?cursor=${encodeURIComponent(cursor)}`)
+    const [, created] = await reader.changes(2)
+    expect(created!.change.id).toBe(task.id)
+    const live = await createTask(user, { title: 'live' })
+    const [, next] = await reader.changes(2)
+    expect(next!.change.id).toBe(live.id)
+  })
+
+  test('a cursor older than the deletions kept: one reset event, then the live changes', async () => {
+    const user = await signedInUser()
+    const { cursor } = (await user.call('GET', '/api/sync')).body
+    const task = await createTask(user, { title: 'gone' })
+    await user.call('DELETE', `/api/tasks/${task.id}`)
+    await forgetDeletions(database.db, new Date(Date.now() + DELETIONS_KEPT_DAYS * 86_400_000 + 60_000))
+    const reader = await stream(user, `/api/events?cursor=${encodeURIComponent(cursor)}`)
+    expect((await reader.next()).event).toBe('reset')
+    const live = await createTask(user, { title: 'live' })
+    const [, created] = await reader.changes(2)
+    expect(created!.change.id).toBe(live.id)
+  })
+
+  test('401 without a token, 422 for a malformed Last-Event-ID or cursor', async () => {
+    const user = await signedInUser()
+    const anonymous = await events(undefined)
+    expect(anonymous.status).toBe(401)
+    const badId = await events(user, '/api/events', { 'last-event-id': 'nonsense' })
+    expect([badId.status, await badId.json()]).toEqual([422, validationError('Last-Event-ID')])
+    const badCursor = await events(user, '/api/events?cursor=nonsense')
+    expect([badCursor.status, await badCursor.json()]).toEqual([422, validationError('cursor')])
+  })
+
+  test(`at most ${MAX_STREAMS_PER_USER} streams per user: the next is 429; closing one frees a place`, async () => {
+    const user = await signedInUser()
+    const readers = await Promise.all(Array.from({ length: MAX_STREAMS_PER_USER }, () => stream(user)))
+    const refused = await events(user)
+    expect([refused.status, await refused.json()]).toEqual([429, errorBody('too_many_streams')])
+    expect(refused.headers.get('retry-after')).toBeTruthy()
+    // Another user is not affected.
+    await stream(await signedInUser())
+    await readers[0]!.close()
+    await stream(user)
+  })
+
+  test("a deleted account's streams get the deletions, then end", async () => {
+    const user = await signedInUser()
+    await createTask(user, { title: 'a' })
+    const reader = await stream(user)
+    expect((await user.call('DELETE', '/api/auth/me')).status).toBe(204)
+    await reader.ended()
+  })
+
+  test('a comment line keeps a quiet stream open', async () => {
+    const quick = await createApp({ database, config: testConfig(), logger, live: { ...localLive(), heartbeatMs: 30 } })
+    const user = await signedInUser()
+    const reader = await stream(user, '/api/events', {}, quick)
+    const deadline = Date.now() + 5000
+    while (reader.comments.filter((line) => line === ': keep-alive').length < 2) {
+      expect(Date.now()).toBeLessThan(deadline)
+      await Bun.sleep(10)
+    }
+  })
+})
+
+describe('POST /api/events/ticket', () => {
+  test('a ticket opens one stream, once, within 60 s; with no Authorization header', async () => {
+    const user = await signedInUser()
+    const issued = await user.call('POST', '/api/events/ticket')
+    expect(issued.status).toBe(200)
+    expect(issued.body).toEqual({ ticket: expect.any(String), expires_at: expect.any(String) })
+    const expiresIn = Date.parse(issued.body.expires_at) - Date.now()
+    expect(expiresIn).toBeGreaterThan(50_000)
+    expect(expiresIn).toBeLessThanOrEqual(60_000)
+    const path = `/api/events?ticket=${encodeURIComponent(issued.body.ticket)}`
+    const reader = readEvents(await events(undefined, path))
+    open.push(reader)
+    await waitForComment(reader)
+    const task = await createTask(user, { title: 'via ticket' })
+    const [, , created] = await reader.changes(3)
+    expect(created!.change.id).toBe(task.id)
+    // Used up.
+    expect((await events(undefined, path)).status).toBe(401)
+  })
+
+  test('an unknown or expired ticket is 401; a ticket is no bearer token elsewhere', async () => {
+    const user = await signedInUser()
+    expect((await events(undefined, '/api/events?ticket=made-up')).status).toBe(401)
+    const { ticket } = (await user.call('POST', '/api/events/ticket')).body
+    await database.db.update(eventTickets).set({ expiresAt: sql`now() - interval '1 second'` })
+    expect((await events(undefined, `/api/events?ticket=${encodeURIComponent(ticket)}`)).status).toBe(401)
+    const fresh = (await user.call('POST', '/api/events/ticket')).body.ticket
+    const misuse = await app.handle(new Request('http://localhost/api/tasks', { headers: { authorization: `Bearer ${fresh}` } }))
+    expect(misuse.status).toBe(401)
+    expect((await user.call('POST', '/api/events/ticket')).status).toBe(200)
+  })
+})
