@@ -106,6 +106,21 @@ describe('SIGTERM', () => {
     expect(response).toStartWith('HTTP/1.1 201')
     expect(await service.process.exited).toBe(0)
   }, 30_000)
+
+  test('ends open event streams at once, so clients reconnect elsewhere, and exits 0', async () => {
+    const service = await startService({ ...databaseEnv, BETTER_AUTH_SECRET: secret })
+    const token = await tokenFor(userId('streaming'))
+    const stream = await fetch(`http://127.0.0.1:${service.port}/api/events`, { headers: { authorization: `Bearer ${token}` } })
+    expect(stream.status).toBe(200)
+    const reader = stream.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain(': open')
+    const signalled = performance.now()
+    service.process.kill('SIGTERM')
+    // Read to the end: the stream ends instead of holding the drain for its whole grace period.
+    while (!(await reader.read()).done) {}
+    expect(performance.now() - signalled).toBeLessThan(5000)
+    expect(await service.process.exited).toBe(0)
+  }, 30_000)
 })
 
 /** Starts the service expecting it to refuse: its exit code and what it printed on stderr. */

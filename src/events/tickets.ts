@@ -29,15 +29,15 @@ export async function issueTicket(db: Database, userId: string, now = new Date()
  * used or expired. The ticket is the key here (as a token is): this lookup
  * cannot know the user first.
  */
-export async function redeemTicket(db: Database, ticket: string, now = new Date()): Promise<string | undefined> {
+export async function redeemTicket(db: Database, ticket: string): Promise<string | undefined> {
   const redeem = prepared(db, 'event_ticket_redeem', (name) =>
     db
       .delete(eventTickets)
-      .where(and(eq(eventTickets.ticketHash, sql.placeholder('hash')), gt(eventTickets.expiresAt, sql.placeholder('now'))))
+      .where(and(eq(eventTickets.ticketHash, sql.placeholder('hash')), gt(eventTickets.expiresAt, sql`now()`)))
       .returning({ userId: eventTickets.userId })
       .prepare(name),
   )
-  const [found] = await redeem.execute({ hash: hashOf(ticket), now })
+  const [found] = await redeem.execute({ hash: hashOf(ticket) })
   return found?.userId
 }
 

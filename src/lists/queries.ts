@@ -53,6 +53,15 @@ export const listResource = { name: 'list', notFound: () => new ListNotFound() }
  * (user_id) where is_default is the arbiter).
  */
 export async function ensureDefaultList(db: Database, userId: string): Promise<void> {
+  // Nearly every call finds it: a read, without the user's lock or a feed position.
+  const find = prepared(db, 'lists_default_exists', (name) =>
+    db
+      .select({ id: lists.id })
+      .from(lists)
+      .where(and(eq(lists.userId, placeholder('userId')), eq(lists.isDefault, sql`true`)))
+      .prepare(name),
+  )
+  if ((await find.execute({ userId })).length > 0) return
   await transaction(db, async (tx) => {
     await advance(tx, userId)
     const made = await tx
