@@ -1,6 +1,7 @@
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
+import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
@@ -48,32 +49,53 @@ export const listResource = { name: 'list', notFound: () => new ListNotFound() }
 
 /**
  * Makes the user's default list unless it exists, counting it in the user's
- * list quota. Two first requests racing make one: the second waits for the
- * user's row (advance) and then finds the list (the partial unique index on
- * (user_id) where is_default is the arbiter).
+ * list quota. Two first requests racing make one: the partial unique index
+ * on (user_id) where is_default settles it, and the loser does nothing. One
+ * statement without the user's lock, so that a first burst of requests does
+ * not queue on it; the winner then stamps the list in the feed.
  */
 export async function ensureDefaultList(db: Database, userId: string): Promise<void> {
-  // Nearly every call finds it: a read, without the user's lock or a feed position.
-  const find = prepared(db, 'lists_default_exists', (name) =>
+  const made = db.$with('made').as(
     db
-      .select({ id: lists.id })
-      .from(lists)
-      .where(and(eq(lists.userId, placeholder('userId')), eq(lists.isDefault, sql`true`)))
-      .prepare(name),
+      .insert(lists)
+      .values({ userId, name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION })
+      .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
+      .returning({ id: lists.id, userId: lists.userId }),
   )
-  if ((await find.execute({ userId })).length > 0) return
+  const counted = db.$with('counted').as(
+    db
+      .insert(taskQuotas)
+      .select(
+        db
+          .select({
+            userId: made.userId,
+            taskCount: sql`0`.as('task_count'),
+            listCount: sql`1`.as('list_count'),
+            changePosition: sql`0`.as('change_position'),
+            forgottenThrough: sql`0`.as('forgotten_through'),
+          })
+          .from(made),
+      )
+      .onConflictDoUpdate({ target: taskQuotas.userId, set: { listCount: sql`${taskQuotas.listCount} + 1` } })
+      .returning({ userId: taskQuotas.userId }),
+  )
+  let id: number | undefined
+  try {
+    ;[{ id } = { id: undefined }] = await db.with(made, counted).select({ id: made.id }).from(made)
+  } catch (error) {
+    // Both racers can pass ON CONFLICT's first look before either has
+    // inserted; the later one then meets the earlier one's row in the
+    // position index (not the arbiter), a 23505: the default list exists.
+    if (sqlStateOf(error) !== '23505') throw error
+  }
+  if (id === undefined) return
+  // Until stamped the list sits at position 0, where only a full snapshot sees it.
   await transaction(db, async (tx) => {
     await advance(tx, userId)
-    const made = await tx
-      .insert(lists)
-      .values({ userId, name: DEFAULT_LIST_NAME, isDefault: true, position: FIRST_POSITION, changePosition: stamp(userId) })
-      .onConflictDoNothing({ target: lists.userId, where: sql`${lists.isDefault}` })
-      .returning({ id: lists.id })
-    if (made.length > 0)
-      await tx
-        .update(taskQuotas)
-        .set({ listCount: sql`${taskQuotas.listCount} + 1` })
-        .where(eq(taskQuotas.userId, userId))
+    await tx
+      .update(lists)
+      .set({ changePosition: stamp(userId) })
+      .where(and(eq(lists.userId, userId), eq(lists.id, id)))
   })
 }
 
