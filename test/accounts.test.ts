@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { createApp } from '../src/app'
-import { tasks, users } from '../src/db/schema'
+import { eventTickets, idempotencyKeys, tasks, users } from '../src/db/schema'
 import {
   call,
   database,
@@ -284,6 +284,20 @@ describe('DELETE /api/auth/me', () => {
     const again = await register({ email: sent.email, password: 'delete-pw-again' })
     expectSession(again.reply, 201, { email: sent.email, name: null })
     expect(again.reply.body.user.id).not.toBe(user.id)
+  })
+
+  test('kept Idempotency-Key answers (they hold task data) and unused event tickets go with the account', async () => {
+    const token = await tokenFor(userId('leaving'))
+    const created = await call('POST', '/api/tasks', { token, body: { title: 'private' }, headers: { 'idempotency-key': 'k1' } })
+    expect(created.status).toBe(201)
+    expect((await call('POST', '/api/events/ticket', { token })).status).toBe(200)
+    expect((await call('DELETE', '/api/auth/me', { token })).status).toBe(204)
+    const { sub } = decodeJwt(token) as { sub: string }
+    expect(await database.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.userId, sub))).toEqual([])
+    expect(await database.db.select().from(eventTickets).where(eq(eventTickets.userId, sub))).toEqual([])
+    // The same key now runs again: the task it made is gone.
+    const again = await call('POST', '/api/tasks', { token, body: { title: 'private' }, headers: { 'idempotency-key': 'k1' } })
+    expect(again.headers.get('idempotent-replayed')).toBeNull()
   })
 
   test('a Better Auth user (no local account) gets 204 and their tasks are deleted too', async () => {

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
-import { lists, taskQuotas, tasks, users } from '../db/schema'
+import { eventTickets, idempotencyKeys, lists, taskQuotas, tasks, users } from '../db/schema'
 import { advance, bury } from '../sync/feed'
 import { EmailTaken } from './errors'
 
@@ -70,6 +70,9 @@ export async function deleteAccount(db: Database, userId: string): Promise<void>
     await bury(tx, userId, 'task', goneTasks)
     const goneLists = tx.$with('gone').as(tx.delete(lists).where(eq(lists.userId, userId)).returning({ id: lists.id }))
     await bury(tx, userId, 'list', goneLists)
+    // Kept answers hold task data too; tickets would open a stream on nothing.
+    await tx.delete(idempotencyKeys).where(eq(idempotencyKeys.userId, userId))
+    await tx.delete(eventTickets).where(eq(eventTickets.userId, userId))
     await tx.delete(users).where(eq(users.id, userId))
   })
 }
