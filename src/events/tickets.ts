@@ -33,11 +33,14 @@ export async function redeemTicket(db: Database, ticket: string, now = new Date(
   const redeem = prepared(db, 'event_ticket_redeem', (name) =>
     db
       .delete(eventTickets)
-      .where(and(eq(eventTickets.ticketHash, sql.placeholder('hash')), gt(eventTickets.expiresAt, sql.placeholder('now'))))
+      .where(
+        and(eq(eventTickets.ticketHash, sql.placeholder('hash')), gt(eventTickets.expiresAt, sql`${sql.placeholder('now')}::timestamptz`)),
+      )
       .returning({ userId: eventTickets.userId })
       .prepare(name),
   )
-  const [found] = await redeem.execute({ hash: hashOf(ticket), now })
+  // As text: a placeholder compared with a column reaches postgres.js unconverted, and it binds no Date.
+  const [found] = await redeem.execute({ hash: hashOf(ticket), now: now.toISOString() })
   return found?.userId
 }
 
