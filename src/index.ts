@@ -2,6 +2,7 @@ import { createApp } from './app'
 import { developmentSecret } from './auth/secret'
 import { type Config, ConfigError, loadConfig } from './config'
 import { openDatabase } from './db/client'
+import { startCatchUp } from './events/catch-up'
 import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
@@ -45,6 +46,7 @@ const app = (await createApp({ database, config: { ...config, jwtSecret }, logge
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
 const stopHousekeeping = startHousekeeping(database.db, logger)
+const stopCatchUp = startCatchUp(database.db, hub, logger)
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -57,6 +59,7 @@ async function shutdown(signal: string) {
     process.exit(1)
   }, SHUTDOWN_GRACE_MS)
   stopHousekeeping()
+  stopCatchUp()
   // Streams never finish by themselves: they end first, and clients reconnect elsewhere.
   hub.endAll()
   await app.stop(false)

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
 import { eventTickets } from '../src/db/schema'
+import { catchUp } from '../src/events/catch-up'
 import { MAX_STREAMS_PER_USER } from '../src/events/hub'
 import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
 import { type EventReader, readEvents } from './sse'
@@ -126,10 +127,24 @@ describe('GET /api/events', () => {
 
   test("a deleted account's streams get the deletions, then end", async () => {
     const user = await signedInUser()
-    await createTask(user, { title: 'a' })
+    const task = await createTask(user, { title: 'a' })
     const reader = await stream(user)
     expect((await user.call('DELETE', '/api/auth/me')).status).toBe(204)
+    const gone = await untilTask(reader, task.id)
+    expect(gone.at(-1)!.change).toEqual({ type: 'task', op: 'delete', id: task.id })
     await reader.ended()
+  })
+
+  test('a lost notification: the catch-up sweep wakes the streams that are behind', async () => {
+    const live = localLive()
+    const watched = await createApp({ database, config: testConfig(), logger, live })
+    const user = await signedInUser()
+    const reader = await stream(user, '/api/events', {}, watched)
+    // Written through an instance that tells nobody: no notification reaches this stream.
+    const task = await createTask(user, { title: 'unannounced' })
+    expect(await catchUp(database.db, live.hub)).toBe(1)
+    await untilTask(reader, task.id)
+    expect(await catchUp(database.db, live.hub)).toBe(0)
   })
 
   test('a comment line keeps a quiet stream open', async () => {

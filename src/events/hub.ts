@@ -9,8 +9,10 @@ export interface LiveStream {
   readonly userId: string
   /** The feed may have moved: read it. */
   wake(): void
-  /** End the stream (account deleted, instance stopping). */
-  end(): void
+  /** The feed position the stream has sent everything up to. */
+  position(): number
+  /** End the stream (instance stopping); `flush`: send what is left in the feed first (account deleted). */
+  end(flush?: boolean): void
 }
 
 export type Hub = ReturnType<typeof createHub>
@@ -41,8 +43,15 @@ export function createHub() {
     wakeAll(): void {
       for (const streams of byUser.values()) each(streams, (stream) => stream.wake())
     },
+    /** The user's account is gone: their streams send what is left, then end. */
     end(userId: string): void {
-      each(byUser.get(userId), (stream) => stream.end())
+      each(byUser.get(userId), (stream) => stream.end(true))
+    },
+    /** Every user with a stream here, with the lowest position their streams have sent. */
+    positions(): Map<string, number> {
+      const lowest = new Map<string, number>()
+      for (const [userId, streams] of byUser) lowest.set(userId, Math.min(...[...streams].map((stream) => stream.position())))
+      return lowest
     },
     endAll(): void {
       for (const streams of [...byUser.values()]) each(streams, (stream) => stream.end())

@@ -83,7 +83,7 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
     ended.clear()
     for (const message of messages)
       await client.notify(CHANNEL, message).catch((error: unknown) => {
-        // The other instances' streams catch up at their next wake or heartbeat read.
+        // The other instances' streams catch up at their next wake, or by the catch-up sweep (catch-up.ts).
         logger.warn('could not notify other instances of a change', { cause: String(error) })
       })
   }

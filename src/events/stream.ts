@@ -36,7 +36,7 @@ export function liveStream(
   reset: boolean,
 ): { body: ReadableStream<Uint8Array>; stream: LiveStream } {
   let cursor = from
-  let reading = false
+  let reading: Promise<void> | undefined
   let again = false
   let ended = false
   let heartbeat: Timer | undefined
@@ -46,12 +46,20 @@ export function liveStream(
     if (!ended) controller.enqueue(encoder.encode(text))
   }
 
-  async function read(): Promise<void> {
+  // Resolves when the stream has sent everything up to the feed's position,
+  // including what a wake-up during the read asked for.
+  function read(): Promise<void> {
     if (reading) {
       again = true
-      return
+      return reading
     }
-    reading = true
+    reading = drain().finally(() => {
+      reading = undefined
+    })
+    return reading
+  }
+
+  async function drain(): Promise<void> {
     try {
       do {
         again = false
@@ -79,8 +87,6 @@ export function liveStream(
       // A database fault: the stream ends and the client reconnects from its last event.
       logger.warn('live stream could not read the feed; ending it', { cause: String(error) })
       end()
-    } finally {
-      reading = false
     }
   }
 
@@ -96,7 +102,15 @@ export function liveStream(
     }
   }
 
-  const stream: LiveStream = { userId, wake: () => void read(), end }
+  const stream: LiveStream = {
+    userId,
+    wake: () => void read(),
+    position: () => cursor.position,
+    end: (flush = false) => {
+      if (flush) void read().finally(end)
+      else end()
+    },
+  }
   const body = new ReadableStream<Uint8Array>({
     start(streamController) {
       controller = streamController

@@ -1,0 +1,40 @@
+// A notification can be lost (a NOTIFY that failed, a listening connection
+// that broke between two reconnects). Every so often one query reads the feed
+// position of every user with a stream on this instance and wakes the
+// streams that are behind: a lost notification costs at most that long.
+import { inArray } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { taskQuotas } from '../db/schema'
+import type { Logger } from '../http/logger'
+import type { Hub } from './hub'
+import { HEARTBEAT_MS } from './stream'
+
+/**
+ * One sweep: wakes the users whose feed moved past what their streams sent.
+ * Across users, by the ids of this instance's streams (the one statement on
+ * the feed that names several users).
+ */
+export async function catchUp(db: Database, hub: Hub): Promise<number> {
+  const sent = hub.positions()
+  if (sent.size === 0) return 0
+  const found = await db
+    .select({ userId: taskQuotas.userId, position: taskQuotas.changePosition })
+    .from(taskQuotas)
+    .where(inArray(taskQuotas.userId, [...sent.keys()]))
+  let woken = 0
+  for (const { userId, position } of found)
+    if (position > (sent.get(userId) ?? position)) {
+      hub.wake(userId)
+      woken++
+    }
+  return woken
+}
+
+/** Sweeps every `everyMs` (the heartbeat's period by default); returns a stop function. */
+export function startCatchUp(db: Database, hub: Hub, logger: Logger, everyMs = HEARTBEAT_MS): () => void {
+  const timer = setInterval(() => {
+    catchUp(db, hub).catch((error: unknown) => logger.warn('catch-up sweep failed; retried at the next', { cause: String(error) }))
+  }, everyMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}
