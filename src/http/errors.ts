@@ -11,22 +11,27 @@ export const ErrorBody = t.Object({
 
 const retryAfter = { 'retry-after': t.String({ description: 'Seconds to wait before retrying' }) }
 
+/** The error body, with what its status means as the document's description. */
+const errorMeaning = (description: string) => t.Object(ErrorBody.properties, { description })
+
 // Every error response a route can give, with the headers that come with it,
 // for the OpenAPI document; routes pick theirs with errorsFor().
 const errorResponses = {
-  400: ErrorBody,
-  401: withHeaders(ErrorBody, { 'www-authenticate': t.String({ description: 'Bearer challenge' }) }),
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  410: ErrorBody,
-  412: ErrorBody,
-  413: ErrorBody,
-  415: ErrorBody,
-  422: ErrorBody,
-  429: withHeaders(ErrorBody, retryAfter),
-  500: ErrorBody,
-  503: withHeaders(ErrorBody, retryAfter),
+  400: errorMeaning('Malformed JSON, or (sign-up) an email already taken'),
+  401: withHeaders(errorMeaning('Token missing, invalid or expired (sign-in: wrong email or password)'), {
+    'www-authenticate': t.String({ description: 'Bearer challenge' }),
+  }),
+  403: errorMeaning("The resource, or the user id in the path, is not the caller's"),
+  404: errorMeaning('No resource has this id'),
+  409: errorMeaning('A limit reached, or a change the resource refuses'),
+  410: errorMeaning('The sync cursor is older than the deletions kept: sync again without one'),
+  412: errorMeaning('If-Match does not name the current ETag: the resource changed since'),
+  413: errorMeaning('The body is too large'),
+  415: errorMeaning('The body is not JSON'),
+  422: errorMeaning('A field or parameter is invalid: `errors` names each one'),
+  429: withHeaders(errorMeaning('Too many attempts from this address'), retryAfter),
+  500: errorMeaning('An unexpected error'),
+  503: withHeaders(errorMeaning('The database, the token key set or the password hashing cannot serve the request now'), retryAfter),
 }
 
 export function errorsFor<const S extends keyof typeof errorResponses>(...statuses: S[]): Pick<typeof errorResponses, S> {

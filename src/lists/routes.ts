@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
-import { IdParams, readIdParam } from '../http/ids'
+import { OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import {
   answeredNotModified,
@@ -44,8 +44,8 @@ export interface ListRoutesDeps {
  */
 export function listRoutes(deps: ListRoutesDeps) {
   return new Elysia()
-    .use(listRoutesAt({ ...deps, prefix: '/api/lists', params: IdParams.plain, tag: 'lists' }))
-    .use(listRoutesAt({ ...deps, prefix: '/api/:user_id/lists', params: IdParams.owner, tag: 'lists (user id in path)' }))
+    .use(listRoutesAt({ ...deps, ...PLAIN_PARAMS, prefix: '/api/lists', tag: 'lists' }))
+    .use(listRoutesAt({ ...deps, ...OWNER_PARAMS, prefix: '/api/:user_id/lists', tag: 'lists (user id in path)' }))
 }
 
 function listRoutesAt<const Prefix extends string>({
@@ -53,8 +53,9 @@ function listRoutesAt<const Prefix extends string>({
   auth,
   prefix,
   params: paramsSchema,
+  collectionParams,
   tag,
-}: ListRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
+}: ListRoutesDeps & PrefixParams & { prefix: Prefix; tag: string }) {
   // PUT and PATCH are the same partial update (the contract gives both one body).
   const updateHooks = {
     params: paramsSchema,
@@ -97,6 +98,7 @@ function listRoutesAt<const Prefix extends string>({
           return lists
         },
         {
+          params: collectionParams,
           headers: NotModifiedHeaders,
           response: { 200: withHeaders(ListModel.lists, ETagHeader), ...NOT_MODIFIED, ...RESOURCE_ERRORS },
           detail: {
@@ -116,6 +118,7 @@ function listRoutesAt<const Prefix extends string>({
           return answerList(row, set)
         },
         {
+          params: collectionParams,
           parse: 'json',
           body: ListModel.create,
           response: {

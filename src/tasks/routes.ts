@@ -5,7 +5,7 @@ import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { readDecimal } from '../http/decimal'
 import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
-import { IdParams, readIdParam } from '../http/ids'
+import { IdParams, OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
 import {
@@ -72,8 +72,8 @@ export interface TaskRoutesDeps {
  */
 export function taskRoutes(deps: TaskRoutesDeps) {
   return new Elysia()
-    .use(taskRoutesAt({ ...deps, prefix: '/api/tasks', params: IdParams.plain, tag: 'tasks' }))
-    .use(taskRoutesAt({ ...deps, prefix: '/api/:user_id/tasks', params: IdParams.owner, tag: 'tasks (user id in path)' }))
+    .use(taskRoutesAt({ ...deps, ...PLAIN_PARAMS, prefix: '/api/tasks', tag: 'tasks' }))
+    .use(taskRoutesAt({ ...deps, ...OWNER_PARAMS, prefix: '/api/:user_id/tasks', tag: 'tasks (user id in path)' }))
 }
 
 function taskRoutesAt<const Prefix extends string>({
@@ -81,8 +81,9 @@ function taskRoutesAt<const Prefix extends string>({
   auth,
   prefix,
   params: paramsSchema,
+  collectionParams,
   tag,
-}: TaskRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
+}: TaskRoutesDeps & PrefixParams & { prefix: Prefix; tag: string }) {
   // PUT and PATCH are the same partial update (the contract gives both one body).
   const updateHooks = {
     params: paramsSchema,
@@ -129,6 +130,7 @@ function taskRoutesAt<const Prefix extends string>({
           return tasks
         },
         {
+          params: collectionParams,
           query: TaskModel.listQuery,
           headers: NotModifiedHeaders,
           response: {
@@ -153,6 +155,7 @@ function taskRoutesAt<const Prefix extends string>({
           return answerTask(row, set)
         },
         {
+          params: collectionParams,
           parse: 'json',
           body: TaskModel.create,
           response: {
