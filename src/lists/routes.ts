@@ -20,13 +20,13 @@ import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
 import { createList, deleteList, moveList } from './arrange'
 import { ListModel } from './model'
-import { getList, type ListRow, listLists, toList, updateList } from './queries'
+import { getList, type ListRow, listLists, listState, toList, updateList } from './queries'
 
 type UpdateInput = typeof ListModel.update.static
 
-/** The list as answered, its version carried in the strong ETag header instead. */
+/** The list as answered, its state (version and open count) carried in the strong ETag header. */
 function answerList(row: ListRow, set: { headers: Record<string, unknown> }) {
-  set.headers.etag = etagOf(row.id, row.version)
+  set.headers.etag = etagOf(row.id, ...listState(row))
   return toList(row)
 }
 
