@@ -1,8 +1,8 @@
 // /docs/json against the app's own route table: every route the app answers
 // is documented with its parameters, body and every status it declares, and
 // the declarations themselves cover what the route's shape implies (a body
-// can be malformed, an id unknown, an If-Match stale). Nothing here is a
-// hand-kept copy of the routes.
+// can be malformed, an id unknown, an If-Match stale, an Idempotency-Key
+// still running). Nothing here is a hand-kept copy of the routes.
 import { describe, expect, test } from 'bun:test'
 import { BODY_ERRORS, ErrorBody, RESOURCE_ERRORS } from '../src/http/errors'
 import { app, call } from './support'
@@ -52,6 +52,11 @@ function declaredStatuses(hooks: Hooks): string[] {
 
 const needsToken = (operation: Operation) => (operation.security ?? document.security).some((scheme: object) => 'bearer' in scheme)
 
+const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE']
+// The contract: every write under /api/ but sign-up and sign-in (the public ones) takes an Idempotency-Key.
+const takesIdempotencyKey = (route: { method: string; path: string }, operation: Operation) =>
+  WRITES.includes(route.method) && route.path.startsWith('/api/') && needsToken(operation)
+
 /** What a route's shape says it can answer, whatever its declaration says. */
 function impliedStatuses(route: (typeof routes)[number], operation: Operation): string[] {
   const statuses: string[] = []
@@ -64,6 +69,8 @@ function impliedStatuses(route: (typeof routes)[number], operation: Operation): 
   if (route.path.includes(':id')) statuses.push('403', '404')
   if (route.path.includes(':user_id')) statuses.push('403')
   if (route.hooks.headers?.properties && 'if-match' in route.hooks.headers.properties) statuses.push('412')
+  // A request with the key still running; a key reused for another request.
+  if (takesIdempotencyKey(route, operation)) statuses.push('409', '422')
   return [...new Set(statuses)]
 }
 
@@ -103,6 +110,12 @@ describe('GET /docs/json', () => {
     }
   })
 
+  test('every security requirement names a scheme the document defines', () => {
+    const defined = Object.keys(document.components.securitySchemes)
+    const named = documented.flatMap((route) => (operationOf(route)!.security ?? []).flatMap((requirement) => Object.keys(requirement)))
+    expect(named.filter((scheme) => !defined.includes(scheme))).toEqual([])
+  })
+
   test('every route needs the bearer token unless it is public, and the document says which', async () => {
     const problems: string[] = []
     for (const route of documented) {
@@ -132,6 +145,8 @@ describe('GET /docs/json', () => {
         if (!has('query', name)) missing.push(`${route.name}: query ${name}`)
       for (const name of Object.keys(route.hooks.headers?.properties ?? {}))
         if (!has('header', name)) missing.push(`${route.name}: header ${name}`)
+      if (takesIdempotencyKey(route, operationOf(route)!) && !has('header', 'idempotency-key'))
+        missing.push(`${route.name}: Idempotency-Key`)
     }
     expect(missing).toEqual([])
   })
@@ -183,7 +198,8 @@ describe('GET /docs/json', () => {
         if (!Bun.deepEquals(schema, errorBody)) wrong.push(`${route.name} ${status}: ${JSON.stringify(schema)}`)
         if (!description || response.description !== description) wrong.push(`${route.name} ${status}: no description`)
         if (status === '401' && !response.headers?.['www-authenticate']) wrong.push(`${route.name} 401 without WWW-Authenticate`)
-        if (['429', '503'].includes(status) && !response.headers?.['retry-after']) wrong.push(`${route.name} ${status} without Retry-After`)
+        if (['409', '429', '503'].includes(status) && !response.headers?.['retry-after'])
+          wrong.push(`${route.name} ${status} without Retry-After`)
       }
     }
     expect(wrong).toEqual([])

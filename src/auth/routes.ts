@@ -2,8 +2,9 @@ import { isIP } from 'node:net'
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
-import { BODY_ERRORS, errorsFor } from '../http/errors'
+import { BODY_ERRORS, errorsFor, IDEMPOTENT_WRITE_ERRORS } from '../http/errors'
 import { parseJsonBody } from '../http/json-body'
+import { WriteHeaders } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
 import { InvalidCredentials } from './errors'
@@ -147,7 +148,8 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDele
           set.status = 204
         },
         {
-          response: { 204: AuthModel.none, ...errorsFor(401, 500, 503) },
+          headers: WriteHeaders,
+          response: { 204: AuthModel.none, ...errorsFor(401, 500, 503), ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
         },
       )

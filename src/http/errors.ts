@@ -23,7 +23,12 @@ const errorResponses = {
   }),
   403: errorMeaning("The resource, or the user id in the path, is not the caller's"),
   404: errorMeaning('No resource has this id'),
-  409: errorMeaning('A limit reached, or a change the resource refuses'),
+  409: withHeaders(
+    errorMeaning(
+      'A limit reached, a change the resource refuses, or the first request with this Idempotency-Key still running (Retry-After)',
+    ),
+    retryAfter,
+  ),
   410: errorMeaning('The sync cursor is older than the deletions kept: sync again without one'),
   412: errorMeaning('If-Match does not name the current ETag: the resource changed since'),
   413: errorMeaning('The body is too large'),
@@ -42,6 +47,8 @@ export function errorsFor<const S extends keyof typeof errorResponses>(...status
 export const RESOURCE_ERRORS = errorsFor(401, 403, 404, 412, 422, 500, 503)
 /** What reading a JSON body adds (parseJsonBody): malformed, too large, not JSON. */
 export const BODY_ERRORS = errorsFor(400, 413, 415)
+/** What Idempotency-Key adds to a write: 409 while the first request with the key runs, 422 for a key malformed or reused. */
+export const IDEMPOTENT_WRITE_ERRORS = errorsFor(409, 422)
 
 // The status each code answers with: a code without one fails to compile.
 export const STATUS_OF: Record<ErrorCode, number> = {

@@ -42,8 +42,18 @@ export function preconditionOf(ifMatch: string | undefined, id: number): Precond
   return { states }
 }
 
+// Read by src/idempotency; declared here for the OpenAPI document of every write.
+const idempotencyKey = {
+  'idempotency-key': t.Optional(
+    t.String({ description: 'A repeat of the same request with this key gets the first answer again, with Idempotent-Replayed: true' }),
+  ),
+}
+
+/** The headers every write of a user's data accepts. */
+export const WriteHeaders = t.Object(idempotencyKey, { additionalProperties: true })
+
 /** The headers a write that honours If-Match accepts. */
-export const PreconditionHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
+export const PreconditionHeaders = t.Object({ 'if-match': t.Optional(t.String()), ...idempotencyKey }, { additionalProperties: true })
 
 export const ETagHeader = { etag: t.String({ description: 'Strong ETag; send it back in If-Match' }) }
 

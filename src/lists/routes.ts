@@ -2,7 +2,7 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
+import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
 import { OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import {
@@ -15,6 +15,7 @@ import {
   PreconditionHeaders,
   preconditionOf,
   revalidatedCollection,
+  WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
@@ -62,7 +63,7 @@ function listRoutesAt<const Prefix extends string>({
     headers: PreconditionHeaders,
     parse: 'json',
     body: ListModel.update,
-    response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+    response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -119,13 +120,14 @@ function listRoutesAt<const Prefix extends string>({
         },
         {
           params: collectionParams,
+          headers: WriteHeaders,
           parse: 'json',
           body: ListModel.create,
           response: {
             201: withHeaders(ListModel.list, { ...ETagHeader, location: t.String({ description: 'The new list' }) }),
             ...RESOURCE_ERRORS,
             ...BODY_ERRORS,
-            ...errorsFor(409),
+            ...IDEMPOTENT_WRITE_ERRORS,
           },
           detail: {
             summary: 'Create a list',
@@ -163,7 +165,7 @@ function listRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...errorsFor(409) },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Delete a list and its tasks',
             description: 'Its tasks go with it, in one transaction. Honours If-Match; 409 default_list for the default list.',
@@ -179,7 +181,7 @@ function listRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: ListModel.move,
-          response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...errorsFor(409) },
+          response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Move a list after or before another',
             description:

@@ -4,7 +4,7 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { readDecimal } from '../http/decimal'
-import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
+import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
@@ -18,6 +18,7 @@ import {
   PreconditionHeaders,
   preconditionOf,
   revalidatedCollection,
+  WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
@@ -90,7 +91,7 @@ function taskRoutesAt<const Prefix extends string>({
     headers: PreconditionHeaders,
     parse: 'json',
     body: TaskModel.update,
-    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -156,13 +157,14 @@ function taskRoutesAt<const Prefix extends string>({
         },
         {
           params: collectionParams,
+          headers: WriteHeaders,
           parse: 'json',
           body: TaskModel.create,
           response: {
             201: withHeaders(TaskModel.task, { ...ETagHeader, location: t.String({ description: 'The new task' }) }),
             ...RESOURCE_ERRORS,
             ...BODY_ERRORS,
-            ...errorsFor(409),
+            ...IDEMPOTENT_WRITE_ERRORS,
           },
           detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
         },
@@ -197,7 +199,7 @@ function taskRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...RESOURCE_ERRORS },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
         },
       )
@@ -212,7 +214,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.move,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Move a task: to another list or parent, or among its siblings',
             description:
@@ -238,7 +240,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.complete,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
         },
       )
