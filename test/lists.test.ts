@@ -114,7 +114,7 @@ describe('POST /api/lists', () => {
         updated_at: expect.stringMatching(ISO),
       })
       expect(reply.headers.get('location')).toBe(`${prefix(user)}/${reply.body.id}`)
-      expect(reply.headers.get('etag')).toBe(`"${reply.body.id}.1"`)
+      expect(reply.headers.get('etag')).toBe(`"${reply.body.id}.1.0"`)
       const fetched = await user.call('GET', reply.headers.get('location')!)
       expect(fetched.status).toBe(200)
       expect(fetched.body).toEqual(reply.body)
@@ -209,13 +209,13 @@ describe('PUT and PATCH /api/lists/{id}', () => {
         const renamed = await user.call(method, `${prefix(user)}/${list.id}`, { body: { name: ' Office ' } })
         expect(renamed.status).toBe(200)
         expect(renamed.body).toEqual({ ...list, name: 'Office', updated_at: expect.stringMatching(ISO) })
-        expect(renamed.headers.get('etag')).toBe(`"${list.id}.2"`)
+        expect(renamed.headers.get('etag')).toBe(`"${list.id}.2.0"`)
         const same = await user.call(method, `${prefix(user)}/${list.id}`, { body: { name: 'Office', color: '#000000' } })
         expect(same.body).toEqual(renamed.body)
-        expect(same.headers.get('etag')).toBe(`"${list.id}.2"`)
+        expect(same.headers.get('etag')).toBe(`"${list.id}.2.0"`)
         const recoloured = await user.call(method, `${prefix(user)}/${list.id}`, { body: { color: null } })
         expect(recoloured.body).toMatchObject({ name: 'Office', color: null })
-        expect(recoloured.headers.get('etag')).toBe(`"${list.id}.3"`)
+        expect(recoloured.headers.get('etag')).toBe(`"${list.id}.3.0"`)
       }
   })
 
@@ -230,13 +230,13 @@ describe('PUT and PATCH /api/lists/{id}', () => {
   test('If-Match: 412 when the list changed, and nothing changes; the current tag or * proceeds', async () => {
     const user = await signedInUser()
     const list = await createList(user, { name: 'Work' })
-    const stale = `"${list.id}.1"`
+    const stale = `"${list.id}.1.0"`
     expect((await user.call('PATCH', `/api/lists/${list.id}`, { body: { name: 'Two' }, headers: { 'if-match': stale } })).status).toBe(200)
     const refused = await user.call('PUT', `/api/lists/${list.id}`, { body: { name: 'Three' }, headers: { 'if-match': stale } })
     expect(refused.status).toBe(412)
     expect(refused.body).toEqual({ detail: 'The list has changed since the ETag in If-Match was issued', code: 'precondition_failed' })
     expect((await user.call('GET', `/api/lists/${list.id}`)).body.name).toBe('Two')
-    for (const tag of [`"${list.id}.2"`, '*'])
+    for (const tag of [`"${list.id}.2.0"`, '*'])
       expect((await user.call('PATCH', `/api/lists/${list.id}`, { body: { color: '#111111' }, headers: { 'if-match': tag } })).status).toBe(
         200,
       )
@@ -293,7 +293,7 @@ describe('DELETE /api/lists/{id}', () => {
     const user = await signedInUser()
     await createTask(user)
     const [inbox] = await listsOf(user)
-    for (const headers of [{}, { 'if-match': '*' }, { 'if-match': `"${inbox!.id}.1"` }] as Record<string, string>[]) {
+    for (const headers of [{}, { 'if-match': '*' }, { 'if-match': `"${inbox!.id}.1.1"` }] as Record<string, string>[]) {
       const reply = await user.call('DELETE', `/api/lists/${inbox!.id}`, { headers })
       expect(reply.status).toBe(409)
       expect(reply.body).toEqual({ detail: 'The default list cannot be deleted', code: 'default_list' })
@@ -305,10 +305,10 @@ describe('DELETE /api/lists/{id}', () => {
     const user = await signedInUser()
     const list = await createList(user)
     await user.call('PATCH', `/api/lists/${list.id}`, { body: { name: 'Changed' } })
-    const reply = await user.call('DELETE', `/api/lists/${list.id}`, { headers: { 'if-match': `"${list.id}.1"` } })
+    const reply = await user.call('DELETE', `/api/lists/${list.id}`, { headers: { 'if-match': `"${list.id}.1.0"` } })
     expect(reply.status).toBe(412)
     expect(reply.body).toEqual(errorBody('precondition_failed'))
-    expect((await user.call('DELETE', `/api/lists/${list.id}`, { headers: { 'if-match': `"${list.id}.2"` } })).status).toBe(204)
+    expect((await user.call('DELETE', `/api/lists/${list.id}`, { headers: { 'if-match': `"${list.id}.2.0"` } })).status).toBe(204)
   })
 })
 
@@ -327,7 +327,7 @@ describe('POST /api/lists/{id}/move', () => {
       const moved = await move(c.id, { after_id: inbox.id })
       expect(moved.status).toBe(200)
       expect(moved.body).toEqual({ ...c, position: expect.any(String), updated_at: expect.stringMatching(ISO) })
-      expect(moved.headers.get('etag')).toBe(`"${c.id}.2"`)
+      expect(moved.headers.get('etag')).toBe(`"${c.id}.2.0"`)
       expect(await order(user)).toEqual(['Inbox', 'C', 'A', 'B'])
       expect((await move(b.id, { before_id: inbox.id })).status).toBe(200)
       expect(await order(user)).toEqual(['B', 'Inbox', 'C', 'A'])
@@ -396,14 +396,14 @@ describe('POST /api/lists/{id}/move', () => {
     await user.call('PATCH', `/api/lists/${c.id}`, { body: { name: 'C2' } })
     const stale = await user.call('POST', `/api/lists/${c.id}/move`, {
       body: { after_id: inbox.id },
-      headers: { 'if-match': `"${c.id}.1"` },
+      headers: { 'if-match': `"${c.id}.1.0"` },
     })
     expect(stale.status).toBe(412)
     expect(stale.body).toEqual(errorBody('precondition_failed'))
     expect(await order(user)).toEqual(['Inbox', 'A', 'B', 'C2'])
     const current = await user.call('POST', `/api/lists/${c.id}/move`, {
       body: { after_id: inbox.id },
-      headers: { 'if-match': `"${c.id}.2"` },
+      headers: { 'if-match': `"${c.id}.2.0"` },
     })
     expect(current.status).toBe(200)
     expect(await order(user)).toEqual(['Inbox', 'C2', 'A', 'B'])

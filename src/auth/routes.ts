@@ -2,8 +2,9 @@ import { isIP } from 'node:net'
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
-import { errorsFor } from '../http/errors'
+import { BODY_ERRORS, errorsFor, IDEMPOTENT_WRITE_ERRORS } from '../http/errors'
 import { parseJsonBody } from '../http/json-body'
+import { WriteHeaders } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
 import { InvalidCredentials } from './errors'
@@ -104,7 +105,7 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDele
           // type in the OpenAPI document (the parser always answers first).
           parse: [countAttempt(limitSignup), parseJsonBody, 'json'],
           body: AuthModel.signup,
-          response: { 201: AuthModel.session, ...errorsFor(400, 413, 415, 422, 429, 500, 503) },
+          response: { 201: AuthModel.session, ...BODY_ERRORS, ...errorsFor(422, 429, 500, 503) },
           detail: { summary: 'Create an account', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
         },
       )
@@ -121,7 +122,7 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDele
           transform: [countAttempt(limitSignin), normalise],
           parse: [countAttempt(limitSignin), parseJsonBody, 'json'],
           body: AuthModel.signin,
-          response: { 200: AuthModel.session, ...errorsFor(400, 401, 413, 415, 422, 429, 500, 503) },
+          response: { 200: AuthModel.session, ...BODY_ERRORS, ...errorsFor(401, 422, 429, 500, 503) },
           detail: { summary: 'Sign in', description: 'Rate limited per client address (429 with Retry-After).', security: [] },
         },
       )
@@ -147,7 +148,8 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDele
           set.status = 204
         },
         {
-          response: { 204: AuthModel.none, ...errorsFor(401, 500, 503) },
+          headers: WriteHeaders,
+          response: { 204: AuthModel.none, ...errorsFor(401, 500, 503), ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Delete the account (if any) and all of its tasks, in one transaction' },
         },
       )

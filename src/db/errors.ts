@@ -37,13 +37,24 @@ function unavailableSqlState(code: string): boolean {
   return code.startsWith('08') || code.startsWith('53') || code.startsWith('40') || code === '57P01' || code === '57P02' || code === '57P03'
 }
 
+type DriverError = Error & { code: string; constraint_name?: string; constraint?: string }
+
+/** The driver's error under any wrapper: the first one that carries a code. */
+function driverErrorOf(error: unknown): DriverError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++)
+    if (typeof (current as { code?: unknown }).code === 'string') return current as DriverError
+  return undefined
+}
+
 /** The SQLSTATE of a driver error, under any wrapper. */
 export function sqlStateOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code
-    if (typeof code === 'string') return code
-  }
-  return undefined
+  return driverErrorOf(error)?.code
+}
+
+/** The constraint a driver error names (postgres.js calls it constraint_name, PGlite constraint). */
+export function constraintOf(error: unknown): string | undefined {
+  const driverError = driverErrorOf(error)
+  return driverError?.constraint_name ?? driverError?.constraint
 }
 
 /**

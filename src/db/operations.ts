@@ -1,7 +1,7 @@
 // Every operation on the database goes through here: prepared statements
 // and transactions, each run within the database's guard (src/db/guard.ts).
 import type { Database } from './client'
-import { DatabaseUnavailable } from './errors'
+import { DatabaseUnavailable, sqlStateOf } from './errors'
 import { guarded } from './guard'
 
 // drizzle's prepared statements belong to the database they were built on,
@@ -38,17 +38,31 @@ export function prepared<Statement extends Executable>(
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
+// A deadlock (40P01) or a serialization failure (40001) rolled the whole
+// transaction back, and the one it lost to has gone on: run again at once, it
+// almost always succeeds.
+const ROLLED_BACK_TO_RETRY = new Set(['40P01', '40001'])
+
 /**
  * A transaction as one guarded operation. Past its deadline it rolls back
- * rather than commit: a 503 for it then means nothing was committed.
- * Statements inside use `tx` directly: they already hold the operation's slot.
+ * rather than commit: a 503 for it then means nothing was committed. One lost
+ * to a deadlock or a serialization failure runs once more within the same
+ * deadline; lost again, it is a 503. Statements inside use `tx` directly:
+ * they already hold the operation's slot.
  */
 export function transaction<T>(db: Database, run: (tx: Transaction) => Promise<T>): Promise<T> {
-  return guarded(db, (deadline) =>
-    db.transaction(async (tx) => {
-      const result = await run(tx)
-      if (performance.now() > deadline) throw new DatabaseUnavailable('timeout')
-      return result
-    }),
-  )
+  return guarded(db, async (deadline) => {
+    const attempt = () =>
+      db.transaction(async (tx) => {
+        const result = await run(tx)
+        if (performance.now() > deadline) throw new DatabaseUnavailable('timeout')
+        return result
+      })
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!ROLLED_BACK_TO_RETRY.has(sqlStateOf(error) ?? '') || performance.now() > deadline) throw error
+      return attempt()
+    }
+  })
 }

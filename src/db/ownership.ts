@@ -7,21 +7,40 @@ import { prepared } from './operations'
 /** A table of user data: keyed by (user_id, id), with a version behind its ETag. */
 export type OwnedTable = PgTable & { userId: PgColumn; id: PgColumn; version: PgColumn }
 
-/** What If-Match allows: any current version (`*`), or one of these versions. */
-export type Precondition = { any: true } | { versions: number[] }
+/**
+ * What If-Match allows: any current state (`*`), or one of these states. A
+ * resource's state is what its ETag covers: its version, then whatever else
+ * of its answer changes without its row (a list's open count).
+ */
+export type Precondition = { any: true } | { states: number[][] }
 
 /** `user_id = $userId and id = $id`: the only way a statement names one row. */
 export function owned(table: OwnedTable): SQL {
   return and(eq(table.userId, sql.placeholder('userId')), eq(table.id, sql.placeholder('id')))!
 }
 
-/** The version condition If-Match adds (bound as `versions`), or none for no header or `*`. */
-export function versionCheck(table: OwnedTable, precondition: Precondition | undefined): SQL | undefined {
-  return precondition && 'versions' in precondition ? sql`${table.version} = any(${sql.placeholder('versions')}::int[])` : undefined
+/** Whether a resource in `state` meets the precondition (no If-Match, `*`, or one of its states). */
+export function meets(precondition: Precondition | undefined, state: number[]): boolean {
+  if (!precondition || 'any' in precondition) return true
+  return precondition.states.some((named) => named.length === state.length && named.every((part, i) => part === state[i]))
 }
 
-export function versionValues(precondition: Precondition | undefined): { versions?: number[] } {
-  return precondition && 'versions' in precondition ? { versions: precondition.versions } : {}
+/**
+ * The condition If-Match adds to a statement whose row's state is `state`
+ * (bound as state0, state1, ...; see stateValues), or none for no header or `*`.
+ */
+export function stateCheck(state: (PgColumn | SQL)[], precondition: Precondition | undefined): SQL | undefined {
+  if (!precondition || 'any' in precondition) return undefined
+  const named = state.map((_, i) => sql`${sql.placeholder(`state${i}`)}::int[]`)
+  if (state.length === 1) return sql`${state[0]} = any(${named[0]})`
+  return sql`(${sql.join(state, sql`, `)}) in (select * from unnest(${sql.join(named, sql`, `)}))`
+}
+
+/** The values stateCheck binds: the named states of that width, one array per part. */
+export function stateValues(precondition: Precondition | undefined, width = 1): Record<string, number[]> {
+  if (!precondition || 'any' in precondition) return {}
+  const states = precondition.states.filter((named) => named.length === width)
+  return Object.fromEntries(Array.from({ length: width }, (_, i) => [`state${i}`, states.map((named) => named[i]!)]))
 }
 
 /**

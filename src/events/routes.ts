@@ -3,8 +3,9 @@ import { Unauthenticated } from '../auth/errors'
 import type { authPlugin } from '../auth/plugin'
 import type { Tokens } from '../auth/tokens'
 import type { Database } from '../db/client'
-import { errorsFor } from '../http/errors'
+import { errorsFor, IDEMPOTENT_WRITE_ERRORS } from '../http/errors'
 import type { Logger } from '../http/logger'
+import { WriteHeaders } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import type { CursorCodec } from '../sync/cursor'
 import { TooManyStreams } from './errors'
@@ -72,7 +73,8 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
             '(or ?cursor=; neither: from now on), then each new one as it commits, from any instance. A comment line every 15 s. ' +
             'A cursor too old: one `event: reset` (sync again), then the live changes. Authorization: Bearer, or ?ticket=. ' +
             `At most ${MAX_STREAMS_PER_USER} open streams per user (429).`,
-          security: [{ bearerAuth: [] }, {}],
+          // Bearer, or no header at all with ?ticket=.
+          security: [{ bearer: [] }, {}],
         },
         response: { 200: t.String({ description: 'text/event-stream' }), ...errorsFor(401, 422, 429, 500, 503) },
       },
@@ -87,9 +89,11 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
         return { ticket, expires_at: expiresAt.toISOString() }
       },
       {
+        headers: WriteHeaders,
         response: {
           200: t.Object({ ticket: t.String(), expires_at: t.String({ format: 'date-time' }) }),
           ...errorsFor(401, 500, 503),
+          ...IDEMPOTENT_WRITE_ERRORS,
         },
         detail: {
           summary: 'A ticket for EventSource',

@@ -11,22 +11,32 @@ export const ErrorBody = t.Object({
 
 const retryAfter = { 'retry-after': t.String({ description: 'Seconds to wait before retrying' }) }
 
+/** The error body, with what its status means as the document's description. */
+const errorMeaning = (description: string) => t.Object(ErrorBody.properties, { description })
+
 // Every error response a route can give, with the headers that come with it,
 // for the OpenAPI document; routes pick theirs with errorsFor().
 const errorResponses = {
-  400: ErrorBody,
-  401: withHeaders(ErrorBody, { 'www-authenticate': t.String({ description: 'Bearer challenge' }) }),
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  410: ErrorBody,
-  412: ErrorBody,
-  413: ErrorBody,
-  415: ErrorBody,
-  422: ErrorBody,
-  429: withHeaders(ErrorBody, retryAfter),
-  500: ErrorBody,
-  503: withHeaders(ErrorBody, retryAfter),
+  400: errorMeaning('Malformed JSON, or (sign-up) an email already taken'),
+  401: withHeaders(errorMeaning('Token missing, invalid or expired (sign-in: wrong email or password)'), {
+    'www-authenticate': t.String({ description: 'Bearer challenge' }),
+  }),
+  403: errorMeaning("The resource, or the user id in the path, is not the caller's"),
+  404: errorMeaning('No resource has this id'),
+  409: withHeaders(
+    errorMeaning(
+      'A limit reached, a change the resource refuses, or the first request with this Idempotency-Key still running (Retry-After)',
+    ),
+    retryAfter,
+  ),
+  410: errorMeaning('The sync cursor is older than the deletions kept: sync again without one'),
+  412: errorMeaning('If-Match does not name the current ETag: the resource changed since'),
+  413: errorMeaning('The body is too large'),
+  415: errorMeaning('The body is not JSON'),
+  422: errorMeaning('A field or parameter is invalid: `errors` names each one'),
+  429: withHeaders(errorMeaning('Too many attempts from this address'), retryAfter),
+  500: errorMeaning('An unexpected error'),
+  503: withHeaders(errorMeaning('The database, the token key set or the password hashing cannot serve the request now'), retryAfter),
 }
 
 export function errorsFor<const S extends keyof typeof errorResponses>(...statuses: S[]): Pick<typeof errorResponses, S> {
@@ -37,6 +47,8 @@ export function errorsFor<const S extends keyof typeof errorResponses>(...status
 export const RESOURCE_ERRORS = errorsFor(401, 403, 404, 412, 422, 500, 503)
 /** What reading a JSON body adds (parseJsonBody): malformed, too large, not JSON. */
 export const BODY_ERRORS = errorsFor(400, 413, 415)
+/** What Idempotency-Key adds to a write: 409 while the first request with the key runs, 422 for a key malformed or reused. */
+export const IDEMPOTENT_WRITE_ERRORS = errorsFor(409, 422)
 
 // The status each code answers with: a code without one fails to compile.
 export const STATUS_OF: Record<ErrorCode, number> = {

@@ -1,41 +1,59 @@
 import { t } from 'elysia'
 import type { Precondition } from '../db/ownership'
 
-// A version past int4 was never issued: it cannot match, and must not reach SQL.
-const MAX_VERSION = 2_147_483_647
+// A number past int4 was never issued (versions and counts are int4): it
+// cannot match, and must not reach SQL.
+const MAX_STATE_PART = 2_147_483_647
 // RFC 9110 entity-tag list: [W/]"opaque" separated by commas; etagc excludes the quote.
 const ENTITY_TAG = /\s*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)/y
+// The state after the id: integers written as etagOf writes them, dot-separated.
+const STATE = /^(?:0|[1-9]\d{0,9})(?:\.(?:0|[1-9]\d{0,9}))*$/
 
-/** The strong ETag of one version of a resource. */
-export function etagOf(id: number, version: number): string {
-  return `"${id}.${version}"`
+/**
+ * The strong ETag of one state of a resource: its id, then what the tag
+ * covers (the version; a list adds its open count), dot-separated.
+ */
+export function etagOf(id: number, ...state: number[]): string {
+  return `"${id}.${state.join('.')}"`
 }
 
 /**
- * If-Match → the versions of resource `id` it names. Strong comparison of the
+ * If-Match → the states of resource `id` it names. Strong comparison of the
  * exact tag (RFC 9110): a weak tag, or one spelt differently from what
  * etagOf issues ("29.01", "029.1"), matches nothing, and so does a header
- * that is not a list of entity tags. `*` matches any current version.
+ * that is not a list of entity tags. `*` matches any current state.
  */
 export function preconditionOf(ifMatch: string | undefined, id: number): Precondition | undefined {
   if (ifMatch === undefined) return undefined
   if (ifMatch.trim() === '*') return { any: true }
-  const versions: number[] = []
+  const states: number[][] = []
   const prefix = `${id}.`
   ENTITY_TAG.lastIndex = 0
   while (ENTITY_TAG.lastIndex < ifMatch.length) {
     const match = ENTITY_TAG.exec(ifMatch)
-    if (!match) return { versions: [] }
+    if (!match) return { states: [] }
     const [, weak, opaque = ''] = match
     if (weak || !opaque.startsWith(prefix)) continue
-    const version = opaque.slice(prefix.length)
-    if (/^[1-9]\d{0,9}$/.test(version) && Number(version) <= MAX_VERSION) versions.push(Number(version))
+    const state = opaque.slice(prefix.length)
+    if (!STATE.test(state)) continue
+    const parts = state.split('.').map(Number)
+    if (parts.every((part) => part <= MAX_STATE_PART)) states.push(parts)
   }
-  return { versions }
+  return { states }
 }
 
+// Read by src/idempotency; declared here for the OpenAPI document of every write.
+const idempotencyKey = {
+  'idempotency-key': t.Optional(
+    t.String({ description: 'A repeat of the same request with this key gets the first answer again, with Idempotent-Replayed: true' }),
+  ),
+}
+
+/** The headers every write of a user's data accepts. */
+export const WriteHeaders = t.Object(idempotencyKey, { additionalProperties: true })
+
 /** The headers a write that honours If-Match accepts. */
-export const PreconditionHeaders = t.Object({ 'if-match': t.Optional(t.String()) }, { additionalProperties: true })
+export const PreconditionHeaders = t.Object({ 'if-match': t.Optional(t.String()), ...idempotencyKey }, { additionalProperties: true })
 
 export const ETagHeader = { etag: t.String({ description: 'Strong ETag; send it back in If-Match' }) }
 

@@ -5,14 +5,14 @@ import { and, eq, sql } from 'drizzle-orm'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { transaction } from '../db/operations'
-import { explainMissing, type Precondition } from '../db/ownership'
+import { explainMissing, meets, type Precondition } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
 import { advance, bury, stamp } from '../sync/feed'
 import { DefaultListProtected, ListLimitReached } from './errors'
 import type { ListModel } from './model'
 import { keyNextTo, MAX_KEY_LENGTH, placedLists, renumber, type Tx } from './positions'
-import { ensureDefaultList, type ListRow, listResource, rowColumns } from './queries'
+import { ensureDefaultList, type ListRow, listResource, listState, rowColumns } from './queries'
 
 export const MAX_LISTS_PER_USER = 1_000
 
@@ -50,12 +50,11 @@ type Locked = { version: number; isDefault: boolean }
 /** The user's list `id`, locked for the transaction; undefined when it is not the user's. */
 async function lockList(tx: Tx, userId: string, id: number, precondition: Precondition | undefined): Promise<Locked | undefined> {
   const [list] = await tx
-    .select({ version: lists.version, isDefault: lists.isDefault })
+    .select({ version: lists.version, isDefault: lists.isDefault, open_count: rowColumns.open_count })
     .from(lists)
     .where(and(eq(lists.userId, userId), eq(lists.id, id)))
     .for('update')
-  if (list && precondition && 'versions' in precondition && !precondition.versions.includes(list.version))
-    throw new PreconditionFailed('list')
+  if (list && !meets(precondition, listState(list))) throw new PreconditionFailed('list')
   return list
 }
 

@@ -3,7 +3,7 @@ import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
-import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
+import { explainMissing, owned, type Precondition, stateCheck, stateValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { advance, advancing, positionColumn, stamp } from '../sync/feed'
 import { ListNotFound } from './errors'
@@ -39,6 +39,16 @@ export const answerColumns = {
 /** A list as stored: the answer, plus the version behind its ETag. */
 export type ListRow = List & { version: number }
 export const rowColumns = { ...answerColumns, version: lists.version }
+
+/**
+ * What a list's ETag covers, and If-Match compares: its version, which every
+ * change of the list's row moves, and its open count, which tasks change
+ * without touching that row. Together they change whenever the answer does.
+ */
+const STATE = ['version', 'open_count'] as const
+export const listState = (list: Pick<ListRow, (typeof STATE)[number]>) => STATE.map((part) => list[part])
+// The same state in SQL, for If-Match checks inside a statement.
+const stateInSql = STATE.map((part) => rowColumns[part])
 
 /** The answer without the version, which travels in the ETag header instead. */
 export function toList({ version: _, ...list }: ListRow): List {
@@ -166,7 +176,7 @@ export async function updateList(
   precondition?: Precondition,
 ): Promise<ListRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
-  const check = versionCheck(lists, precondition)
+  const check = stateCheck(stateInSql, precondition)
   const update = prepared(db, `lists_update_${fields.join('_')}_${Boolean(check)}`, (name) => {
     const changed: SQL = fields.length
       ? sql.join(
@@ -192,6 +202,6 @@ export async function updateList(
         .prepare(name)
     )
   })
-  const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
+  const [row] = await update.execute({ userId, id, ...changes, ...stateValues(precondition, STATE.length) })
   return row ?? explainMissing(db, lists, listResource, userId, id, precondition)
 }

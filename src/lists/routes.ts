@@ -2,8 +2,8 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
-import { IdParams, readIdParam } from '../http/ids'
+import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
+import { OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import {
   answeredNotModified,
@@ -15,18 +15,19 @@ import {
   PreconditionHeaders,
   preconditionOf,
   revalidatedCollection,
+  WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
 import { createList, deleteList, moveList } from './arrange'
 import { ListModel } from './model'
-import { getList, type ListRow, listLists, toList, updateList } from './queries'
+import { getList, type ListRow, listLists, listState, toList, updateList } from './queries'
 
 type UpdateInput = typeof ListModel.update.static
 
-/** The list as answered, its version carried in the strong ETag header instead. */
+/** The list as answered, its state (version and open count) carried in the strong ETag header. */
 function answerList(row: ListRow, set: { headers: Record<string, unknown> }) {
-  set.headers.etag = etagOf(row.id, row.version)
+  set.headers.etag = etagOf(row.id, ...listState(row))
   return toList(row)
 }
 
@@ -44,8 +45,8 @@ export interface ListRoutesDeps {
  */
 export function listRoutes(deps: ListRoutesDeps) {
   return new Elysia()
-    .use(listRoutesAt({ ...deps, prefix: '/api/lists', params: IdParams.plain, tag: 'lists' }))
-    .use(listRoutesAt({ ...deps, prefix: '/api/:user_id/lists', params: IdParams.owner, tag: 'lists (user id in path)' }))
+    .use(listRoutesAt({ ...deps, ...PLAIN_PARAMS, prefix: '/api/lists', tag: 'lists' }))
+    .use(listRoutesAt({ ...deps, ...OWNER_PARAMS, prefix: '/api/:user_id/lists', tag: 'lists (user id in path)' }))
 }
 
 function listRoutesAt<const Prefix extends string>({
@@ -53,15 +54,16 @@ function listRoutesAt<const Prefix extends string>({
   auth,
   prefix,
   params: paramsSchema,
+  collectionParams,
   tag,
-}: ListRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
+}: ListRoutesDeps & PrefixParams & { prefix: Prefix; tag: string }) {
   // PUT and PATCH are the same partial update (the contract gives both one body).
   const updateHooks = {
     params: paramsSchema,
     headers: PreconditionHeaders,
     parse: 'json',
     body: ListModel.update,
-    response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+    response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -97,6 +99,7 @@ function listRoutesAt<const Prefix extends string>({
           return lists
         },
         {
+          params: collectionParams,
           headers: NotModifiedHeaders,
           response: { 200: withHeaders(ListModel.lists, ETagHeader), ...NOT_MODIFIED, ...RESOURCE_ERRORS },
           detail: {
@@ -116,13 +119,15 @@ function listRoutesAt<const Prefix extends string>({
           return answerList(row, set)
         },
         {
+          params: collectionParams,
+          headers: WriteHeaders,
           parse: 'json',
           body: ListModel.create,
           response: {
             201: withHeaders(ListModel.list, { ...ETagHeader, location: t.String({ description: 'The new list' }) }),
             ...RESOURCE_ERRORS,
             ...BODY_ERRORS,
-            ...errorsFor(409),
+            ...IDEMPOTENT_WRITE_ERRORS,
           },
           detail: {
             summary: 'Create a list',
@@ -160,7 +165,7 @@ function listRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...errorsFor(409) },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Delete a list and its tasks',
             description: 'Its tasks go with it, in one transaction. Honours If-Match; 409 default_list for the default list.',
@@ -176,7 +181,7 @@ function listRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: ListModel.move,
-          response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...errorsFor(409) },
+          response: { 200: withHeaders(ListModel.list, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Move a list after or before another',
             description:

@@ -1,9 +1,10 @@
 // POST /api/tasks: a new task goes last among its siblings, in the default
 // list unless it names a list or a parent.
 import { and, desc, eq, sql } from 'drizzle-orm'
+import { getTableConfig } from 'drizzle-orm/pg-core'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { sqlStateOf } from '../db/errors'
+import { constraintOf, sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
@@ -106,6 +107,26 @@ function keyAfter(last: string | null, attempt: number): string {
   return key + [...random].map((byte, i) => DIGITS[i === random.length - 1 ? 1 + (byte % 61) : byte % 62]).join('')
 }
 
+// The foreign key that names the parent; the other one names the list.
+// (getTableConfig builds its columns afresh: they compare by name.)
+const PARENT_KEY = getTableConfig(tasks)
+  .foreignKeys.find((key) => key.reference().columns.some((column) => column.name === tasks.parentId.name))!
+  .getName()
+
+/**
+ * The 422 for a create whose list or parent is not the user's: the keys are
+ * (user_id, list_id) and (user_id, parent_id), so another user's id is no
+ * id of this user's. A list or parent deleted while the create ran ends here
+ * too. A subtask's list comes from its parent unless list_id was sent: the
+ * parent, gone with its list, is then the field to name.
+ */
+function vanished(input: CreateInput, constraint: string | undefined): ValidationFailed {
+  const parentSent = input.parent_id !== undefined && input.parent_id !== null
+  if (parentSent && (constraint === PARENT_KEY || input.list_id === undefined))
+    return new ValidationFailed([{ field: 'parent_id', message: NOT_YOUR_TASK }])
+  return new ValidationFailed([{ field: 'list_id', message: NOT_YOUR_LIST }])
+}
+
 export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
   const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
   const name = `tasks_create_${given.join('_')}`
@@ -124,8 +145,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
     } catch (error) {
       const state = sqlStateOf(error)
       if (state === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
-      // The list's foreign key is (user_id, list_id): another user's list is no list of this user's.
-      if (state === '23503') throw new ValidationFailed([{ field: 'list_id', message: NOT_YOUR_LIST }])
+      if (state === '23503') throw vanished(input, constraintOf(error))
       if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
     }
   }

@@ -5,7 +5,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { transaction } from '../db/operations'
-import { explainMissing, type Precondition } from '../db/ownership'
+import { explainMissing, meets, type Precondition } from '../db/ownership'
 import { tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
 import { advance } from '../sync/feed'
@@ -35,7 +35,7 @@ export const TOO_DEEP = `would nest the task too deep: a task has at most ${MAX_
 
 /** Throws 412 unless If-Match names the task's current version (or `*`, or no header). */
 export function checkPrecondition(node: { version: number }, precondition: Precondition | undefined): void {
-  if (precondition && 'versions' in precondition && !precondition.versions.includes(node.version)) throw new PreconditionFailed('task')
+  if (!meets(precondition, [node.version])) throw new PreconditionFailed('task')
 }
 
 /** The slot a move asks for: the parent's list, else the list asked for, else where the task is. */

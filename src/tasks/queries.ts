@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { prepared, transaction } from '../db/operations'
-import { explainMissing, owned, type Precondition, versionCheck, versionValues } from '../db/ownership'
+import { explainMissing, owned, type Precondition, stateCheck, stateValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
@@ -215,9 +215,9 @@ export async function updateTask(
       if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
       if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
     })
-  const check = versionCheck(tasks, precondition)
+  const check = stateCheck([tasks.version], precondition)
   const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check, false).prepare(name))
-  const [row] = await update.execute({ userId, id, ...changes, ...versionValues(precondition) })
+  const [row] = await update.execute({ userId, id, ...changes, ...stateValues(precondition) })
   return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
 }
 

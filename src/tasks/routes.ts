@@ -4,8 +4,8 @@ import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { readDecimal } from '../http/decimal'
-import { BODY_ERRORS, errorsFor, RESOURCE_ERRORS } from '../http/errors'
-import { IdParams, readIdParam } from '../http/ids'
+import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
+import { IdParams, OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
 import {
@@ -18,6 +18,7 @@ import {
   PreconditionHeaders,
   preconditionOf,
   revalidatedCollection,
+  WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
@@ -72,8 +73,8 @@ export interface TaskRoutesDeps {
  */
 export function taskRoutes(deps: TaskRoutesDeps) {
   return new Elysia()
-    .use(taskRoutesAt({ ...deps, prefix: '/api/tasks', params: IdParams.plain, tag: 'tasks' }))
-    .use(taskRoutesAt({ ...deps, prefix: '/api/:user_id/tasks', params: IdParams.owner, tag: 'tasks (user id in path)' }))
+    .use(taskRoutesAt({ ...deps, ...PLAIN_PARAMS, prefix: '/api/tasks', tag: 'tasks' }))
+    .use(taskRoutesAt({ ...deps, ...OWNER_PARAMS, prefix: '/api/:user_id/tasks', tag: 'tasks (user id in path)' }))
 }
 
 function taskRoutesAt<const Prefix extends string>({
@@ -81,15 +82,16 @@ function taskRoutesAt<const Prefix extends string>({
   auth,
   prefix,
   params: paramsSchema,
+  collectionParams,
   tag,
-}: TaskRoutesDeps & { prefix: Prefix; params: typeof IdParams.plain | typeof IdParams.owner; tag: string }) {
+}: TaskRoutesDeps & PrefixParams & { prefix: Prefix; tag: string }) {
   // PUT and PATCH are the same partial update (the contract gives both one body).
   const updateHooks = {
     params: paramsSchema,
     headers: PreconditionHeaders,
     parse: 'json',
     body: TaskModel.update,
-    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+    response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
   } as const
   async function update(
     userId: string,
@@ -129,6 +131,7 @@ function taskRoutesAt<const Prefix extends string>({
           return tasks
         },
         {
+          params: collectionParams,
           query: TaskModel.listQuery,
           headers: NotModifiedHeaders,
           response: {
@@ -153,13 +156,15 @@ function taskRoutesAt<const Prefix extends string>({
           return answerTask(row, set)
         },
         {
+          params: collectionParams,
+          headers: WriteHeaders,
           parse: 'json',
           body: TaskModel.create,
           response: {
             201: withHeaders(TaskModel.task, { ...ETagHeader, location: t.String({ description: 'The new task' }) }),
             ...RESOURCE_ERRORS,
             ...BODY_ERRORS,
-            ...errorsFor(409),
+            ...IDEMPOTENT_WRITE_ERRORS,
           },
           detail: { summary: 'Create a task', description: 'Answers with Location and ETag.' },
         },
@@ -194,7 +199,7 @@ function taskRoutesAt<const Prefix extends string>({
         {
           params: paramsSchema,
           headers: PreconditionHeaders,
-          response: { 204: t.Void(), ...RESOURCE_ERRORS },
+          response: { 204: t.Void(), ...RESOURCE_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Delete a task', description: 'Honours If-Match.' },
         },
       )
@@ -209,7 +214,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.move,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: {
             summary: 'Move a task: to another list or parent, or among its siblings',
             description:
@@ -235,7 +240,7 @@ function taskRoutesAt<const Prefix extends string>({
           headers: PreconditionHeaders,
           parse: 'json',
           body: TaskModel.complete,
-          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS },
+          response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
           detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
         },
       )
