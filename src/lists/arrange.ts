@@ -1,7 +1,7 @@
 // Creating, moving and deleting lists: the changes that take the user's lock
 // (positions.ts), so that they see each other's result and never compete
 // for one position.
-import { and, eq, sql } from 'drizzle-orm'
+import { and, desc, eq, sql } from 'drizzle-orm'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { transaction } from '../db/operations'
@@ -31,10 +31,16 @@ export async function createList(db: Database, userId: string, input: typeof Lis
       .where(and(eq(taskQuotas.userId, userId), sql`${taskQuotas.listCount} < ${MAX_LISTS_PER_USER}`))
       .returning({ userId: taskQuotas.userId })
     if (!slot) throw new ListLimitReached(MAX_LISTS_PER_USER)
-    let placed = await placedLists(tx, userId)
-    let position = generateKeyBetween(placed.at(-1)?.position ?? null, null)
+    // Only the last key, while the lock is held: a burst of creates waits on it.
+    const [last] = await tx
+      .select({ position: lists.position })
+      .from(lists)
+      .where(eq(lists.userId, userId))
+      .orderBy(desc(lists.position))
+      .limit(1)
+    let position = generateKeyBetween(last?.position ?? null, null)
     if (position.length > MAX_KEY_LENGTH) {
-      placed = await renumber(tx, userId, placed)
+      const placed = await renumber(tx, userId, await placedLists(tx, userId))
       position = generateKeyBetween(placed.at(-1)!.position, null)
     }
     const [row] = await tx
