@@ -3,18 +3,10 @@
 // CORS preflights, organising a list that survives a reload; and the docs UI
 // rendering with the network closed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
-import { createApp } from '../src/app'
+import type { Browser } from 'playwright-core'
 import { createLogger } from '../src/http/logger'
-import { database, randomEmail, testConfig } from './support'
-
-const CHROMIUM = '/usr/bin/chromium'
-const hasChromium = existsSync(CHROMIUM)
-if (!hasChromium) console.warn(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`)
+import { frontendServer, hasChromium, launchChromium, listeningApi, onFailureScreenshot, pageServer } from './chromium'
+import { randomEmail } from './support'
 
 // The frontend: one page whose script drives the API the way a Next.js client would.
 const PAGE = `<!doctype html><html><body><script>
@@ -61,52 +53,23 @@ window.tryFetch = async (api) => {
 }
 </script></body></html>`
 
-function pageServer(hostname: string, port: number) {
-  return Bun.serve({ hostname, port, fetch: () => new Response(PAGE, { headers: { 'content-type': 'text/html' } }) })
-}
-
-// The frontend's origin is http://localhost:3000 as in the contract; another port only if 3000 is taken.
-function frontendServer() {
-  try {
-    return pageServer('localhost', 3000)
-  } catch {
-    return pageServer('localhost', 0)
-  }
-}
-
 describe.if(hasChromium)('in a real browser', () => {
-  const frontend = frontendServer()
+  const frontend = frontendServer(PAGE)
   const frontendOrigin = `http://localhost:${frontend.port}`
-  const stranger = pageServer('127.0.0.1', 0) // an origin CORS does not allow
+  const stranger = pageServer(PAGE, '127.0.0.1', 0) // an origin CORS does not allow
   const requests: { method: string; route: string; status: number }[] = []
   let api: string
   let stopApi: () => void
   let browser: Browser
-  let screenshots: string
 
   beforeAll(async () => {
     const logger = createLogger('info', (line) => {
       requests.push(JSON.parse(line))
     })
-    const service = (await createApp({ database, config: testConfig({ CORS_ORIGINS: frontendOrigin }), logger })).listen({
-      hostname: '127.0.0.1',
-      port: 0,
-    })
-    api = `http://127.0.0.1:${service.server!.port}`
-    stopApi = () => service.stop(true)
-    screenshots = await mkdtemp(join(tmpdir(), 'todo-browser-'))
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const service = await listeningApi(frontendOrigin, { logger })
+    api = service.url
+    stopApi = service.stop
+    browser = await launchChromium()
   })
 
   afterAll(async () => {
@@ -115,16 +78,6 @@ describe.if(hasChromium)('in a real browser', () => {
     frontend.stop(true)
     stranger.stop(true)
   })
-
-  async function onFailureScreenshot<T>(page: Page, name: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run()
-    } catch (error) {
-      const file = join(screenshots, `${name}.png`)
-      await page.screenshot({ path: file, fullPage: true }).catch(() => {})
-      throw new Error(`${(error as Error).message}\nscreenshot: ${file}`)
-    }
-  }
 
   test('signup, create, list, toggle and delete from another origin, through CORS preflights', async () => {
     const page = await browser.newPage()
