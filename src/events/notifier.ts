@@ -82,10 +82,14 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
     changed.clear()
     ended.clear()
     for (const message of messages)
-      await client.notify(CHANNEL, message).catch((error: unknown) => {
-        // The other instances' streams catch up at their next wake, or by the catch-up sweep (catch-up.ts).
-        logger.warn('could not notify other instances of a change', { cause: String(error) })
-      })
+      await client
+        .notify(CHANNEL, message)
+        // A connection that died since the last NOTIFY fails once; postgres.js connects anew for the retry.
+        .catch(() => client.notify(CHANNEL, message))
+        .catch((error: unknown) => {
+          // The other instances' streams catch up at their next wake, or by the catch-up sweep (catch-up.ts).
+          logger.warn('could not notify other instances of a change', { cause: String(error) })
+        })
   }
   const schedule = () => {
     timer ??= setTimeout(flush, COALESCE_MS)
