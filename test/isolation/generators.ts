@@ -178,6 +178,8 @@ export const updateBodyArb: fc.Arbitrary<UpdateBody> = fc
 
 /** Names a task or list of the acting user: resolved at run time as the pick-th of them by id. */
 export const pickArb = fc.nat({ max: 1000 })
+/** A task to change: often the one with the most subtasks, so that subtrees move, complete and go together. */
+export const taskPickArb = fc.oneof({ weight: 2, arbitrary: pickArb }, { weight: 1, arbitrary: fc.constant('largest' as const) })
 export const actorArb = fc.integer({ min: 0, max: USERS - 1 })
 /** Owner routes: /api/tasks (or /api/lists), or the /api/{own id}/... alias. */
 export const viaArb = fc.constantFrom<'plain' | 'alias'>('plain', 'alias')
@@ -214,6 +216,8 @@ export type TaskRef =
   | { kind: 'self' }
   /** One of its subtasks (any level): a cycle. */
   | { kind: 'below'; pick: number }
+  /** For parent_id: the deepest task outside its subtree, where the depth limit is. */
+  | { kind: 'deepest' }
   /** A sibling at the destination the rest of the body asks for. */
   | { kind: 'sibling'; pick: number }
   /** For before_id: the sibling `skip` places after the after_id sibling (its neighbour when 0). */
@@ -243,14 +247,16 @@ const listRefArb = fc.oneof(
 )
 const topLevel = fc.constant({ kind: 'null' as const })
 
+const parentRefArb: fc.Arbitrary<TaskRef> = fc.oneof(otherTaskRefArb, fc.constant({ kind: 'deepest' as const }))
+
 // Where to: the same group (a reorder), another list, the top level, under another task.
 const destinationArb: fc.Arbitrary<Pick<MoveSpec, 'list' | 'parent'>> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({}) },
   { weight: 2, arbitrary: fc.record({ list: listRefArb }) },
   { weight: 1, arbitrary: fc.record({ list: listRefArb, parent: topLevel }) },
   { weight: 1, arbitrary: fc.record({ parent: topLevel }) },
-  { weight: 3, arbitrary: fc.record({ parent: otherTaskRefArb }) },
-  { weight: 1, arbitrary: fc.record({ parent: otherTaskRefArb, list: listRefArb }) },
+  { weight: 3, arbitrary: fc.record({ parent: parentRefArb }) },
+  { weight: 1, arbitrary: fc.record({ parent: parentRefArb, list: listRefArb }) },
 )
 
 const anchorsArb: fc.Arbitrary<Pick<MoveSpec, 'after' | 'before'>> = fc.oneof(

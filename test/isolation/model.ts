@@ -53,6 +53,16 @@ export function pickId(ids: Iterable<number>, pick: number): number {
   return sorted[pick % sorted.length]!
 }
 
+/** How a command names the task it changes: the pick-th by id, or the one with the most subtasks. */
+export type TaskPick = number | 'largest'
+
+export const describeTaskPick = (pick: TaskPick) => (pick === 'largest' ? 'task with the most subtasks' : `task[${pick} mod n]`)
+
+export function pickTask(user: UserModel, pick: TaskPick): number {
+  if (pick !== 'largest') return pickId(user.tasks.keys(), pick)
+  return user.order.reduce((largest, id) => (descendants(user, id).length > descendants(user, largest).length ? id : largest))
+}
+
 // ---------------------------------------------------------------------------
 // The tree
 

@@ -4,15 +4,19 @@ import { expect } from 'bun:test'
 import type { Task } from '../../src/tasks/model'
 import type { MoveSpec, TaskRef } from './generators'
 import {
+  ancestors,
   descendants,
+  describeTaskPick,
   isRefusal,
   type Model,
   type MoveBody,
   moveDestination,
   moveOutcome,
   pickId,
+  pickTask,
   place,
   siblings,
+  type TaskPick,
   type UserModel,
 } from './model'
 import {
@@ -42,6 +46,7 @@ function moveBody(mine: UserModel, id: number, spec: MoveSpec): MoveBody {
     const slot = moveDestination(mine, id, body)
     return isRefusal(slot) ? [] : siblings(mine, slot.listId, slot.parentId, id)
   }
+  const depth = (other: number) => ancestors(mine, other).length
   const resolve = (ref: TaskRef): number => {
     const below = descendants(mine, id)
     const group = destination()
@@ -49,8 +54,10 @@ function moveBody(mine: UserModel, id: number, spec: MoveSpec): MoveBody {
     if (ref.kind === 'below' && below.length) return pickId(below, ref.pick)
     if (ref.kind === 'sibling' && group.length) return pickId(group, ref.pick)
     if (ref.kind === 'following' && group.length) return group[Math.min(group.indexOf(body.after_id!) + 1 + ref.skip, group.length - 1)]!
-    const others = [...mine.tasks.keys()].filter((other) => other !== id)
-    return others.length ? pickId(others, 'pick' in ref ? ref.pick : ref.skip) : id
+    const others = [...mine.tasks.keys()].filter((other) => other !== id && !below.includes(other))
+    if (others.length === 0) return id
+    if (ref.kind === 'deepest') return others.reduce((deepest, other) => (depth(other) > depth(deepest) ? other : deepest))
+    return pickId(others, 'pick' in ref ? ref.pick : ref.skip)
   }
   if (spec.parent) body.parent_id = spec.parent.kind === 'null' ? null : resolve(spec.parent)
   // A sibling where there is none: no anchor, so the task goes last.
@@ -65,7 +72,7 @@ function moveBody(mine: UserModel, id: number, spec: MoveSpec): MoveBody {
 export class Move extends Step {
   constructor(
     readonly actor: number,
-    readonly pick: number,
+    readonly pick: TaskPick,
     readonly spec: MoveSpec,
     readonly via: Via,
     readonly ifMatch: IfMatch,
@@ -74,12 +81,12 @@ export class Move extends Step {
   }
   check = (model: Readonly<Model>) => holder(model, this.actor, 'tasks') !== undefined
   toString = () =>
-    `holder(${label(this.actor)}) move own task[${this.pick} mod n] ${show(this.spec)} via ${this.via}${describeIfMatch(this.ifMatch)}`
+    `holder(${label(this.actor)}) move own ${describeTaskPick(this.pick)} ${show(this.spec)} via ${this.via}${describeIfMatch(this.ifMatch)}`
   async step(model: Model, real: Real) {
     const actor = holder(model, this.actor, 'tasks')!
     const mine = model.users[actor]!
     const user = real.users[actor]!
-    const id = pickId(mine.tasks.keys(), this.pick)
+    const id = pickTask(mine, this.pick)
     const before = mine.tasks.get(id)!
     const body = moveBody(mine, id, this.spec)
     const outcome = moveOutcome(mine, id, body)

@@ -11,6 +11,7 @@ import {
   createOutcome,
   currentList,
   descendants,
+  describeTaskPick,
   expectedTaskPage,
   forget,
   isRefusal,
@@ -18,7 +19,9 @@ import {
   type Model,
   normalDueDate,
   pickId,
+  pickTask,
   place,
+  type TaskPick,
   type UserModel,
 } from './model'
 import {
@@ -177,7 +180,7 @@ export function sendWrite(user: User, path: string, write: Write, headers: Recor
 export class OwnWrite extends Step {
   constructor(
     readonly actor: number,
-    readonly pick: number,
+    readonly pick: TaskPick,
     readonly write: Write,
     readonly via: Via,
     readonly ifMatch: IfMatch,
@@ -186,12 +189,12 @@ export class OwnWrite extends Step {
   }
   check = (model: Readonly<Model>) => holder(model, this.actor, 'tasks') !== undefined
   toString = () =>
-    `holder(${label(this.actor)}) ${describeWrite(this.write)} on own task[${this.pick} mod n] via ${this.via}${describeIfMatch(this.ifMatch)}`
+    `holder(${label(this.actor)}) ${describeWrite(this.write)} on own ${describeTaskPick(this.pick)} via ${this.via}${describeIfMatch(this.ifMatch)}`
   async step(model: Model, real: Real) {
     const actor = holder(model, this.actor, 'tasks')!
     const mine = model.users[actor]!
     const user = real.users[actor]!
-    const id = pickId(mine.tasks.keys(), this.pick)
+    const id = pickTask(mine, this.pick)
     const before = mine.tasks.get(id)!
     const listId = this.write.kind === 'update' && this.write.list !== undefined ? pickId(mine.lists.keys(), this.write.list) : undefined
     const path = `${base(real, actor, this.via)}/${id}`
@@ -241,18 +244,18 @@ export class OwnWrite extends Step {
 export class OwnDelete extends Step {
   constructor(
     readonly actor: number,
-    readonly pick: number,
+    readonly pick: TaskPick,
     readonly via: Via,
     readonly ifMatch: IfMatch,
   ) {
     super()
   }
   check = (model: Readonly<Model>) => holder(model, this.actor, 'tasks') !== undefined
-  toString = () => `holder(${label(this.actor)}) DELETE own task[${this.pick} mod n] via ${this.via}${describeIfMatch(this.ifMatch)}`
+  toString = () => `holder(${label(this.actor)}) DELETE own ${describeTaskPick(this.pick)} via ${this.via}${describeIfMatch(this.ifMatch)}`
   async step(model: Model, real: Real) {
     const actor = holder(model, this.actor, 'tasks')!
     const mine = model.users[actor]!
-    const id = pickId(mine.tasks.keys(), this.pick)
+    const id = pickTask(mine, this.pick)
     const headers = ifMatchHeader(mine.etags, id, this.ifMatch)
     const reply = await real.users[actor]!.call('DELETE', `${base(real, actor, this.via)}/${id}`, { headers })
     expect({ status: reply.status, text: reply.text }).toEqual({ status: 204, text: '' })
