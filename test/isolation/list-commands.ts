@@ -4,11 +4,12 @@
 import { expect } from 'bun:test'
 import type { List } from '../../src/lists/model'
 import type { ListBody } from './generators'
-import { currentList, expectedLists, forget, isRefusal, knownListEtag, listMoveOutcome, type Model, pickId, type UserModel } from './model'
+import { currentList, expectedLists, forget, isRefusal, listEtagHolds, listMoveOutcome, type Model, pickId, type UserModel } from './model'
 import {
   base,
   describeIfMatch,
   describeRefusal,
+  expectError,
   expectRefusal,
   expectShape,
   expectWrite,
@@ -29,6 +30,9 @@ function chooseList(mine: UserModel, pick: number | 'default'): number {
   const made = mine.listOrder.filter((id) => !mine.lists.get(id)!.is_default)
   return pick === 'default' || made.length === 0 ? mine.defaultId! : pickId(made, pick)
 }
+
+/** If-Match with the list's last ETag, which its open_count changed since: 412, and nothing changes. */
+const sendsStaleTag = (mine: UserModel, id: number, ifMatch: IfMatch) => ifMatch === 'current' && !listEtagHolds(mine, id)
 
 /** GET /api/lists. The first time for a user, it makes the default list. */
 export class ReadLists extends Step {
@@ -116,14 +120,19 @@ export class UpdateList extends Step {
       body: this.body,
       headers,
     })
+    const done = `${label(actor)} ${this.method} own list ${id} ${show(this.body)}`
+    if (sendsStaleTag(mine, id, this.ifMatch)) {
+      expectError(reply, 412, 'precondition_failed')
+      return `${done} → 412 (its ETag moved with open_count)`
+    }
     const after = { ...before }
     if (this.body.name !== undefined) after.name = this.body.name.trim()
     if (this.body.color !== undefined) after.color = this.body.color?.toLowerCase() ?? null
     const changed = show(before) !== show(after)
     const { updated_at: _, ...expected } = after
-    expectWrite(reply, 'list', before, knownListEtag(mine, id), expected, changed)
+    expectWrite(reply, 'list', before, mine.listEtags.get(id)!, expected, changed, listEtagHolds(mine, id))
     storeList(mine, reply)
-    return `${label(actor)} ${this.method} own list ${id} ${show(this.body)} → 200${changed ? '' : ' (no change)'}`
+    return `${done} → 200${changed ? '' : ' (no change)'}`
   }
 }
 
@@ -151,6 +160,10 @@ export class MoveList extends Step {
     const path = `${base(real, actor, this.via, 'lists')}/${id}/move`
     const reply = await real.users[actor]!.call<List>('POST', path, { body: { [this.side]: anchor }, headers })
     const done = `${label(actor)} move own list ${id} ${this.side} ${anchor}`
+    if (sendsStaleTag(mine, id, this.ifMatch)) {
+      expectError(reply, 412, 'precondition_failed')
+      return `${done} → 412 (its ETag moved with open_count)`
+    }
     if (isRefusal(outcome)) {
       expectRefusal(reply, outcome)
       return `${done} → ${describeRefusal(outcome)}`
@@ -159,7 +172,7 @@ export class MoveList extends Step {
     const moved = outcome.join() !== mine.listOrder.join()
     const before = currentList(mine, id)
     const { updated_at: _, ...after } = { ...before, position: expect.any(String) }
-    expectWrite(reply, 'list', before, knownListEtag(mine, id), after, moved)
+    expectWrite(reply, 'list', before, mine.listEtags.get(id)!, after, moved, listEtagHolds(mine, id))
     storeList(mine, reply)
     mine.listOrder = outcome
     return `${done} → 200${moved ? '' : ' (already there)'}`
@@ -184,6 +197,10 @@ export class DeleteList extends Step {
     const id = chooseList(mine, this.pick)
     const headers = ifMatchHeader(mine.listEtags, id, this.ifMatch)
     const reply = await real.users[actor]!.call('DELETE', `${base(real, actor, this.via, 'lists')}/${id}`, { headers })
+    if (sendsStaleTag(mine, id, this.ifMatch)) {
+      expectError(reply, 412, 'precondition_failed')
+      return `${label(actor)} DELETE own list ${id} → 412 (its ETag moved with open_count)`
+    }
     if (mine.lists.get(id)!.is_default) {
       expectRefusal(reply, { status: 409, code: 'default_list' })
       return `${label(actor)} DELETE own default list ${id} → 409`

@@ -122,14 +122,12 @@ export const currentList = (user: UserModel, id: number): List => ({ ...user.lis
 export const expectedLists = (user: UserModel): List[] => user.listOrder.map((id) => currentList(user, id))
 
 /**
- * The list's ETag as last answered, where it must still be its ETag. The
- * service derives it from the list's own version, which a change of
- * open_count (a task completed, made or moved) leaves alone; whether a strong
- * ETag must change with that count is for the contract to say, so the model
- * claims nothing once the count has changed.
+ * Whether the list's ETag as last answered is still its ETag. The tag covers
+ * the whole answer, open_count included, which task writes change without
+ * answering the list: once the count differs from that answer's, If-Match
+ * with the old tag is 412 and the next answer carries another tag.
  */
-export const knownListEtag = (user: UserModel, id: number) =>
-  user.lists.get(id)!.open_count === openCount(user, id) ? user.listEtags.get(id)! : undefined
+export const listEtagHolds = (user: UserModel, id: number) => user.lists.get(id)!.open_count === openCount(user, id)
 
 // ---------------------------------------------------------------------------
 // What a request must do: a refusal (422 naming a field, or 409), or where the task or list goes
