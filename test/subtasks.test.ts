@@ -314,6 +314,23 @@ describe('POST /api/tasks/{id}/move', () => {
     expect(await siblings(user, list)).toEqual([c.id, b.id, a.id, d.id])
   })
 
+  test('after_id and before_id with siblings between them place the task right after after_id', async () => {
+    const user = await signedInUser()
+    const [a, b, c, d, e] = [
+      await createTask(user),
+      await createTask(user),
+      await createTask(user),
+      await createTask(user),
+      await createTask(user),
+    ]
+    const list = a.list_id as number
+    // The key halfway between a's and c's was b's: it took the place of b's key.
+    const moved = await user.call('POST', `/api/tasks/${e.id}/move`, { body: { after_id: a.id, before_id: c.id } })
+    expect([moved.status, await siblings(user, list)]).toEqual([200, [a.id, e.id, b.id, c.id, d.id]])
+    const wide = await user.call('POST', `/api/tasks/${a.id}/move`, { body: { after_id: e.id, before_id: d.id } })
+    expect([wide.status, await siblings(user, list)]).toEqual([200, [e.id, a.id, b.id, c.id, d.id]])
+  })
+
   test('re-parents and re-lists with the subtree; parent_id null lifts a subtask to the top', async () => {
     const user = await signedInUser()
     const [top, one, two] = await chain(user)

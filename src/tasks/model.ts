@@ -88,7 +88,8 @@ export const TaskModel = {
     },
     {
       minProperties: 1,
-      description: 'parent_id null moves to the top level; after_id/before_id name a sibling at the destination; without them, last.',
+      description:
+        'parent_id null moves to the top level; after_id/before_id name a sibling at the destination (with both, it goes right after after_id); without them, last.',
       error: 'must set at least one of list_id, parent_id, after_id, before_id',
     },
   ),

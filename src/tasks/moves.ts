@@ -75,14 +75,16 @@ async function anchorKey(tx: Transaction, userId: string, slot: Slot, field: 'af
   return anchor.position
 }
 
-/** The key for the task in `slot`: after `after_id`, before `before_id`, between both, or last. */
+/**
+ * The key for the task in `slot`: right after `after_id` (also when
+ * `before_id` is given too: a key halfway between two anchors with siblings
+ * between them could be one of theirs), right before `before_id`, or last.
+ */
 async function placeKey(tx: Transaction, userId: string, slot: Slot, input: MoveInput): Promise<string> {
   const after = input.after_id === undefined ? undefined : await anchorKey(tx, userId, slot, 'after_id', input.after_id)
   const before = input.before_id === undefined ? undefined : await anchorKey(tx, userId, slot, 'before_id', input.before_id)
-  if (after !== undefined && before !== undefined) {
-    if (after >= before) throw refused('before_id', 'must come after after_id among the siblings')
-    return keyBetween(tx, userId, slot, after, before)
-  }
+  if (after !== undefined && before !== undefined && after >= before)
+    throw refused('before_id', 'must come after after_id among the siblings')
   if (after !== undefined) return keyBetween(tx, userId, slot, after, await nextKey(tx, userId, slot, after))
   if (before !== undefined) return keyBetween(tx, userId, slot, await previousKey(tx, userId, slot, before), before)
   return keyBetween(tx, userId, slot, await lastKey(tx, userId, slot), null)

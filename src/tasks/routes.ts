@@ -218,7 +218,7 @@ function taskRoutesAt<const Prefix extends string>({
           detail: {
             summary: 'Move a task: to another list or parent, or among its siblings',
             description:
-              'Its subtasks move with it. parent_id null: top level; after_id/before_id: a sibling at the destination; without either, last. ' +
+              'Its subtasks move with it. parent_id null: top level; after_id/before_id: a sibling at the destination (with both, right after after_id); without either, last. ' +
               '422 for an id that is not yours, a move under itself or its own subtask, more than 3 ancestors, or a subtask alone to another list. Honours If-Match.',
           },
         },
