@@ -53,7 +53,7 @@ export function jitMsSince(pid: number, before: Map<number, number>): number {
   return (spent * 1000) / CLK_TCK
 }
 
-function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+export function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
     const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+)`))
     return match ? Number(match[1]) : 0

@@ -4,6 +4,7 @@
 //   bun bench/run.ts              both servers, every scenario, interleaved rounds (about 9 minutes)
 //   bun bench/run.ts --growth     list cost as a user's tasks and the table grow, filters, cold start, EXPLAIN
 //   bun bench/run.ts --embedded   the service alone on embedded PGlite
+//   bun bench/run.ts --streams    11,000 open event streams on two instances: RSS, commit-to-delivery latency
 //
 //   --rounds 4 --rounds-per-start 2 --seconds 3 --warmup 1 --prewarm 8
 //   --scenarios list,create,get-one,update,toggle --connections 64,256
@@ -29,6 +30,7 @@ import { embeddedMode } from './embedded'
 import { growthMode } from './growth'
 import { options } from './options'
 import { checkHost, stopChildren } from './processes'
+import { streamsMode } from './streams'
 
 checkHost()
 
@@ -65,6 +67,7 @@ try {
   if (!options.embedded) await pinPostgres()
   if (options.growth) await growthMode(workDir)
   else if (options.embedded) await embeddedMode(workDir)
+  else if (options.streams) await streamsMode(workDir, options.json)
   else await compareMode(workDir)
 } catch (error) {
   failed = true
