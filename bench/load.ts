@@ -11,6 +11,9 @@ import type { Kind, Server } from './servers'
 
 const WRK_LUA = join(import.meta.dir, 'wrk.lua')
 
+/** The query string of the scenarios that list tasks, unless a load names its own (list-tasks adds it to list_id=<id>). */
+export const LIST_QUERY: Partial<Record<Scenario, string>> = { list: 'limit=50', 'list-tasks': 'sort=position&limit=50' }
+
 interface WrkResult {
   requests: number
   duration_s: number
@@ -47,7 +50,12 @@ async function wrk(port: number, load: Load): Promise<WrkResult> {
     `http://127.0.0.1:${port}`,
   ]
   const child = spawn(command, {
-    env: { ...process.env, SCENARIO: load.scenario, TOKENS_FILE: load.tokensFile, LIST_QUERY: load.listQuery ?? 'limit=50' },
+    env: {
+      ...process.env,
+      SCENARIO: load.scenario,
+      TOKENS_FILE: load.tokensFile,
+      LIST_QUERY: load.listQuery ?? LIST_QUERY[load.scenario] ?? '',
+    },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
