@@ -6,6 +6,8 @@
 // written with toISOString, instead of to_char in the query as the service does.
 const TIMESTAMPS = process.env.REFERENCE_TIMESTAMPS === 'js' ? 'js' : 'sql'
 export const MAX_TASKS_PER_USER = 10_000
+// A top-level task and three levels below it, as in the service.
+const MAX_ANCESTORS = 3
 
 const iso = (column: string) =>
   TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
@@ -65,6 +67,34 @@ export const SET_COMPLETED_SQL = `update tasks set completed = $3,
   version = case when completed is distinct from $3 then version + 1 else version end,
   updated_at = case when completed is distinct from $3 then now() else updated_at end
   where user_id = $1 and id = $2 returning ${COLUMNS}, version`
-export const TOGGLE_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now()
-  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
 export const OWNER_SQL = 'select user_id = $1 as mine from tasks where id = $2 limit 1'
+
+// A toggle, as the service runs it: one transaction that takes the user's
+// lock (an upsert of its quota row), reads the task locked with its place in
+// the tree (ancestors and height), flips it, completes its open subtasks
+// when it became completed, and reads it back (GET_SQL).
+export const LOCK_USER_SQL = 'insert into task_quotas (user_id) values ($1) on conflict (user_id) do update set user_id = excluded.user_id'
+function levelsBelow(alias: string, listId: string, top: string): string[] {
+  const levels: string[] = []
+  let level = `select ${top}`
+  for (let depth = 1; depth <= MAX_ANCESTORS; depth++) {
+    level = `select ${alias}${depth}.id from tasks as ${alias}${depth}
+      where ${alias}${depth}.user_id = $1 and ${alias}${depth}.list_id = ${listId} and coalesce(${alias}${depth}.parent_id, 0) in (${level})`
+    levels.push(level)
+  }
+  return levels
+}
+const HEIGHT = levelsBelow('height', 'tasks.list_id', 'tasks.id')
+  .map((level) => `(case when exists (${level}) then 1 else 0 end)`)
+  .join(' + ')
+export const READ_NODE_SQL = `select tasks.id, tasks.list_id, tasks.parent_id, tasks.position, tasks.version,
+  up1.parent_id as up1, up2.parent_id as up2, (${HEIGHT})::int as height
+  from tasks left join tasks as up1 on up1.user_id = tasks.user_id and up1.id = tasks.parent_id
+  left join tasks as up2 on up2.user_id = up1.user_id and up2.id = up1.parent_id
+  where tasks.user_id = $1 and tasks.id = $2 for update of tasks`
+export const FLIP_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now()
+  where user_id = $1 and id = $2 returning completed`
+// The parents in the subtree of $3: itself and the two levels below it that can still have children.
+const SUBTREE_PARENTS = ['select $3::bigint', ...levelsBelow('level', '$2', '$3::bigint').slice(0, MAX_ANCESTORS - 1)].join(' union all ')
+export const COMPLETE_DESCENDANTS_SQL = `update tasks set completed = true, version = version + 1, updated_at = now()
+  where user_id = $1 and list_id = $2 and coalesce(parent_id, 0) in (${SUBTREE_PARENTS}) and completed = false`

@@ -25,20 +25,23 @@
 //   REFERENCE_TOKEN_CACHE=1   keep what a token verified to until its exp, by its text
 //                             (what the service does), instead of verifying every request
 import { generateKeyBetween } from 'fractional-indexing'
-import postgres from 'postgres'
+import postgres, { type TransactionSql } from 'postgres'
 import {
+  COMPLETE_DESCENDANTS_SQL,
   COUNT_SQL,
   CREATE_SQL,
   ENSURE_DEFAULT_SQL,
+  FLIP_SQL,
   GET_SQL,
   LIST_IS_MINE_SQL,
   LIST_SQL,
   LISTS_SQL,
+  LOCK_USER_SQL,
   MAX_TASKS_PER_USER,
   OWNER_SQL,
   PLACEMENT_SQL,
+  READ_NODE_SQL,
   SET_COMPLETED_SQL,
-  TOGGLE_SQL,
   UPDATE_TITLE_SQL,
 } from './reference-sql'
 import { tokenVerifier } from './reference-token'
@@ -227,6 +230,16 @@ async function query<T extends object[]>(text: string, params: (string | number 
   }
 }
 
+/** A transaction holding one of the INFLIGHT slots (and so one connection) from BEGIN to COMMIT, as the service's guard counts it. */
+async function transaction<T>(work: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  await acquire()
+  try {
+    return (await sql.begin(work)) as T
+  } finally {
+    release()
+  }
+}
+
 async function missing(userId: string, id: number): Promise<Response> {
   const [row] = await query<{ mine: boolean }[]>(OWNER_SQL, [userId, id])
   if (row && !row.mine) return problem(403, 'forbidden', 'This task belongs to another user')
@@ -342,7 +355,15 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   const body = await readBody(request)
   if (body instanceof Response) return body
   let rows: Row[]
-  if (body === undefined) rows = await query<Row[]>(TOGGLE_SQL, [userId, id])
+  if (body === undefined)
+    rows = await transaction(async (tx) => {
+      await tx.unsafe(LOCK_USER_SQL, [userId], PREPARED)
+      const [node] = await tx.unsafe<{ list_id: number }[]>(READ_NODE_SQL, [userId, id], PREPARED)
+      if (!node) return []
+      const [flipped] = await tx.unsafe<{ completed: boolean }[]>(FLIP_SQL, [userId, id], PREPARED)
+      if (flipped!.completed) await tx.unsafe(COMPLETE_DESCENDANTS_SQL, [userId, node.list_id, id], PREPARED)
+      return tx.unsafe<Row[]>(GET_SQL, [userId, id], PREPARED)
+    })
   else {
     for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')
     if (typeof body.completed !== 'boolean') return invalid('completed', 'is required when a body is sent')

@@ -5,7 +5,7 @@
 import type { Subprocess } from 'bun'
 import { SignJWT } from 'jose'
 import { options, REFERENCE_ENV, ROOT, SERVICE_ENV } from './options'
-import { pin, spawn, stopProcess } from './processes'
+import { pin, reportUnexpectedExit, spawn, stopProcess } from './processes'
 
 export type Kind = 'service' | 'reference'
 
@@ -91,6 +91,7 @@ export async function startServer(
     stdout: 'ignore',
     stderr: 'inherit',
   })
+  reportUnexpectedExit(child, kind)
   try {
     await waitHealthy(child, port, 60_000)
   } catch (error) {
