@@ -29,6 +29,8 @@ export const { values: options } = parseArgs({
     'service-env': { type: 'string', multiple: true, default: [] },
     // Diagnostics: another script in the reference's place (an A/B of two builds of the service, say).
     'reference-script': { type: 'string', default: 'bench/reference.ts' },
+    // Diagnostics: wrk counts responses by status (they cost it more per response; see wrk.lua).
+    statuses: { type: 'boolean', default: false },
     // --no-pin-postgres leaves a shared local PostgreSQL server on its cores, for whoever else uses it meanwhile.
     'pin-postgres': { type: 'boolean', default: true },
     help: { type: 'boolean', default: false },

@@ -14,6 +14,7 @@
 //   --service-env KEY=VALUE (repeatable) passes diagnostics to the service, e.g. BUN_JSC_reportCompileTimes=1
 //   --reference-script FILE: another server in the reference's place (src/index.ts there: an A/A run)
 //   --cpu-prof DIR: both servers write a CPU profile (markdown) there when they stop
+//   --statuses: wrk counts responses by status, for --json (it costs wrk per response)
 //   --no-pin-postgres: a local PostgreSQL server keeps its cores (others share it); wrk still runs on core 1
 //
 // See bench/README.md for what it measures and how. Needs wrk (apt-get
