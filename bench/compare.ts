@@ -6,8 +6,8 @@ import { writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createDatabase, resetTables, seed } from './database'
-import { type Measurement, measure, prewarm } from './load'
-import { CONNECTIONS, options, ROUNDS, ROUNDS_PER_START, SCENARIOS, SECONDS, TASKS_PER_USER, USERS, WARMUP } from './options'
+import { LIST_QUERY, type Measurement, measure, prewarm } from './load'
+import { CONNECTIONS, options, ROUNDS, ROUNDS_PER_START, SCENARIOS, type Scenario, SECONDS, STOCK, USERS, WARMUP } from './options'
 import { stopProcess } from './processes'
 import { environment, fmt, log, median, table } from './report'
 import { checkSameAnswers, type Kind, mintTokens, type Server, startServer, stopServers } from './servers'
@@ -24,16 +24,27 @@ export async function compareMode(workDir: string): Promise<void> {
   await stopProcess(first.child)
 
   const seeding = performance.now()
-  await seed(db.sql, { prefix: 'bench-', from: 1, to: USERS }, TASKS_PER_USER)
+  await seed(db.sql, { prefix: 'bench-', from: 1, to: USERS }, STOCK)
   await db.sql`vacuum analyze tasks`
+  await db.sql`vacuum analyze lists`
   await db.sql`vacuum analyze task_quotas`
-  log(`seeded ${USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`)
+  log(`seeded ${USERS} users x ${STOCK.lists} lists and ${STOCK.tasks} tasks in ${fmt(performance.now() - seeding)} ms`)
 
   const users = Array.from({ length: USERS }, (_, i) => `bench-${i + 1}`)
   const tokens = await mintTokens(secret, users)
   const owned = await db.sql<{ user_id: string; id: number }[]>`select user_id, id from tasks order by user_id, id`
-  const tokensFile = join(workDir, 'tokens')
-  await writeFile(tokensFile, `${owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
+  const tasksFile = join(workDir, 'tokens')
+  await writeFile(tasksFile, `${owned.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
+  // list-tasks reads the lists that hold tasks, one line each.
+  const holding = await db.sql<{ user_id: string; id: number }[]>`
+    select user_id, id from lists where exists (select from tasks where tasks.user_id = lists.user_id and tasks.list_id = lists.id)
+    order by user_id, id`
+  const listsFile = join(workDir, 'tokens-lists')
+  await writeFile(listsFile, `${holding.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
+  const tokensFileOf = (scenario: Scenario) => (scenario === 'list-tasks' ? listsFile : tasksFile)
+  const [empty] = await db.sql<{ id: number }[]>`
+    select id from lists where user_id = 'bench-1' and not exists (select from tasks where tasks.user_id = lists.user_id and tasks.list_id = lists.id)
+    limit 1`
 
   const [{ seeded } = { seeded: 0 }] = await db.sql<{ seeded: number }[]>`select max(id) as seeded from tasks`
 
@@ -49,13 +60,13 @@ export async function compareMode(workDir: string): Promise<void> {
       if (servers) await stopServers(servers)
       servers = { service: await startServer('service', db.url, secret), reference: await startServer('reference', db.url, secret) }
       if (round === 0) {
-        await checkSameAnswers(
-          servers.service,
-          servers.reference,
-          tokens.get('bench-1')!,
-          owned.find((row) => row.user_id === 'bench-1')!.id,
-          tokens.get('bench-2')!,
-        )
+        await checkSameAnswers(servers.service, servers.reference, {
+          token: tokens.get('bench-1')!,
+          otherToken: tokens.get('bench-2')!,
+          taskId: owned.find((row) => row.user_id === 'bench-1')!.id,
+          listId: holding.find((row) => row.user_id === 'bench-1')!.id,
+          emptyListId: empty!.id,
+        })
         log('service and reference answer the benchmark requests alike (bodies, statuses, X-Total-Count, Link, ETag, Location)')
       }
       // Scenario by scenario, the two servers in turn (which goes first
@@ -66,7 +77,7 @@ export async function compareMode(workDir: string): Promise<void> {
       const jitMs: Record<Kind, number> = { service: 0, reference: 0 }
       for (const scenario of SCENARIOS)
         for (const kind of kinds) {
-          const w = await prewarm(servers[kind], scenario, tokensFile)
+          const w = await prewarm(servers[kind], scenario, tokensFileOf(scenario))
           warmed[kind].push(`${scenario} ${w.seconds} s${w.quiet ? '' : ' (JIT not yet quiet)'}`)
           jitMs[kind] += w.jitMs
         }
@@ -78,7 +89,12 @@ export async function compareMode(workDir: string): Promise<void> {
         const order: Kind[] = round % 2 === 0 ? ['service', 'reference'] : ['reference', 'service']
         for (const kind of order) {
           await resetTables(db.sql, seeded)
-          const m = await measure(servers![kind], db.name, { scenario, connections, seconds: SECONDS, tokensFile }, round)
+          const m = await measure(
+            servers![kind],
+            db.name,
+            { scenario, connections, seconds: SECONDS, tokensFile: tokensFileOf(scenario) },
+            round,
+          )
           results.push(m)
           log(
             `[${results.length}/${totalRuns}] ${scenario} c${connections} r${round + 1} ${kind.padEnd(9)} ` +
@@ -167,7 +183,10 @@ function printComparison(results: Measurement[], env: string): void {
     `\n## Service vs reference: medians of ${ROUNDS} interleaved rounds (servers started every ${ROUNDS_PER_START}, prewarmed until their JIT was quiet), ${SECONDS} s each after ${WARMUP} s warm-up\n`,
   )
   console.log(env)
-  console.log(`${USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; ratio = median of same-round service/reference\n`)
+  console.log(
+    `${USERS} users x ${STOCK.lists} lists and ${STOCK.tasks} tasks (in ${STOCK.listsHoldingTasks} of the lists); list = GET /api/tasks?${LIST_QUERY.list}; ` +
+      `list-tasks = GET /api/tasks?list_id=<id>&${LIST_QUERY['list-tasks']}; ratio = median of same-round service/reference\n`,
+  )
   console.log(
     table(
       [

@@ -3,7 +3,7 @@
 // each server, and all of a local server pinned to core 1.
 
 import postgres, { type Sql } from 'postgres'
-import { ADMIN_URL, TASKS_PER_USER } from './options'
+import { ADMIN_URL, STOCK } from './options'
 import { isPostgres, parentOf, postgresProcesses, procTicks } from './proc'
 import { run, TASKSET } from './processes'
 import { log } from './report'
@@ -78,22 +78,41 @@ export function restorePostgres(): void {
   restoreAffinity?.()
 }
 
-/** users × tasks rows of user ids prefix-<n>, through one INSERT ... SELECT generate_series, plus their quota rows. */
-export async function seed(sql: Sql, users: { prefix: string; from: number; to: number }, tasksPerUser: number): Promise<void> {
-  for (const statement of seedStatements(users, tasksPerUser)) await sql.unsafe(statement)
+/** How a seeded user is stocked: its lists, its tasks, and how many of its first lists hold the tasks. */
+export interface Stock {
+  lists: number
+  tasks: number
+  listsHoldingTasks: number
 }
 
-export function seedStatements(users: { prefix: string; from: number; to: number }, tasksPerUser: number): string[] {
+/** Users prefix-<n> with their lists, tasks and quota rows, each kind in one INSERT ... SELECT generate_series. */
+export async function seed(sql: Sql, users: { prefix: string; from: number; to: number }, stock: Stock): Promise<void> {
+  for (const statement of seedStatements(users, stock)) await sql.unsafe(statement)
+}
+
+// The key of a user's list n (from 0): the keys fractional-indexing gives N
+// items in a row (a0..az, b00..bzz), so the default list, n = 0, is at a0 as
+// the service makes it. Enough for 3,906 lists; a user holds at most 1,000.
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+const listKey = (n: string) => `case when ${n} < 62 then 'a' || substr('${DIGITS}', ${n} + 1, 1)
+  else 'b' || substr('${DIGITS}', (${n} - 62) / 62 + 1, 1) || substr('${DIGITS}', (${n} - 62) % 62 + 1, 1) end`
+
+export function seedStatements(users: { prefix: string; from: number; to: number }, stock: Stock): string[] {
+  const user = `'${users.prefix}' || u`
+  const range = `generate_series(${users.from}, ${users.to}) u`
   return [
     `
-    insert into lists (user_id, name, is_default, position)
-    select '${users.prefix}' || u, 'Inbox', true, 'a0' from generate_series(${users.from}, ${users.to}) u
+    insert into lists (user_id, name, color, is_default, position, created_at, updated_at)
+    select ${user}, case when n = 0 then 'Inbox' else 'List ' || n end, case when n % 4 = 1 then '#3366ff' end, n = 0, ${listKey('n')},
+           now() - (${stock.lists} - n) * interval '1 hour', now() - (${stock.lists} - n) * interval '1 hour'
+    from ${range} cross join generate_series(0, ${stock.lists - 1}) n
     on conflict do nothing`,
-    // Each task last in its user's default list, in created order; a key's fraction never ends in 0.
+    // Task t in list (t - 1) mod listsHoldingTasks, last there in created
+    // order; a key's fraction never ends in 0.
     `
     insert into tasks (user_id, list_id, position, title, description, completed, priority, due_date, tags, created_at, updated_at)
-    select '${users.prefix}' || u,
-           (select id from lists where user_id = '${users.prefix}' || u and is_default),
+    select ${user},
+           holding.id,
            'b' || lpad(t::text, 5, '0') || '1',
            'Task ' || t || case when t % 20 = 7 then ' buy word' else '' end,
            case when t % 10 = 1 then 'Notes on task ' || t || case when t % 30 = 1 then ', a word inside' else '' end end,
@@ -101,12 +120,13 @@ export function seedStatements(users: { prefix: string; from: number; to: number
            (array['low', 'medium', 'high'])[1 + t % 3]::task_priority,
            case when t % 5 = 0 then now() + t * interval '1 hour' end,
            case when t % 10 = 3 then array['x', 'work'] when t % 4 = 0 then array['home'] else '{}'::text[] end,
-           now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond',
-           now() - (${tasksPerUser} - t) * interval '1 minute' - u * interval '1 millisecond'
-    from generate_series(${users.from}, ${users.to}) u cross join generate_series(1, ${tasksPerUser}) t`,
+           now() - (${stock.tasks} - t) * interval '1 minute' - u * interval '1 millisecond',
+           now() - (${stock.tasks} - t) * interval '1 minute' - u * interval '1 millisecond'
+    from ${range} cross join generate_series(1, ${stock.tasks}) t
+    join lists holding on holding.user_id = ${user} and holding.position = ${listKey(`(t - 1) % ${stock.listsHoldingTasks}`)}`,
     `
     insert into task_quotas (user_id, task_count, list_count)
-    select '${users.prefix}' || u, ${tasksPerUser}, 1 from generate_series(${users.from}, ${users.to}) u
+    select ${user}, ${stock.tasks}, ${stock.lists} from ${range}
     on conflict (user_id) do update set task_count = excluded.task_count, list_count = excluded.list_count`,
   ]
 }
@@ -133,7 +153,7 @@ export async function checkpoint(sql: Sql, when: string): Promise<void> {
  */
 export async function resetTables(sql: Sql, seeded: number): Promise<void> {
   await sql`delete from tasks where id > ${seeded}`
-  await sql`update task_quotas set task_count = ${TASKS_PER_USER} where task_count <> ${TASKS_PER_USER}`
+  await sql`update task_quotas set task_count = ${STOCK.tasks} where task_count <> ${STOCK.tasks}`
   await sql`vacuum tasks, task_quotas`
   await checkpoint(sql, 'between runs')
 }

@@ -8,7 +8,7 @@ import { sql as drizzleSql } from 'drizzle-orm'
 import { openDatabase } from '../src/db/client'
 import { seedStatements } from './database'
 import { measure } from './load'
-import { SECONDS, TASKS_PER_USER, WARMUP } from './options'
+import { SECONDS, STOCK, WARMUP } from './options'
 import { stopProcess } from './processes'
 import { cpuModel, fmt, log, table } from './report'
 import { mintTokens, startServer } from './servers'
@@ -27,14 +27,14 @@ export async function embeddedMode(workDir: string): Promise<void> {
   const seeding = performance.now()
   // The runner opens the data folder first (migrating it, as the service would) and seeds it with SQL.
   const handle = await openDatabase({ databaseUrl: undefined, dataDir, poolMax: 1, prepare: true, databaseTimeoutMs: 5000 })
-  for (const statement of seedStatements({ prefix: 'e-', from: 1, to: EMBEDDED_USERS }, TASKS_PER_USER))
+  for (const statement of seedStatements({ prefix: 'e-', from: 1, to: EMBEDDED_USERS }, STOCK))
     await handle.db.execute(drizzleSql.raw(statement))
   const owned = (await handle.db.execute(drizzleSql.raw('select user_id, id from tasks order by user_id, id'))) as unknown as {
     rows: { user_id: string; id: number }[]
   }
   await handle.close()
   log(
-    `embedded PGlite in ${dataDir}: migrated and seeded ${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks in ${fmt(performance.now() - seeding)} ms`,
+    `embedded PGlite in ${dataDir}: migrated and seeded ${EMBEDDED_USERS} users x ${STOCK.lists} lists and ${STOCK.tasks} tasks in ${fmt(performance.now() - seeding)} ms`,
   )
 
   const tokens = await mintTokens(
@@ -69,6 +69,8 @@ export async function embeddedMode(workDir: string): Promise<void> {
   const env = `${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpuModel()}), Bun ${Bun.version}; service on core 0, wrk on core 1`
   console.log(`\n## Embedded PGlite: ${SECONDS} s per line after ${WARMUP} s warm-up\n`)
   console.log(env)
-  console.log(`${EMBEDDED_USERS} users x ${TASKS_PER_USER} tasks; list = GET /api/tasks?limit=50; create = POST {"title"}\n`)
+  console.log(
+    `${EMBEDDED_USERS} users x ${STOCK.lists} lists and ${STOCK.tasks} tasks; list = GET /api/tasks?limit=50; create = POST {"title"}\n`,
+  )
   console.log(table(['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'peak RSS MB', 'errors'], rows))
 }

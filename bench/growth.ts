@@ -1,6 +1,6 @@
 // Growth mode: how a list costs as the user's tasks and the table grow
-// (1M rows), the filters over it, cold starts, and the plans PostgreSQL
-// chooses for the SQL the service sends.
+// (1M rows), the filters over it, a user with 1,000 lists, cold starts, and
+// the plans PostgreSQL chooses for the SQL the service sends.
 
 import { writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
 import type { Database } from '../src/db/client'
 import * as schema from '../src/db/schema'
+import { listLists } from '../src/lists/queries'
 import { listTasks } from '../src/tasks/queries'
 import { checkpoint, createDatabase, seed } from './database'
 import { type Measurement, measure } from './load'
@@ -16,11 +17,8 @@ import { stopProcess } from './processes'
 import { environment, fmt, log, median, table } from './report'
 import { type Kind, mintTokens, startServer } from './servers'
 
-/** The SQL and values the service sends for a list query, captured from its own code (src/tasks/queries.ts). */
-async function serviceListSql(
-  userId: string,
-  query: Parameters<typeof listTasks>[2] & { limit: number; offset: number },
-): Promise<{ sql: string; params: unknown[] }> {
+/** The first statement the service sends in `run` (src/tasks/queries.ts, src/lists/queries.ts), captured from its own code. */
+async function serviceSql(run: (db: Database) => Promise<unknown>): Promise<{ sql: string; params: unknown[] }> {
   const captured: { sql: string; params: unknown[] }[] = []
   const db = proxyDrizzle(
     async (sql, params) => {
@@ -29,9 +27,17 @@ async function serviceListSql(
     },
     { schema },
   ) as unknown as Database
-  await listTasks(db, userId, query, { limit: query.limit, offset: query.offset })
+  // With no rows, a call may go on to a second statement (the default list made, a list's owner asked); only the first counts.
+  await run(db).catch(() => {})
   return captured[0]!
 }
+
+type ListQuery = Parameters<typeof listTasks>[2]
+const listSql = (userId: string, query: ListQuery & { limit: number; offset: number }) =>
+  serviceSql((db) => listTasks(db, userId, query, { limit: query.limit, offset: query.offset }))
+
+// The user with many lists: its tasks, 1,000 in each of its first 10 lists.
+const MANY_LISTS = { lists: 1000, tasks: 10_000, listsHoldingTasks: 10 }
 
 export async function growthMode(workDir: string): Promise<void> {
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
@@ -52,9 +58,11 @@ export async function growthMode(workDir: string): Promise<void> {
   const SIZES = [10, 100, 1000, 10_000]
   const seeding = performance.now()
   await db.sql`set synchronous_commit = off`
-  await seed(db.sql, { prefix: 'g-', from: 1, to: 10_000 }, 100)
-  for (const size of SIZES) await seed(db.sql, { prefix: `size${size}-`, from: 1, to: 1 }, size)
+  await seed(db.sql, { prefix: 'g-', from: 1, to: 10_000 }, { lists: 1, tasks: 100, listsHoldingTasks: 1 })
+  for (const size of SIZES) await seed(db.sql, { prefix: `size${size}-`, from: 1, to: 1 }, { lists: 1, tasks: size, listsHoldingTasks: 1 })
+  await seed(db.sql, { prefix: 'lists1000-', from: 1, to: 1 }, MANY_LISTS)
   await db.sql`vacuum analyze tasks`
+  await db.sql`vacuum analyze lists`
   await db.sql`vacuum analyze task_quotas`
   // The seed's dirty pages written out now, not by the checkpointer during the measured runs.
   await checkpoint(db.sql, 'after seeding')
@@ -73,7 +81,9 @@ export async function growthMode(workDir: string): Promise<void> {
 
   const sizeUsers = SIZES.map((size) => `size${size}-1`)
   const manyUsers = Array.from({ length: 10_000 }, (_, i) => `g-${i + 1}`)
-  const tokens = await mintTokens(secret, [...sizeUsers, ...manyUsers])
+  const listsUser = 'lists1000-1'
+  const [inbox] = await db.sql<{ id: number }[]>`select id from lists where user_id = ${listsUser} and is_default`
+  const tokens = await mintTokens(secret, [...sizeUsers, ...manyUsers, listsUser])
   const fileFor = async (name: string, users: string[]) => {
     const file = join(workDir, name)
     await writeFile(file, `${users.map((u) => tokens.get(u)).join('\n')}\n`)
@@ -88,7 +98,8 @@ export async function growthMode(workDir: string): Promise<void> {
   print(`\n## Growth: ${SECONDS} s per line after ${WARMUP} s warm-up\n`)
   print(env)
   print(
-    `tasks table: ${fmt(taskCount)} rows (10,000 users x 100 tasks, plus one user each of ${SIZES.map((s) => fmt(s)).join(', ')} tasks); seeded in ${fmt(seedSeconds, 1)} s\n`,
+    `tasks table: ${fmt(taskCount)} rows (10,000 users x 100 tasks, one user each of ${SIZES.map((s) => fmt(s)).join(', ')} tasks, ` +
+      `and one of ${fmt(MANY_LISTS.lists)} lists and ${fmt(MANY_LISTS.tasks)} tasks); seeded in ${fmt(seedSeconds, 1)} s\n`,
   )
 
   print('### List (GET /api/tasks, default limit 100) at 1 connection, by tasks the user holds\n')
@@ -125,6 +136,24 @@ export async function growthMode(workDir: string): Promise<void> {
     }
   }
   print(table(['query', 'server', 'p50 ms', 'p99 ms', 'req/s', 'CPU us/req', ''], bigRows))
+
+  print(
+    `\n### The user with ${fmt(MANY_LISTS.lists)} lists and ${fmt(MANY_LISTS.tasks)} tasks (${fmt(MANY_LISTS.tasks / MANY_LISTS.listsHoldingTasks)} in each of ${MANY_LISTS.listsHoldingTasks} lists), at 1 connection\n`,
+  )
+  const listsFile = await fileFor('lists-1000', [listsUser])
+  const listsRows: string[][] = []
+  for (const [request, scenario, listQuery] of [
+    ['GET /api/lists', 'lists', ''],
+    ['GET /api/tasks?limit=1000', 'list', 'limit=1000'],
+    ['GET /api/tasks?list_id=<default list>&sort=position', 'list', `list_id=${inbox!.id}&sort=position`],
+    ['GET /api/tasks?list_id=<default list>&sort=position&limit=1000', 'list', `list_id=${inbox!.id}&sort=position&limit=1000`],
+  ] as const)
+    for (const kind of ['service', 'reference'] as const) {
+      const m = await measure(servers[kind], db.name, { scenario, connections: 1, seconds: SECONDS, tokensFile: listsFile, listQuery })
+      log(`1,000 lists ${request} ${kind}: p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms`)
+      listsRows.push([request, kind, ...row(m)])
+    }
+  print(table(['request', 'server', 'p50 ms', 'p99 ms', 'req/s', 'CPU us/req', ''], listsRows))
 
   print('\n### Filtered and searched lists over the whole table (random user of the 10,000 with 100 tasks each)\n')
   const manyFile = await fileFor('many', manyUsers)
@@ -166,22 +195,23 @@ export async function growthMode(workDir: string): Promise<void> {
     ),
   )
 
-  print('\n### EXPLAIN (ANALYZE, BUFFERS) of the SQL the service sends (captured from src/tasks/queries.ts)\n')
-  const variants: [string, string, Parameters<typeof serviceListSql>[1]][] = [
-    ['user with 10,000 tasks, default list', sizeUsers[3]!, { limit: 100, offset: 0 }],
-    ['user with 10,000 tasks, limit=1000', sizeUsers[3]!, { limit: 1000, offset: 0 }],
-    ['user with 10,000 tasks, status=pending', sizeUsers[3]!, { status: 'pending', limit: 100, offset: 0 }],
-    ['user with 10,000 tasks, q=word', sizeUsers[3]!, { q: 'word', limit: 100, offset: 0 }],
-    ['user with 100 tasks (1M-row table), status=pending', 'g-4242', { status: 'pending', limit: 100, offset: 0 }],
-    ['user with 100 tasks (1M-row table), tag=x', 'g-4242', { tag: 'x', limit: 100, offset: 0 }],
-    ['user with 100 tasks (1M-row table), q=word', 'g-4242', { q: 'word', limit: 100, offset: 0 }],
+  print('\n### EXPLAIN (ANALYZE, BUFFERS) of the SQL the service sends (captured from its own code)\n')
+  const variants: [string, Promise<{ sql: string; params: unknown[] }>][] = [
+    ['user with 10,000 tasks, default list', listSql(sizeUsers[3]!, { limit: 100, offset: 0 })],
+    ['user with 10,000 tasks, limit=1000', listSql(sizeUsers[3]!, { limit: 1000, offset: 0 })],
+    ['user with 10,000 tasks, status=pending', listSql(sizeUsers[3]!, { status: 'pending', limit: 100, offset: 0 })],
+    ['user with 10,000 tasks, q=word', listSql(sizeUsers[3]!, { q: 'word', limit: 100, offset: 0 })],
+    ['user with 100 tasks (1M-row table), status=pending', listSql('g-4242', { status: 'pending', limit: 100, offset: 0 })],
+    ['user with 100 tasks (1M-row table), tag=x', listSql('g-4242', { tag: 'x', limit: 100, offset: 0 })],
+    ['user with 100 tasks (1M-row table), q=word', listSql('g-4242', { q: 'word', limit: 100, offset: 0 })],
+    ['user with 1,000 lists: GET /api/lists', serviceSql((db) => listLists(db, listsUser))],
+    [
+      'user with 1,000 lists: list_id=<default list>&sort=position',
+      listSql(listsUser, { list_id: inbox!.id, sort: 'position', limit: 100, offset: 0 }),
+    ],
   ]
-  print(
-    'The servers run these as named prepared statements: PostgreSQL plans the first five executions for their ' +
-      'values (custom plan) and may then switch to one plan for any value (generic plan), so both are shown.\n',
-  )
-  for (const [title, userId, query] of variants) {
-    const { sql: text, params } = await serviceListSql(userId, query)
+  for (const [title, captured] of variants) {
+    const { sql: text, params } = await captured
     const explain = `explain (analyze, buffers) ${text}`
     const custom = await db.sql.unsafe(explain, params as never[])
     // Only a named statement gets a generic plan: PREPARE it in SQL, EXPLAIN EXECUTE it.

@@ -4,12 +4,15 @@
 
 import { join } from 'node:path'
 import { backendTicks } from './database'
-import { CONNECTIONS, PREWARM, type Scenario, WARMUP } from './options'
+import { CONNECTIONS, options, PREWARM, type Scenario, WARMUP } from './options'
 import { CLK_TCK, jitMsSince, jitThreadTicks, procTicks, watchRss } from './proc'
 import { pin, spawn } from './processes'
 import type { Kind, Server } from './servers'
 
 const WRK_LUA = join(import.meta.dir, 'wrk.lua')
+
+/** The query string of the scenarios that list tasks, unless a load names its own (list-tasks adds it to list_id=<id>). */
+export const LIST_QUERY: Partial<Record<Scenario, string>> = { list: 'limit=50', 'list-tasks': 'sort=position&limit=50' }
 
 interface WrkResult {
   requests: number
@@ -47,7 +50,13 @@ async function wrk(port: number, load: Load): Promise<WrkResult> {
     `http://127.0.0.1:${port}`,
   ]
   const child = spawn(command, {
-    env: { ...process.env, SCENARIO: load.scenario, TOKENS_FILE: load.tokensFile, LIST_QUERY: load.listQuery ?? 'limit=50' },
+    env: {
+      ...process.env,
+      STATUSES: options.statuses ? '1' : '0',
+      SCENARIO: load.scenario,
+      TOKENS_FILE: load.tokensFile,
+      LIST_QUERY: load.listQuery ?? LIST_QUERY[load.scenario] ?? '',
+    },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
@@ -138,7 +147,6 @@ export async function measure(server: Server, database: string | undefined, load
   let dbTicks = 0
   for (const [pid, ticks] of db1) dbTicks += ticks - (db0.get(pid) ?? 0)
   const requests = Math.max(1, result.requests)
-  const non2xx = Object.entries(result.statuses).reduce((sum, [status, n]) => sum + (status.startsWith('2') ? 0 : n), 0)
   const socket = result.errors.connect + result.errors.read + result.errors.write + result.errors.timeout
   const cpuSeconds = (cpu1 - cpu0) / CLK_TCK
   return {
@@ -150,7 +158,7 @@ export async function measure(server: Server, database: string | undefined, load
     requests: result.requests,
     p50: result.p50_ms,
     p99: result.p99_ms,
-    errors: non2xx + socket,
+    errors: result.errors.status + socket,
     statuses: result.statuses,
     cpuUsPerRequest: (cpuSeconds * 1e6) / requests,
     dbUsPerRequest: ((dbTicks / CLK_TCK) * 1e6) / requests,

@@ -19,8 +19,8 @@ export const { values: options } = parseArgs({
     'rounds-per-start': { type: 'string', default: '2' },
     // The service's LOG_LEVEL: info (the default in production) writes a line per request.
     'log-level': { type: 'string', default: 'info' },
-    scenarios: { type: 'string', default: 'list,create,get-one,update,toggle' },
-    connections: { type: 'string', default: '64,256' },
+    scenarios: { type: 'string', default: 'list,create,get-one,update,toggle,lists,list-tasks' },
+    connections: { type: 'string', default: '64' },
     json: { type: 'string' },
     // Diagnostics: both servers write a CPU profile (markdown) into this folder when they stop.
     'cpu-prof': { type: 'string' },
@@ -30,8 +30,13 @@ export const { values: options } = parseArgs({
     'service-env': { type: 'string', multiple: true, default: [] },
     // Diagnostics: another script in the reference's place (an A/B of two builds of the service, say).
     'reference-script': { type: 'string', default: 'bench/reference.ts' },
+    // Diagnostics: wrk counts responses by status (they cost it more per response; see wrk.lua).
+    statuses: { type: 'boolean', default: false },
+    // --no-pin-postgres leaves a shared local PostgreSQL server on its cores, for whoever else uses it meanwhile.
+    'pin-postgres': { type: 'boolean', default: true },
     help: { type: 'boolean', default: false },
   },
+  allowNegative: true,
   strict: true,
 })
 
@@ -61,7 +66,7 @@ if (!Number.isInteger(WARMUP) || WARMUP < 0 || WARMUP > 60) throw new Error('--w
 export const PREWARM = Number(options.prewarm)
 if (!Number.isInteger(PREWARM) || PREWARM < 0 || PREWARM > 60) throw new Error('--prewarm must be an integer from 0 to 60')
 export const ROUNDS_PER_START = positiveInt('rounds-per-start', options['rounds-per-start']!, 50)
-const ALL_SCENARIOS = ['list', 'create', 'get-one', 'update', 'toggle'] as const
+const ALL_SCENARIOS = ['list', 'create', 'get-one', 'update', 'toggle', 'lists', 'list-tasks'] as const
 export type Scenario = (typeof ALL_SCENARIOS)[number]
 export const SCENARIOS = options.scenarios!.split(',').map((s) => {
   if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${ALL_SCENARIOS.join(', ')})`)
@@ -84,4 +89,6 @@ export const SERVICE_ENV = environmentPairs('service-env')
 export const ROOT = join(import.meta.dir, '..')
 export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const USERS = 1000
-export const TASKS_PER_USER = 50
+// Each seeded user's lists and tasks: the tasks go round-robin into its first
+// lists (the default list first), 10 in each; its other lists are empty.
+export const STOCK = { lists: 50, tasks: 50, listsHoldingTasks: 5 }

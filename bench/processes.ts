@@ -30,7 +30,19 @@ export function spawn(command: string[], opts: Parameters<typeof Bun.spawn>[1]):
   return child
 }
 
+// The children stopProcess was asked to stop: any other exit is a surprise worth saying.
+const stopping = new WeakSet<Subprocess>()
+
+/** Says (on stderr) when `name` exits without stopProcess having asked it to: killed, crashed, or ended by itself. */
+export function reportUnexpectedExit(child: Subprocess, name: string): void {
+  void child.exited.then(() => {
+    if (!stopping.has(child))
+      console.error(`bench: ${name} (pid ${child.pid}) exited unexpectedly: ${child.signalCode ?? `exit code ${child.exitCode}`}`)
+  })
+}
+
 export async function stopProcess(child: Subprocess, graceMs = 12_000): Promise<number | null> {
+  stopping.add(child)
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
   const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(graceMs).then(() => false)])
   if (!exited) {

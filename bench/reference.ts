@@ -4,9 +4,10 @@
 // in flight: see REFERENCE_INFLIGHT below), HS256 verified with
 // Web Crypto (key imported once, alg/exp/sub checked by hand), no framework,
 // no validation library, no request log. It answers only what the benchmark
-// sends: GET/POST /api/tasks, GET/PATCH /api/tasks/:id,
-// PATCH /api/tasks/:id/complete, GET /health, with the service's JSON shapes,
-// status codes and X-Total-Count / Link / Location / ETag headers.
+// sends: GET/POST /api/tasks (GET with limit, offset, list_id and
+// sort=position), GET/PATCH /api/tasks/:id, PATCH /api/tasks/:id/complete,
+// GET /api/lists, GET /health, with the service's JSON shapes, status codes
+// and X-Total-Count / Link / Location / ETag headers.
 //
 // Usage: DATABASE_URL=... BETTER_AUTH_SECRET=... PORT=8001 bun bench/reference.ts
 // Diagnostics (bench/run.ts --reference-env KEY=VALUE), to attribute the gap to the service:
@@ -24,12 +25,30 @@
 //   REFERENCE_TOKEN_CACHE=1   keep what a token verified to until its exp, by its text
 //                             (what the service does), instead of verifying every request
 import { generateKeyBetween } from 'fractional-indexing'
-import postgres from 'postgres'
+import postgres, { type TransactionSql } from 'postgres'
+import {
+  COMPLETE_DESCENDANTS_SQL,
+  COUNT_SQL,
+  CREATE_SQL,
+  ENSURE_DEFAULT_SQL,
+  FLIP_SQL,
+  GET_SQL,
+  LIST_IS_MINE_SQL,
+  LIST_SQL,
+  LISTS_SQL,
+  LOCK_USER_SQL,
+  MAX_TASKS_PER_USER,
+  OWNER_SQL,
+  PLACEMENT_SQL,
+  READ_NODE_SQL,
+  SET_COMPLETED_SQL,
+  UPDATE_TITLE_SQL,
+} from './reference-sql'
+import { tokenVerifier } from './reference-token'
 
 const DATABASE_URL = process.env.DATABASE_URL
 const SECRET = process.env.BETTER_AUTH_SECRET
 const PORT = Number(process.env.PORT ?? 8001)
-const TIMESTAMPS = process.env.REFERENCE_TIMESTAMPS === 'js' ? 'js' : 'sql'
 const PREPARE = process.env.REFERENCE_PREPARE !== 'false'
 const POOL_MAX = 10
 const INFLIGHT = Number(process.env.REFERENCE_INFLIGHT ?? POOL_MAX) || Infinity
@@ -39,9 +58,6 @@ if (!DATABASE_URL || !SECRET) {
   process.exit(1)
 }
 
-const MAX_TASKS_PER_USER = 10_000
-const CLOCK_SKEW_SECONDS = 30
-const MAX_SUBJECT_LENGTH = 255
 const MAX_BODY_BYTES = 64 * 1024
 
 const sql = postgres(DATABASE_URL, {
@@ -55,41 +71,7 @@ const sql = postgres(DATABASE_URL, {
   types: { int8: { to: 20, from: [20], parse: Number, serialize: String } },
 })
 
-// ---------------------------------------------------------------- SQL, built once
-
-const iso = (column: string) =>
-  TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
-const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
-
-// Qualified: a bare created_at in ORDER BY would name the to_char output column,
-// and PostgreSQL would sort strings instead of walking tasks_user_created_idx.
-// The total as the service computes it: null when the first page holds every
-// task (the first subquery stops at limit + 1 rows), else a separate count.
-const LIST_SQL = `select ${COLUMNS},
-  case when $3 = 0 and (select count(*) from (select 1 from tasks where user_id = $1 limit $2 + 1) as first_page) <= $2 then null
-  else (select count(*) from tasks where user_id = $1)::int end as total
-  from tasks where user_id = $1 order by tasks.created_at desc, tasks.id desc limit $2 offset $3`
-const COUNT_SQL = 'select count(*)::int as total from tasks where user_id = $1'
-const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
-// Where a new task goes, as the service finds it: the default list (made on
-// first need) and the position of its last top-level task.
-const PLACEMENT_SQL = `select l.id as list_id, (select t.position from tasks t
-  where t.user_id = $1 and t.list_id = l.id and coalesce(t.parent_id, 0) = 0 order by t.position desc limit 1) as last
-  from lists l where l.user_id = $1 and l.is_default`
-const ENSURE_DEFAULT_SQL = `with made as (
-  insert into lists (user_id, name, is_default, position) values ($1, 'Inbox', true, 'a0')
-  on conflict (user_id) where is_default do nothing returning user_id
-) insert into task_quotas (user_id, task_count, list_count) select user_id, 0, 1 from made
-  on conflict (user_id) do update set list_count = task_quotas.list_count + 1`
-// A create, as the service runs it: the default list's last top-level position
-// read, then one statement that takes a slot in the user's quota row and
-// inserts the task after it; no slot left: version is NULL and 23502 means
-// 409; a lost race for the place (23505) looks again with a random fraction.
-const CREATE_SQL = `with slot as (
-  insert into task_quotas (user_id, task_count) values ($1, 1)
-  on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
-  returning user_id
-) insert into tasks (user_id, version, title, list_id, position) values ($1, (select 1 from slot), $2, $3, $4) returning ${COLUMNS}, version`
+// Where a new task goes after `last`; a create that lost a race adds a random fraction, as the service does.
 const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 function keyAfter(last: string | null, attempt: number): string {
   const key = generateKeyBetween(last, null)
@@ -97,18 +79,6 @@ function keyAfter(last: string | null, attempt: number): string {
   const random = crypto.getRandomValues(new Uint8Array(4))
   return key + [...random].map((byte, i) => DIGITS[i === random.length - 1 ? 1 + (byte % 61) : byte % 62]).join('')
 }
-// version and updated_at move only when the value really changes, as in the service.
-const UPDATE_TITLE_SQL = `update tasks set title = $3,
-  version = case when title is distinct from $3 then version + 1 else version end,
-  updated_at = case when title is distinct from $3 then now() else updated_at end
-  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
-const SET_COMPLETED_SQL = `update tasks set completed = $3,
-  version = case when completed is distinct from $3 then version + 1 else version end,
-  updated_at = case when completed is distinct from $3 then now() else updated_at end
-  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
-const TOGGLE_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now()
-  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
-const OWNER_SQL = 'select user_id = $1 as mine from tasks where id = $2 limit 1'
 
 const PREPARED = { prepare: PREPARE }
 
@@ -181,72 +151,22 @@ function taskResponse(row: Row, status = 200, extra?: Record<string, string>): R
 
 // ---------------------------------------------------------------- HS256, by hand
 
-const encoder = new TextEncoder()
-const key = await crypto.subtle.importKey('raw', encoder.encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
-}
-
-// REFERENCE_TOKEN_CACHE only: token text -> subject and exp, bounded, oldest out first.
-const verified = new Map<string, { sub: string; exp: number }>()
+const bearerSubject = await tokenVerifier(SECRET, TOKEN_CACHE)
 
 /** The token's subject, or the 401 to answer with. */
 async function authenticate(request: Request): Promise<string | Response> {
-  const authorization = request.headers.get('authorization')
-  if (!authorization) return unauthorized('token_missing', 'Missing bearer token')
-  const match = /^Bearer +([^\s]+) *$/i.exec(authorization)
-  if (!match) return unauthorized('token_invalid', 'Authorization header must be "Bearer <token>"')
-  const token = match[1]!
-  if (TOKEN_CACHE) {
-    const known = verified.get(token)
-    if (known && known.exp > Date.now() / 1000) return known.sub
-    const result = await verifyToken(token)
-    if (typeof result === 'string') {
-      verified.set(token, { sub: result, exp: decodeJson(token.slice(token.indexOf('.') + 1, token.lastIndexOf('.')))!.exp as number })
-      if (verified.size > 10_000) verified.delete(verified.keys().next().value!)
-    }
-    return result
-  }
-  return verifyToken(token)
-}
-
-async function verifyToken(token: string): Promise<string | Response> {
-  const first = token.indexOf('.')
-  const second = token.indexOf('.', first + 1)
-  if (first < 1 || second < 0 || token.indexOf('.', second + 1) !== -1) return unauthorized('token_invalid', 'Token is malformed')
-  const header = decodeJson(token.slice(0, first))
-  if (!header) return unauthorized('token_invalid', 'Token is malformed')
-  if (header.alg !== 'HS256') return unauthorized('token_invalid', 'Token algorithm is not accepted')
-  const signature = Buffer.from(token.slice(second + 1), 'base64url')
-  if (!(await crypto.subtle.verify('HMAC', key, signature, encoder.encode(token.slice(0, second)))))
-    return unauthorized('token_invalid', 'Token signature is invalid')
-  const payload = decodeJson(token.slice(first + 1, second))
-  if (!payload) return unauthorized('token_invalid', 'Token is malformed')
-  const now = Date.now() / 1000
-  const { exp, nbf, iat, sub } = payload
-  if (typeof exp !== 'number') return unauthorized('token_invalid', 'Token is missing the exp claim')
-  if (exp <= now - CLOCK_SKEW_SECONDS) return unauthorized('token_expired', 'Token has expired')
-  if ((typeof nbf === 'number' && nbf > now + CLOCK_SKEW_SECONDS) || (typeof iat === 'number' && iat > now + CLOCK_SKEW_SECONDS))
-    return unauthorized('token_invalid', 'Token is not valid yet')
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH || sub.includes('\u0000') || !sub.isWellFormed())
-    return unauthorized('token_invalid', 'Token sub claim is not accepted')
-  return sub
+  const subject = await bearerSubject(request.headers.get('authorization'))
+  return typeof subject === 'string' ? subject : unauthorized(subject.code, subject.detail)
 }
 
 // ---------------------------------------------------------------- input
 
 const DECIMAL = /^\d{1,16}$/
 
-function taskId(raw: string): number | Response {
+function idOf(raw: string, field: string): number | Response {
   const id = Number(raw)
   if (!DECIMAL.test(raw) || id < 1 || id > Number.MAX_SAFE_INTEGER)
-    return invalid('id', `must be an id: an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
+    return invalid(field, `must be an id: an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
   return id
 }
 
@@ -310,6 +230,16 @@ async function query<T extends object[]>(text: string, params: (string | number 
   }
 }
 
+/** A transaction holding one of the INFLIGHT slots (and so one connection) from BEGIN to COMMIT, as the service's guard counts it. */
+async function transaction<T>(work: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  await acquire()
+  try {
+    return (await sql.begin(work)) as T
+  } finally {
+    release()
+  }
+}
+
 async function missing(userId: string, id: number): Promise<Response> {
   const [row] = await query<{ mine: boolean }[]>(OWNER_SQL, [userId, id])
   if (row && !row.mine) return problem(403, 'forbidden', 'This task belongs to another user')
@@ -319,6 +249,7 @@ async function missing(userId: string, id: number): Promise<Response> {
 async function list(request: Request, userId: string): Promise<Response> {
   let limit = 100
   let offset = 0
+  let listId: number | undefined
   const url = request.url
   const question = url.indexOf('?')
   const params = question === -1 ? undefined : new URLSearchParams(url.slice(question + 1))
@@ -332,11 +263,27 @@ async function list(request: Request, userId: string): Promise<Response> {
     offset = Number(rawOffset)
     if (!DECIMAL.test(rawOffset) || offset > 2147483647) return invalid('offset', 'must be an integer of at least 0')
   }
-  const rows = await query<(Row & { total: number | null })[]>(LIST_SQL, [userId, limit, offset])
+  const rawList = params?.get('list_id')
+  if (rawList != null) {
+    const id = idOf(rawList, 'list_id')
+    if (id instanceof Response) return id
+    listId = id
+  }
+  const sort = params?.get('sort') ?? 'created_at'
+  if ((sort !== 'created_at' && sort !== 'position') || params?.has('order'))
+    return problem(400, 'bad_request', 'The reference sorts only by created_at or position, in their default order')
+  const filter = listId === undefined ? 'all' : 'list'
+  const values = listId === undefined ? [userId, limit, offset] : [userId, limit, offset, listId]
+  const rows = await query<(Row & { total: number | null })[]>(LIST_SQL[sort][filter], values)
   let total = rows[0]?.total ?? rows.length
   if (rows.length === 0 && offset > 0) {
-    const [counted] = await query<{ total: number }[]>(COUNT_SQL, [userId])
+    const [counted] = await query<{ total: number }[]>(COUNT_SQL[filter], listId === undefined ? [userId] : [userId, listId])
     total = counted?.total ?? 0
+  }
+  // A task found proves the list is the caller's; only an empty answer asks, as the service does.
+  if (total === 0 && listId !== undefined) {
+    const [mine] = await query(LIST_IS_MINE_SQL, [userId, listId])
+    if (!mine) return invalid('list_id', 'is not one of your lists')
   }
   const headers: Record<string, string> = { ...JSON_HEADERS, 'x-total-count': String(total) }
   const links: string[] = []
@@ -352,13 +299,23 @@ async function list(request: Request, userId: string): Promise<Response> {
   return new Response(JSON.stringify(rows.map(task)), { headers })
 }
 
+/** Every list of the user, in order; the first call makes the default list, as the service does. */
+async function lists(userId: string): Promise<Response> {
+  let rows = await query<object[]>(LISTS_SQL, [userId])
+  if (rows.length === 0) {
+    await ensureDefaultList(userId)
+    rows = await query<object[]>(LISTS_SQL, [userId])
+  }
+  return json(rows)
+}
+
 async function create(request: Request, userId: string): Promise<Response> {
   const title = await titleOf(request)
   if (title instanceof Response) return title
   for (let attempt = 1; ; attempt++) {
     let [placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     if (!placement) {
-      await query(ENSURE_DEFAULT_SQL, [userId])
+      await ensureDefaultList(userId)
       ;[placement] = await query<{ list_id: number; last: string | null }[]>(PLACEMENT_SQL, [userId])
     }
     try {
@@ -370,6 +327,15 @@ async function create(request: Request, userId: string): Promise<Response> {
         return problem(409, 'task_limit_reached', `Task limit reached: a user holds at most ${MAX_TASKS_PER_USER} tasks`)
       if (code !== '23505' || attempt === 20) throw error
     }
+  }
+}
+
+/** Makes the default list unless it exists; a racer that lost meets the winner's row (23505), as in the service. */
+async function ensureDefaultList(userId: string): Promise<void> {
+  try {
+    await query(ENSURE_DEFAULT_SQL, [userId])
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23505') throw error
   }
 }
 
@@ -389,7 +355,15 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   const body = await readBody(request)
   if (body instanceof Response) return body
   let rows: Row[]
-  if (body === undefined) rows = await query<Row[]>(TOGGLE_SQL, [userId, id])
+  if (body === undefined)
+    rows = await transaction(async (tx) => {
+      await tx.unsafe(LOCK_USER_SQL, [userId], PREPARED)
+      const [node] = await tx.unsafe<{ list_id: number }[]>(READ_NODE_SQL, [userId, id], PREPARED)
+      if (!node) return []
+      const [flipped] = await tx.unsafe<{ completed: boolean }[]>(FLIP_SQL, [userId, id], PREPARED)
+      if (flipped!.completed) await tx.unsafe(COMPLETE_DESCENDANTS_SQL, [userId, node.list_id, id], PREPARED)
+      return tx.unsafe<Row[]>(GET_SQL, [userId, id], PREPARED)
+    })
   else {
     for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')
     if (typeof body.completed !== 'boolean') return invalid('completed', 'is required when a body is sent')
@@ -408,7 +382,7 @@ function route(handler: Handler, withId: boolean) {
     if (userId instanceof Response) return userId
     let id = 0
     if (withId) {
-      const parsed = taskId(request.params?.id ?? '')
+      const parsed = idOf(request.params?.id ?? '', 'id')
       if (parsed instanceof Response) return parsed
       id = parsed
     }
@@ -448,6 +422,9 @@ const server = Bun.serve({
     },
     '/api/tasks/:id/complete': {
       PATCH: route(complete, true),
+    },
+    '/api/lists': {
+      GET: route((_, userId) => lists(userId), false),
     },
   },
   fetch(request) {

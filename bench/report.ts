@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { Sql } from 'postgres'
-import { ROOT } from './options'
+import { options, ROOT } from './options'
 import { run, TASKSET } from './processes'
 
 /** A progress line on stderr, so that stdout holds only the report. */
@@ -38,6 +38,13 @@ export function cpuModel(): string {
   return readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.+)/)?.[1] ?? 'unknown CPU'
 }
 
+function pinning(): string {
+  if (!TASKSET) return 'no pinning'
+  return options['pin-postgres']
+    ? 'servers on core 0, wrk and PostgreSQL on core 1'
+    : 'servers on core 0, wrk on core 1, PostgreSQL not pinned'
+}
+
 export async function environment(sql: Sql): Promise<string> {
   const [pg] = await sql`show server_version`
   const model = cpuModel()
@@ -49,6 +56,6 @@ export async function environment(sql: Sql): Promise<string> {
     : ''
   return (
     `${new Date().toISOString().slice(0, 10)}, commit ${commit}${dirty}, ${cpus().length} cores (${model}), Linux ${kernel}, Bun ${Bun.version}, ` +
-    `PostgreSQL ${pg?.server_version}, ${wrkVersion}; ${TASKSET ? 'servers on core 0, wrk and PostgreSQL on core 1' : 'no pinning'}`
+    `PostgreSQL ${pg?.server_version}, ${wrkVersion}; ${pinning()}`
   )
 }

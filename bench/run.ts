@@ -2,12 +2,12 @@
 // reference server (bench/reference.ts) on the same PostgreSQL database.
 //
 //   bun bench/run.ts              both servers, every scenario, interleaved rounds (about 9 minutes)
-//   bun bench/run.ts --growth     list cost as a user's tasks and the table grow, filters, cold start, EXPLAIN
+//   bun bench/run.ts --growth     list cost as a user's tasks and lists and the table grow, filters, cold start, EXPLAIN
 //   bun bench/run.ts --embedded   the service alone on embedded PGlite
 //   bun bench/run.ts --streams    11,000 open event streams on two instances: RSS, commit-to-delivery latency
 //
 //   --rounds 4 --rounds-per-start 2 --seconds 3 --warmup 1 --prewarm 8
-//   --scenarios list,create,get-one,update,toggle --connections 64,256
+//   --scenarios list,create,get-one,update,toggle,lists,list-tasks --connections 64 (64,256: also under overload)
 //   --log-level info (the service's) --json FILE (every run's figures; growth: the report)
 // Diagnostics:
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
@@ -15,6 +15,8 @@
 //   --service-env KEY=VALUE (repeatable) passes diagnostics to the service, e.g. BUN_JSC_reportCompileTimes=1
 //   --reference-script FILE: another server in the reference's place (src/index.ts there: an A/A run)
 //   --cpu-prof DIR: both servers write a CPU profile (markdown) there when they stop
+//   --statuses: wrk counts responses by status, for --json (it costs wrk per response)
+//   --no-pin-postgres: a local PostgreSQL server keeps its cores (others share it); wrk still runs on core 1
 //
 // See bench/README.md for what it measures and how. Needs wrk (apt-get
 // install wrk) and a PostgreSQL server: BENCH_DATABASE_URL, default
@@ -64,7 +66,7 @@ let failed = false
 try {
   workDir = await mkdtemp(join(tmpdir(), 'todo-bench-'))
   await openAdmin()
-  if (!options.embedded) await pinPostgres()
+  if (!options.embedded && options['pin-postgres']) await pinPostgres()
   if (options.growth) await growthMode(workDir)
   else if (options.embedded) await embeddedMode(workDir)
   else if (options.streams) await streamsMode(workDir, options.json)

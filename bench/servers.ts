@@ -5,7 +5,7 @@
 import type { Subprocess } from 'bun'
 import { SignJWT } from 'jose'
 import { options, REFERENCE_ENV, ROOT, SERVICE_ENV } from './options'
-import { pin, spawn, stopProcess } from './processes'
+import { pin, reportUnexpectedExit, spawn, stopProcess } from './processes'
 
 export type Kind = 'service' | 'reference'
 
@@ -91,6 +91,7 @@ export async function startServer(
     stdout: 'ignore',
     stderr: 'inherit',
   })
+  reportUnexpectedExit(child, kind)
   try {
     await waitHealthy(child, port, 60_000)
   } catch (error) {
@@ -111,19 +112,23 @@ export async function stopServers(servers: Record<string, { child: Subprocess }>
   for (const server of Object.values(servers)) await stopProcess(server.child)
 }
 
+/** Whose requests the same-answers check sends: a user's token, another user's, and ids the first one owns. */
+export interface CheckIds {
+  token: string
+  otherToken: string
+  taskId: number
+  /** A list holding tasks, and one holding none. */
+  listId: number
+  emptyListId: number
+}
+
 /**
  * The comparison means something only if both servers do the same work: the
  * reads the benchmark sends must get the same status, body and headers from
  * both, and the writes answers of the same shape. Stops the run otherwise.
  */
-export async function checkSameAnswers(
-  service: Server,
-  reference: Server,
-  token: string,
-  ownId: number,
-  otherToken: string,
-): Promise<void> {
-  const ask = async (server: Server, method: string, path: string, body?: unknown, bearer = token) => {
+export async function checkSameAnswers(service: Server, reference: Server, ids: CheckIds): Promise<void> {
+  const ask = async (server: Server, method: string, path: string, body?: unknown, bearer = ids.token) => {
     const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
       method,
       headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -136,15 +141,23 @@ export async function checkSameAnswers(
   const differ = (what: string, a: unknown, b: unknown) => {
     throw new Error(`service and reference differ on ${what}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
   }
+  const inList = (listId: number, query: string) => `/api/tasks?list_id=${listId}&sort=position${query}`
+  // Each read as the owner and as another user (who gets 422 for the owner's list).
   for (const path of [
     '/api/tasks?limit=50',
     '/api/tasks?limit=10&offset=10',
     '/api/tasks?limit=20&offset=45',
     '/api/tasks?offset=1000',
-    `/api/tasks/${ownId}`,
+    `/api/tasks/${ids.taskId}`,
     '/api/tasks/2147483647',
+    '/api/lists',
+    inList(ids.listId, '&limit=50'),
+    inList(ids.listId, '&limit=3&offset=3'),
+    inList(ids.listId, '&offset=1000'),
+    inList(ids.emptyListId, '&limit=50'),
+    inList(2147483647, ''),
   ])
-    for (const bearer of [token, otherToken]) {
+    for (const bearer of [ids.token, ids.otherToken]) {
       const [s, r] = [await ask(service, 'GET', path, undefined, bearer), await ask(reference, 'GET', path, undefined, bearer)]
       if (s.status !== r.status) differ(`GET ${path} status`, s.status, r.status)
       if (!Bun.deepEquals(s.body, r.body)) differ(`GET ${path} body`, s.body, r.body)
@@ -159,8 +172,8 @@ export async function checkSameAnswers(
   })
   for (const [method, path, body] of [
     ['POST', '/api/tasks', { title: 'bench check' }],
-    ['PATCH', `/api/tasks/${ownId}`, { title: `bench check ${Date.now()}` }],
-    ['PATCH', `/api/tasks/${ownId}/complete`, undefined],
+    ['PATCH', `/api/tasks/${ids.taskId}`, { title: `bench check ${Date.now()}` }],
+    ['PATCH', `/api/tasks/${ids.taskId}/complete`, undefined],
   ] as const) {
     const [s, r] = [shape(await ask(service, method, path, body)), shape(await ask(reference, method, path, body))]
     if (!Bun.deepEquals(s, r)) differ(`${method} ${path}`, s, r)

@@ -1,24 +1,31 @@
 -- wrk script of the benchmark (bench/run.ts drives it).
 --
---   SCENARIO     list | create | get-one | update | toggle          (default list)
+--   SCENARIO     list | create | get-one | update | toggle | lists | list-tasks   (default list)
 --   TOKENS_FILE  one "token id" pair a line: a valid bearer token and the id of
---                a task its subject owns (the id is needed by get-one, update
---                and toggle only; a line may hold just a token)
---   LIST_QUERY   query string of the list scenario                  (default limit=50)
+--                a task its subject owns (list-tasks: of a list it owns; the
+--                id is needed by get-one, update, toggle and list-tasks only;
+--                a line may hold just a token)
+--   LIST_QUERY   query string of list, and what list-tasks adds to list_id=<id>  (default limit=50)
+--   STATUSES     1: count responses by status (a diagnostic). Off by default: to
+--                call response(), wrk copies every response's headers and body
+--                into Lua, a cost per response that grows with the headers,
+--                so the server sending more of them would look slower
+--                whenever wrk's core is short. wrk counts statuses above 399
+--                itself either way (errors.status).
 --
 -- Every request picks a random line: a random user (and one of its tasks).
 -- Requests are formatted once in init() where they never change, so that wrk
 -- spends as little as possible of its core per request; update sends a new
 -- title every time, so that every update really changes the row.
--- done() prints one JSON line: requests, duration, statuses, socket errors,
--- latency percentiles (ms).
+-- done() prints one JSON line: requests, duration, statuses (with STATUSES=1),
+-- socket and status errors, latency percentiles (ms).
 
 local scenario = os.getenv("SCENARIO") or "list"
 local list_query = os.getenv("LIST_QUERY") or "limit=50"
 local tokens_file = os.getenv("TOKENS_FILE")
 if not tokens_file then error("set TOKENS_FILE") end
 
-local known = { list = true, create = true, ["get-one"] = true, update = true, toggle = true }
+local known = { list = true, create = true, ["get-one"] = true, update = true, toggle = true, lists = true, ["list-tasks"] = true }
 if not known[scenario] then error("unknown SCENARIO " .. scenario) end
 
 local threads = {}
@@ -47,21 +54,27 @@ function init(args)
   end
   local path = "/api/tasks"
   if list_query ~= "" then path = path .. "?" .. list_query end
-  if scenario == "list" or scenario == "create" then
+  if scenario == "list" or scenario == "create" or scenario == "lists" then
     for i, token in ipairs(tokens) do
       local headers = { ["Authorization"] = "Bearer " .. token }
       if scenario == "list" then
         requests[i] = wrk.format("GET", path, headers)
+      elseif scenario == "lists" then
+        requests[i] = wrk.format("GET", "/api/lists", headers)
       else
         headers["Content-Type"] = "application/json"
         requests[i] = wrk.format("POST", "/api/tasks", headers, '{"title":"bench task"}')
       end
     end
-  elseif scenario == "get-one" or scenario == "toggle" then
+  elseif scenario == "get-one" or scenario == "toggle" or scenario == "list-tasks" then
     for i, pair in ipairs(pairs_) do
       local headers = { ["Authorization"] = "Bearer " .. pair[1] }
       if scenario == "get-one" then
         requests[i] = wrk.format("GET", "/api/tasks/" .. pair[2], headers)
+      elseif scenario == "list-tasks" then
+        local query = "list_id=" .. pair[2]
+        if list_query ~= "" then query = query .. "&" .. list_query end
+        requests[i] = wrk.format("GET", "/api/tasks?" .. query, headers)
       else
         headers["Content-Length"] = "0"
         requests[i] = wrk.format("PATCH", "/api/tasks/" .. pair[2] .. "/complete", headers)
@@ -83,8 +96,10 @@ function request()
   return requests[math.random(count)]
 end
 
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
+if os.getenv("STATUSES") == "1" then
+  function response(status, headers, body)
+    statuses[status] = (statuses[status] or 0) + 1
+  end
 end
 
 function done(summary, latency, requests_)
