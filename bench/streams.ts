@@ -66,7 +66,7 @@ export async function streamsMode(_workDir: string, jsonPath?: string): Promise<
   // The first start applies the migrations.
   const [a, b] = [await startServer('service', db.url, secret), await startServer('service', db.url, secret)]
   try {
-    await seed(db.sql, { prefix: 's-', from: 1, to: USERS }, 5)
+    await seed(db.sql, { prefix: 's-', from: 1, to: USERS }, { lists: 1, tasks: 5, listsHoldingTasks: 1 })
     await db.sql`vacuum analyze`
     const users = Array.from({ length: USERS }, (_, i) => `s-${i + 1}`)
     const tokens = await mintTokens(secret, users)
