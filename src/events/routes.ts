@@ -81,7 +81,7 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
     )
     .use(auth)
     .guard({ auth: true, detail: { tags: ['events'] } })
-    .use(idempotency(db))
+    .use(idempotency(db, logger))
     .post(
       '/ticket',
       async ({ userId }) => {
