@@ -8,6 +8,7 @@ import { createApp, localLive } from '../src/app'
 import { eventTickets } from '../src/db/schema'
 import { catchUp } from '../src/events/catch-up'
 import { MAX_STREAMS_PER_USER } from '../src/events/hub'
+import { feedPosition } from '../src/sync/feed'
 import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
 import { type EventReader, readEvents } from './sse'
 import { app, createTask, database, errorBody, logger, signedInUser, testConfig, type User, validationError } from './support'
@@ -123,6 +124,42 @@ describe('GET /api/events', () => {
     await stream(await signedInUser())
     await readers[0]!.close()
     await stream(user)
+  })
+
+  test('a client that stops reading holds its stream back: the feed is read no further until it reads again, then all arrives', async () => {
+    const live = localLive()
+    const watched = await createApp({ database, config: testConfig(), logger, live })
+    const user = await signedInUser()
+    const { cursor } = (await user.call('GET', '/api/sync')).body
+    const start = await feedPosition(database.db, user.id)
+    const created: { id: number }[] = []
+    // About 290 KB of changes to catch up on, several times what a stream may hold: a control
+    // character is six bytes in JSON, so each change is over 12 KB.
+    for (let batch = 0; batch < 2; batch++)
+      created.push(...(await Promise.all(Array.from({ length: 12 }, () => createTask(user, { description: '\u0001'.repeat(2000) })))))
+    const top = await feedPosition(database.db, user.id)
+    const response = await events(user, `/api/events?cursor=${encodeURIComponent(cursor)}`, {}, watched)
+    // Unread, the stream stops short of the end (bounded: 50 looks, 20 ms apart, until its position holds still).
+    let position = -1
+    for (let look = 0, still = 0; look < 50 && still < 5; look++) {
+      await Bun.sleep(20)
+      const now = live.hub.positions().get(user.id)!
+      still = now === position ? still + 1 : 0
+      position = now
+    }
+    // It holds about 64 KiB, not a whole page of the feed (up to 200 changes) nor the whole catch-up.
+    expect((position - start) * 12_000).toBeLessThan(2 * 64 * 1024)
+    expect(position).toBeLessThan(top)
+    const reader = readEvents(response)
+    open.push(reader)
+    // Each task once (in feed order, which concurrent creates need not give in id order).
+    const tasks: number[] = []
+    while (tasks.length < created.length) {
+      const [next] = await reader.changes(1)
+      if (next!.change.type === 'task') tasks.push(next!.change.id)
+    }
+    const byId = (a: number, b: number) => a - b
+    expect(tasks.sort(byId)).toEqual(created.map((task) => task.id).sort(byId))
   })
 
   test("a deleted account's streams get the deletions, then end", async () => {
