@@ -3,6 +3,7 @@
 // for a cursor too old; tickets for EventSource; the per-user limit; the
 // heartbeat; a deleted account's streams end.
 import { afterAll, describe, expect, test } from 'bun:test'
+import { heapStats } from 'bun:jsc'
 import { sql } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
 import { eventTickets } from '../src/db/schema'
@@ -124,6 +125,36 @@ describe('GET /api/events', () => {
     await stream(await signedInUser())
     await readers[0]!.close()
     await stream(user)
+  })
+
+  test('requests refused by the limit while the last place was taken leave no stream running unseen', async () => {
+    const user = await signedInUser()
+    const liveStreams = () => {
+      Bun.gc(true)
+      return heapStats().objectTypeCounts.ReadableStream ?? 0
+    }
+    // Opens every stream the user may have, with ten requests at once for the last place; closes
+    // them all and lets every answer go (not kept in `open`); returns how many were refused.
+    async function race() {
+      const opened = await Promise.all(Array.from({ length: MAX_STREAMS_PER_USER - 1 }, async () => readEvents(await events(user))))
+      // Each of the ten passes the count, then all but one find the place taken.
+      const replies = await Promise.all(Array.from({ length: 10 }, () => events(user)))
+      for (const reply of replies) if (reply.status === 200) opened.push(readEvents(reply))
+      const refused = replies.filter((reply) => reply.status === 429)
+      await Promise.all([...opened.map((reader) => reader.close()), ...refused.map((reply) => reply.text())])
+      return refused.length
+    }
+    const before = liveStreams()
+    const refused = await race()
+    expect(refused).toBe(9)
+    // A refused stream would still run its heartbeat, holding what it read of the feed, for ever.
+    // The others are let go within a few turns (bounded: 50 looks, 10 ms apart).
+    let left = Number.POSITIVE_INFINITY
+    for (let look = 0; look < 50 && left >= refused; look++) {
+      await Bun.sleep(10)
+      left = liveStreams() - before
+    }
+    expect(left).toBeLessThan(refused)
   })
 
   test('a client that stops reading holds its stream back: the feed is read no further until it reads again, then all arrives', async () => {

@@ -48,7 +48,11 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
               ? cursors.decode(userId, query.cursor)
               : await currentCursor(db, userId)
         const { body, stream } = liveStream({ db, hub, cursors, logger, heartbeatMs }, userId, from, false)
-        if (!hub.add(stream)) throw new TooManyStreams(MAX_STREAMS_PER_USER)
+        if (!hub.add(stream)) {
+          // Another request of the user's took the last place meanwhile: this stream must not run on unseen.
+          await body.cancel()
+          throw new TooManyStreams(MAX_STREAMS_PER_USER)
+        }
         // A quiet stream must outlive Bun's idle timeout: the heartbeat keeps it moving.
         server?.timeout(request, 0)
         return new Response(body, {
