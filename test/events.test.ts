@@ -2,8 +2,9 @@
 // then each new one as it commits; Last-Event-ID and ?cursor= resume; reset
 // for a cursor too old; tickets for EventSource; the per-user limit; the
 // heartbeat; a deleted account's streams end.
-import { afterAll, describe, expect, test } from 'bun:test'
+
 import { heapStats } from 'bun:jsc'
+import { afterAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
 import { eventTickets } from '../src/db/schema'
@@ -109,6 +110,14 @@ describe('GET /api/events', () => {
     const user = await signedInUser()
     const anonymous = await events(undefined)
     expect(anonymous.status).toBe(401)
+    // Whatever the parameters: the token comes first; unknown ones (a cache buster) are ignored, as on the other reads.
+    for (const query of ['?_=1', `?access_token=${user.token}`, '?cursor=nonsense&x=1']) {
+      const reply = await events(undefined, `/api/events${query}`)
+      const { code } = (await reply.json()) as { code: string }
+      expect({ query, status: reply.status, code }).toEqual({ query, status: 401, code: 'token_missing' })
+    }
+    const busted = await stream(user, '/api/events?_=1700000000')
+    await busted.close()
     const badId = await events(user, '/api/events', { 'last-event-id': 'nonsense' })
     expect([badId.status, await badId.json()]).toEqual([422, validationError('Last-Event-ID')])
     const badCursor = await events(user, '/api/events?cursor=nonsense')

@@ -192,6 +192,17 @@ describe('GET /api/sync', () => {
     expect((await call('GET', '/api/sync')).status).toBe(401)
   })
 
+  test('an unknown parameter (a cache buster) is ignored, as on the other reads', async () => {
+    const user = await signedInUser()
+    const { cursor } = await sync(user)
+    const task = await createTask(user)
+    const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(cursor)}&_=1700000000`)
+    expect(reply.status).toBe(200)
+    expect(reply.body.changes.filter((change: Change) => change.type === 'task')).toEqual([
+      { type: 'task', op: 'upsert', id: task.id, data: task },
+    ])
+  })
+
   // Last in this file: the sweep forgets every deletion in the database.
   test('deletions are forgotten after 30 days: an older cursor is 410 cursor_expired, a newer one still works', async () => {
     const user = await signedInUser()

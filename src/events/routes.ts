@@ -65,10 +65,15 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
         })
       },
       {
-        query: t.Object({
-          cursor: t.Optional(t.String({ description: 'A cursor from a sync answer: the changes after it come first' })),
-          ticket: t.Optional(t.String({ description: 'From POST /api/events/ticket, for EventSource (no Authorization header)' })),
-        }),
+        // Checked before the handler, which authenticates: an unknown parameter refused here would
+        // answer an anonymous request 422 instead of 401. Ignored instead, as on the other reads.
+        query: t.Object(
+          {
+            cursor: t.Optional(t.String({ description: 'A cursor from a sync answer: the changes after it come first' })),
+            ticket: t.Optional(t.String({ description: 'From POST /api/events/ticket, for EventSource (no Authorization header)' })),
+          },
+          { additionalProperties: true },
+        ),
         detail: {
           tags: ['events'],
           summary: 'Live changes of your lists and tasks (Server-Sent Events)',
