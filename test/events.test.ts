@@ -266,4 +266,27 @@ describe('POST /api/events/ticket', () => {
     expect(misuse.status).toBe(401)
     expect((await user.call('POST', '/api/events/ticket')).status).toBe(200)
   })
+
+  test('a body is read as every write reads one: 413 past 64 KiB, 400, 415, 422 for one nested too deep; never a 500', async () => {
+    const user = await signedInUser()
+    const json = { 'content-type': 'application/json' }
+    const cases: [string, string, Record<string, string>, number][] = [
+      ['100 KB', JSON.stringify({ x: 'a'.repeat(100_000) }), json, 413],
+      ['nested 60,000 deep', `${'['.repeat(60_000)}${']'.repeat(60_000)}`, json, 413],
+      ['nested 30,000 deep', `${'['.repeat(30_000)}${']'.repeat(30_000)}`, json, 422],
+      ['malformed', '{bad', json, 400],
+      ['not JSON', 'hello', { 'content-type': 'text/plain' }, 415],
+    ]
+    for (const [name, raw, headers, status] of cases) {
+      // With a key too: its fingerprint is made from the body.
+      const reply = await user.call('POST', '/api/events/ticket', { raw, headers: { ...headers, 'idempotency-key': crypto.randomUUID() } })
+      expect({ name, status: reply.status }).toEqual({ name, status })
+      expect(reply.body).toEqual({
+        detail: expect.any(String),
+        code: expect.any(String),
+        ...(status === 422 ? { errors: expect.any(Array) } : {}),
+      })
+    }
+    expect((await user.call('POST', '/api/events/ticket', { raw: '{}', headers: json })).status).toBe(200)
+  })
 })
