@@ -16,10 +16,23 @@ const KEY = /^[\x20-\x7e]{1,255}$/
 // Headers that belong to one delivery of an answer, not to the answer.
 const NOT_KEPT = /^(?:x-request-id|vary|access-control-.*)$/
 
+// The body as parsed, its fields in one order: a client that builds the body
+// again for a retry may list them differently. A list's order counts.
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value === null || typeof value !== 'object') return value
+  const fields = value as Record<string, unknown>
+  return Object.fromEntries(
+    Object.keys(fields)
+      .sort()
+      .map((field) => [field, canonical(fields[field])]),
+  )
+}
+
 function fingerprintOf(request: Request, body: unknown): string {
   const url = new URL(request.url)
   return new Bun.CryptoHasher('sha256')
-    .update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(body ?? null)}`)
+    .update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(canonical(body ?? null))}`)
     .digest('hex')
 }
 
