@@ -224,6 +224,18 @@ describe('GET /api/events', () => {
     expect(await catchUp(database.db, live.hub)).toBe(0)
   })
 
+  test('the catch-up sweep works for an instance holding streams of more users than a statement has parameters', async () => {
+    const live = localLive()
+    const watched = await createApp({ database, config: testConfig(), logger, live })
+    const user = await signedInUser()
+    const reader = await stream(user, '/api/events', {}, watched)
+    // 70,000 other users' streams, as the hub holds them (real ones would need as many connections); their feeds never moved.
+    for (let i = 0; i < 70_000; i++) live.hub.add({ userId: `idle-${i}`, wake: () => {}, position: () => 0, end: () => {} })
+    const task = await createTask(user, { title: 'unannounced' })
+    expect(await catchUp(database.db, live.hub)).toBe(1)
+    await untilTask(reader, task.id)
+  })
+
   test('a comment line keeps a quiet stream open', async () => {
     const quick = await createApp({ database, config: testConfig(), logger, live: { ...localLive(), heartbeatMs: 30 } })
     const user = await signedInUser()
