@@ -277,6 +277,10 @@ describe('POST /api/events/ticket', () => {
     const misuse = await app.handle(new Request('http://localhost/api/tasks', { headers: { authorization: `Bearer ${fresh}` } }))
     expect(misuse.status).toBe(401)
     expect((await user.call('POST', '/api/events/ticket')).status).toBe(200)
+    // A ticket outlives no account: deleting it spends the tickets issued for it.
+    const { ticket: before } = (await user.call('POST', '/api/events/ticket')).body
+    expect((await user.call('DELETE', '/api/auth/me')).status).toBe(204)
+    expect((await events(undefined, `/api/events?ticket=${encodeURIComponent(before)}`)).status).toBe(401)
   })
 
   test('a body is read as every write reads one: 413 past 64 KiB, 400, 415, 422 for one nested too deep; never a 500', async () => {

@@ -173,7 +173,8 @@ describe('GET /api/sync', () => {
     const user = await signedInUser()
     const other = await signedInUser()
     const { cursor } = await sync(other)
-    for (const bad of ['', 'x', 'abc.def', `${cursor}x`, cursor.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), `${cursor}.1`]) {
+    const huge = `${'A'.repeat(60_000)}.${cursor.split('.')[1]}`
+    for (const bad of ['', 'x', 'abc.def', `${cursor}x`, cursor.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), `${cursor}.1`, huge]) {
       const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(bad)}`)
       expect(reply.status).toBe(422)
       expect(reply.body).toEqual(validationError('cursor'))
