@@ -69,12 +69,13 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
         tokens,
         auth,
         limits: authLimits,
+        logger,
         trustProxy: config.trustProxy,
         onAccountDeleted: (userId) => live.notifier.ended(userId),
       }),
     )
-    .use(taskRoutes({ db: database.db, auth }))
-    .use(listRoutes({ db: database.db, auth }))
+    .use(taskRoutes({ db: database.db, auth, logger }))
+    .use(listRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
 

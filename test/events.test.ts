@@ -2,12 +2,15 @@
 // then each new one as it commits; Last-Event-ID and ?cursor= resume; reset
 // for a cursor too old; tickets for EventSource; the per-user limit; the
 // heartbeat; a deleted account's streams end.
+
+import { heapStats } from 'bun:jsc'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
 import { eventTickets } from '../src/db/schema'
 import { catchUp } from '../src/events/catch-up'
 import { MAX_STREAMS_PER_USER } from '../src/events/hub'
+import { feedPosition } from '../src/sync/feed'
 import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
 import { type EventReader, readEvents } from './sse'
 import { app, createTask, database, errorBody, logger, signedInUser, testConfig, type User, validationError } from './support'
@@ -107,6 +110,14 @@ describe('GET /api/events', () => {
     const user = await signedInUser()
     const anonymous = await events(undefined)
     expect(anonymous.status).toBe(401)
+    // Whatever the parameters: the token comes first; unknown ones (a cache buster) are ignored, as on the other reads.
+    for (const query of ['?_=1', `?access_token=${user.token}`, '?cursor=nonsense&x=1']) {
+      const reply = await events(undefined, `/api/events${query}`)
+      const { code } = (await reply.json()) as { code: string }
+      expect({ query, status: reply.status, code }).toEqual({ query, status: 401, code: 'token_missing' })
+    }
+    const busted = await stream(user, '/api/events?_=1700000000')
+    await busted.close()
     const badId = await events(user, '/api/events', { 'last-event-id': 'nonsense' })
     expect([badId.status, await badId.json()]).toEqual([422, validationError('Last-Event-ID')])
     const badCursor = await events(user, '/api/events?cursor=nonsense')
@@ -123,6 +134,72 @@ describe('GET /api/events', () => {
     await stream(await signedInUser())
     await readers[0]!.close()
     await stream(user)
+  })
+
+  test('requests refused by the limit while the last place was taken leave no stream running unseen', async () => {
+    const user = await signedInUser()
+    const liveStreams = () => {
+      Bun.gc(true)
+      return heapStats().objectTypeCounts.ReadableStream ?? 0
+    }
+    // Opens every stream the user may have, with ten requests at once for the last place; closes
+    // them all and lets every answer go (not kept in `open`); returns how many were refused.
+    async function race() {
+      const opened = await Promise.all(Array.from({ length: MAX_STREAMS_PER_USER - 1 }, async () => readEvents(await events(user))))
+      // Each of the ten passes the count, then all but one find the place taken.
+      const replies = await Promise.all(Array.from({ length: 10 }, () => events(user)))
+      for (const reply of replies) if (reply.status === 200) opened.push(readEvents(reply))
+      const refused = replies.filter((reply) => reply.status === 429)
+      await Promise.all([...opened.map((reader) => reader.close()), ...refused.map((reply) => reply.text())])
+      return refused.length
+    }
+    const before = liveStreams()
+    const refused = await race()
+    expect(refused).toBe(9)
+    // A refused stream would still run its heartbeat, holding what it read of the feed, for ever.
+    // The others are let go within a few turns (bounded: 50 looks, 10 ms apart).
+    let left = Number.POSITIVE_INFINITY
+    for (let look = 0; look < 50 && left >= refused; look++) {
+      await Bun.sleep(10)
+      left = liveStreams() - before
+    }
+    expect(left).toBeLessThan(refused)
+  })
+
+  test('a client that stops reading holds its stream back: the feed is read no further until it reads again, then all arrives', async () => {
+    const live = localLive()
+    const watched = await createApp({ database, config: testConfig(), logger, live })
+    const user = await signedInUser()
+    const { cursor } = (await user.call('GET', '/api/sync')).body
+    const start = await feedPosition(database.db, user.id)
+    const created: { id: number }[] = []
+    // About 290 KB of changes to catch up on, several times what a stream may hold: a control
+    // character is six bytes in JSON, so each change is over 12 KB.
+    for (let batch = 0; batch < 2; batch++)
+      created.push(...(await Promise.all(Array.from({ length: 12 }, () => createTask(user, { description: '\u0001'.repeat(2000) })))))
+    const top = await feedPosition(database.db, user.id)
+    const response = await events(user, `/api/events?cursor=${encodeURIComponent(cursor)}`, {}, watched)
+    // Unread, the stream stops short of the end (bounded: 50 looks, 20 ms apart, until its position holds still).
+    let position = -1
+    for (let look = 0, still = 0; look < 50 && still < 5; look++) {
+      await Bun.sleep(20)
+      const now = live.hub.positions().get(user.id)!
+      still = now === position ? still + 1 : 0
+      position = now
+    }
+    // It holds about 64 KiB, not a whole page of the feed (up to 200 changes) nor the whole catch-up.
+    expect((position - start) * 12_000).toBeLessThan(2 * 64 * 1024)
+    expect(position).toBeLessThan(top)
+    const reader = readEvents(response)
+    open.push(reader)
+    // Each task once (in feed order, which concurrent creates need not give in id order).
+    const tasks: number[] = []
+    while (tasks.length < created.length) {
+      const [next] = await reader.changes(1)
+      if (next!.change.type === 'task') tasks.push(next!.change.id)
+    }
+    const byId = (a: number, b: number) => a - b
+    expect(tasks.sort(byId)).toEqual(created.map((task) => task.id).sort(byId))
   })
 
   test("a deleted account's streams get the deletions, then end", async () => {
@@ -145,6 +222,18 @@ describe('GET /api/events', () => {
     expect(await catchUp(database.db, live.hub)).toBe(1)
     await untilTask(reader, task.id)
     expect(await catchUp(database.db, live.hub)).toBe(0)
+  })
+
+  test('the catch-up sweep works for an instance holding streams of more users than a statement has parameters', async () => {
+    const live = localLive()
+    const watched = await createApp({ database, config: testConfig(), logger, live })
+    const user = await signedInUser()
+    const reader = await stream(user, '/api/events', {}, watched)
+    // 70,000 other users' streams, as the hub holds them (real ones would need as many connections); their feeds never moved.
+    for (let i = 0; i < 70_000; i++) live.hub.add({ userId: `idle-${i}`, wake: () => {}, position: () => 0, end: () => {} })
+    const task = await createTask(user, { title: 'unannounced' })
+    expect(await catchUp(database.db, live.hub)).toBe(1)
+    await untilTask(reader, task.id)
   })
 
   test('a comment line keeps a quiet stream open', async () => {
@@ -188,5 +277,32 @@ describe('POST /api/events/ticket', () => {
     const misuse = await app.handle(new Request('http://localhost/api/tasks', { headers: { authorization: `Bearer ${fresh}` } }))
     expect(misuse.status).toBe(401)
     expect((await user.call('POST', '/api/events/ticket')).status).toBe(200)
+    // A ticket outlives no account: deleting it spends the tickets issued for it.
+    const { ticket: before } = (await user.call('POST', '/api/events/ticket')).body
+    expect((await user.call('DELETE', '/api/auth/me')).status).toBe(204)
+    expect((await events(undefined, `/api/events?ticket=${encodeURIComponent(before)}`)).status).toBe(401)
+  })
+
+  test('a body is read as every write reads one: 413 past 64 KiB, 400, 415, 422 for one nested too deep; never a 500', async () => {
+    const user = await signedInUser()
+    const json = { 'content-type': 'application/json' }
+    const cases: [string, string, Record<string, string>, number][] = [
+      ['100 KB', JSON.stringify({ x: 'a'.repeat(100_000) }), json, 413],
+      ['nested 60,000 deep', `${'['.repeat(60_000)}${']'.repeat(60_000)}`, json, 413],
+      ['nested 30,000 deep', `${'['.repeat(30_000)}${']'.repeat(30_000)}`, json, 422],
+      ['malformed', '{bad', json, 400],
+      ['not JSON', 'hello', { 'content-type': 'text/plain' }, 415],
+    ]
+    for (const [name, raw, headers, status] of cases) {
+      // With a key too: its fingerprint is made from the body.
+      const reply = await user.call('POST', '/api/events/ticket', { raw, headers: { ...headers, 'idempotency-key': crypto.randomUUID() } })
+      expect({ name, status: reply.status }).toEqual({ name, status })
+      expect(reply.body).toEqual({
+        detail: expect.any(String),
+        code: expect.any(String),
+        ...(status === 422 ? { errors: expect.any(Array) } : {}),
+      })
+    }
+    expect((await user.call('POST', '/api/events/ticket', { raw: '{}', headers: json })).status).toBe(200)
   })
 })

@@ -251,4 +251,79 @@ describe.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)('database faults (Pos
     expect((await timed('DELETE', '/api/auth/me', { token })).status).toBe(204)
     expect((await timed('GET', '/api/tasks', { token })).body).toEqual([])
   })
+
+  describe('Idempotency-Key when the database fails around the write', () => {
+    // Holds rows from outside the service: the user's (a create waits on it) and the key's.
+    let admin: postgres.Sql
+    beforeAll(() => {
+      admin = postgres(url.toString(), { max: 3, onnotice: () => {} })
+    })
+    afterAll(async () => {
+      await admin?.end({ timeout: 1 })
+    })
+
+    /** Runs `hold` in a transaction of its own, kept open until the returned release is called. */
+    async function holding(hold: (tx: postgres.TransactionSql) => Promise<unknown>) {
+      const held = Promise.withResolvers<void>()
+      const release = Promise.withResolvers<void>()
+      const done = admin.begin(async (tx) => {
+        await hold(tx)
+        held.resolve()
+        await release.promise
+      })
+      done.catch(held.reject)
+      await held.promise
+      return async () => {
+        release.resolve()
+        await done
+      }
+    }
+
+    /**
+     * A user's second create, sent with an Idempotency-Key: it has claimed the key and waits on
+     * the user's row until releaseWrite; the key's row is locked until releaseKey, so the key can
+     * be neither kept nor freed meanwhile.
+     */
+    async function heldWrite() {
+      const sub = userId('fault-key')
+      const token = await tokenFor(sub)
+      const key = `key-${crypto.randomUUID()}`
+      expect((await timed('POST', '/api/tasks', { token, body: { title: 'first' } })).status).toBe(201)
+      const releaseWrite = await holding((tx) => tx`select * from task_quotas where user_id = ${sub} for update`)
+      const writing = timed('POST', '/api/tasks', { token, body: { title: 'second' }, headers: { 'idempotency-key': key } })
+      // Until the claim is in (bounded: 200 looks, 5 ms apart).
+      let claimed = false
+      for (let attempt = 0; attempt < 200 && !claimed; attempt++) {
+        claimed = (await admin`select 1 from idempotency_keys where user_id = ${sub} and key = ${key}`).length > 0
+        if (!claimed) await Bun.sleep(5)
+      }
+      expect(claimed).toBe(true)
+      const releaseKey = await holding((tx) => tx`select * from idempotency_keys where user_id = ${sub} and key = ${key} for update`)
+      return { token, writing, releaseWrite, releaseKey }
+    }
+
+    const titles = async (token: string) =>
+      (await timed('GET', '/api/tasks', { token })).body.map((task: { title: string }) => task.title).sort()
+
+    test('a write that fails and whose key cannot be freed either: still a JSON 503, never a bare 500', async () => {
+      const { token, writing, releaseWrite, releaseKey } = await heldWrite()
+      // The create times out on the user's row; freeing the key would wait on the key's row.
+      const reply = await writing
+      await releaseKey()
+      await releaseWrite()
+      expect503(reply, ['database_timeout', 'database_busy'])
+      expect(reply.headers.get('content-type')).toContain('application/json')
+      expect(await titles(token)).toEqual(['first'])
+    })
+
+    test('a write that committed but whose answer cannot be kept: the client still gets that answer, not a 503 inviting a retry', async () => {
+      const { token, writing, releaseWrite, releaseKey } = await heldWrite()
+      // The create commits; keeping its answer waits on the key's row past the deadline.
+      await releaseWrite()
+      const reply = await writing
+      await releaseKey()
+      expect({ status: reply.status, title: reply.body.title }).toEqual({ status: 201, title: 'second' })
+      expect(await titles(token)).toEqual(['first', 'second'])
+    })
+  })
 })

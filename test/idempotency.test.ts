@@ -80,6 +80,22 @@ describe('Idempotency-Key', () => {
     expect(await taskTitles(user)).toEqual(['one'])
   })
 
+  test('the same body with its fields in another order is the same request: replayed, not refused', async () => {
+    const user = await signedInUser()
+    const headers = { 'idempotency-key': key(), 'content-type': 'application/json' }
+    const first = await user.call('POST', '/api/tasks', { raw: '{"title":"once","priority":"high","tags":["a","b"]}', headers })
+    expect(first.status).toBe(201)
+    const again = await user.call('POST', '/api/tasks', {
+      raw: '{ "tags": ["a", "b"], "priority": "high", "title": "once" }',
+      headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
+    })
+    expect([again.status, again.body, again.headers.get('idempotent-replayed')]).toEqual([201, first.body, 'true'])
+    // The order of a list is part of the request.
+    const reordered = await user.call('POST', '/api/tasks', { raw: '{"title":"once","priority":"high","tags":["b","a"]}', headers })
+    expect(reordered.body).toEqual(errorBody('idempotency_key_reused'))
+    expect(await taskTitles(user)).toEqual(['once'])
+  })
+
   test("keys are the caller's: another user with the same key runs their own request", async () => {
     const [alice, bob] = [await signedInUser(), await signedInUser()]
     const headers = { 'idempotency-key': key() }

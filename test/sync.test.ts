@@ -173,7 +173,8 @@ describe('GET /api/sync', () => {
     const user = await signedInUser()
     const other = await signedInUser()
     const { cursor } = await sync(other)
-    for (const bad of ['', 'x', 'abc.def', `${cursor}x`, cursor.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), `${cursor}.1`]) {
+    const huge = `${'A'.repeat(60_000)}.${cursor.split('.')[1]}`
+    for (const bad of ['', 'x', 'abc.def', `${cursor}x`, cursor.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), `${cursor}.1`, huge]) {
       const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(bad)}`)
       expect(reply.status).toBe(422)
       expect(reply.body).toEqual(validationError('cursor'))
@@ -190,6 +191,17 @@ describe('GET /api/sync', () => {
   test('without a token: 401', async () => {
     const { call } = await import('./support')
     expect((await call('GET', '/api/sync')).status).toBe(401)
+  })
+
+  test('an unknown parameter (a cache buster) is ignored, as on the other reads', async () => {
+    const user = await signedInUser()
+    const { cursor } = await sync(user)
+    const task = await createTask(user)
+    const reply = await user.call('GET', `/api/sync?cursor=${encodeURIComponent(cursor)}&_=1700000000`)
+    expect(reply.status).toBe(200)
+    expect(reply.body.changes.filter((change: Change) => change.type === 'task')).toEqual([
+      { type: 'task', op: 'upsert', id: task.id, data: task },
+    ])
   })
 
   // Last in this file: the sweep forgets every deletion in the database.

@@ -4,6 +4,7 @@ import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
 import { BODY_ERRORS, errorsFor, IDEMPOTENT_WRITE_ERRORS } from '../http/errors'
 import { parseJsonBody } from '../http/json-body'
+import type { Logger } from '../http/logger'
 import { WriteHeaders } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
 import { createAccount, deleteAccount, findAccountByEmail, getAccount } from './accounts'
@@ -57,13 +58,14 @@ export interface AuthRoutesDeps {
   tokens: Tokens
   auth: ReturnType<typeof authPlugin>
   limits: AuthLimits
+  logger: Logger
   /** Proxies whose X-Forwarded-For entries name the client (0: the socket's address). */
   trustProxy: number
   /** Told after an account is deleted: its live streams end. */
   onAccountDeleted?: (userId: string) => void
 }
 
-export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDeleted }: AuthRoutesDeps) {
+export function authRoutes({ db, tokens, auth, limits, logger, trustProxy, onAccountDeleted }: AuthRoutesDeps) {
   const limitSignup = createRateLimiter(db, 'signup', limits.signup, limits.now)
   const limitSignin = createRateLimiter(db, 'signin', limits.signin, limits.now)
   prepareDummyHash()
@@ -128,7 +130,7 @@ export function authRoutes({ db, tokens, auth, limits, trustProxy, onAccountDele
       )
       // The routes below need a token: checked first, then any body is read.
       .guard({ auth: true })
-      .use(idempotency(db))
+      .use(idempotency(db, logger))
       .onParse(parseJsonBody)
       .get(
         '/me',

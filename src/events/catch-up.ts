@@ -9,6 +9,10 @@ import type { Logger } from '../http/logger'
 import type { Hub } from './hub'
 import { HEARTBEAT_MS } from './stream'
 
+// A statement takes at most 65,535 parameters: an instance holding streams of
+// more users than that reads their positions a part at a time.
+const USERS_PER_READ = 10_000
+
 /**
  * One sweep: wakes the users whose feed moved past what their streams sent.
  * Across users, by the ids of this instance's streams (the one statement on
@@ -16,17 +20,19 @@ import { HEARTBEAT_MS } from './stream'
  */
 export async function catchUp(db: Database, hub: Hub): Promise<number> {
   const sent = hub.positions()
-  if (sent.size === 0) return 0
-  const found = await db
-    .select({ userId: taskQuotas.userId, position: taskQuotas.changePosition })
-    .from(taskQuotas)
-    .where(inArray(taskQuotas.userId, [...sent.keys()]))
+  const users = [...sent.keys()]
   let woken = 0
-  for (const { userId, position } of found)
-    if (position > (sent.get(userId) ?? position)) {
-      hub.wake(userId)
-      woken++
-    }
+  for (let from = 0; from < users.length; from += USERS_PER_READ) {
+    const found = await db
+      .select({ userId: taskQuotas.userId, position: taskQuotas.changePosition })
+      .from(taskQuotas)
+      .where(inArray(taskQuotas.userId, users.slice(from, from + USERS_PER_READ)))
+    for (const { userId, position } of found)
+      if (position > (sent.get(userId) ?? position)) {
+        hub.wake(userId)
+        woken++
+      }
+  }
   return woken
 }
 

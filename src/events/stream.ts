@@ -13,6 +13,10 @@ import type { Hub, LiveStream } from './hub'
 export const HEARTBEAT_MS = 15_000
 // Changes read per query while catching up.
 const PAGE = 200
+// What a stream holds for a client that does not read (its socket full):
+// past this it reads no more of the feed until the client takes some, so a
+// client that stops reading costs this much memory, not its whole feed.
+const QUEUED_BYTES = 64 * 1024
 
 const encoder = new TextEncoder()
 
@@ -39,11 +43,30 @@ export function liveStream(
   let reading: Promise<void> | undefined
   let again = false
   let ended = false
+  // Ending with what is left (account deleted): a client that does not read is not waited for.
+  let ending = false
   let heartbeat: Timer | undefined
   let controller!: ReadableStreamDefaultController<Uint8Array>
+  let roomMade: (() => void) | undefined
 
   const send = (text: string) => {
     if (!ended) controller.enqueue(encoder.encode(text))
+  }
+  const full = () => (controller.desiredSize ?? 0) <= 0
+
+  // Whether to read on: waits while the client has not taken what the stream holds.
+  async function room(): Promise<boolean> {
+    while (!ended && full()) {
+      if (ending) return false
+      await new Promise<void>((resolve) => {
+        roomMade = resolve
+      })
+    }
+    return !ended
+  }
+  const makeRoom = () => {
+    roomMade?.()
+    roomMade = undefined
   }
 
   // Resolves when the stream has sent everything up to the feed's position,
@@ -64,6 +87,7 @@ export function liveStream(
       do {
         again = false
         for (;;) {
+          if (!(await room())) return
           let page: Awaited<ReturnType<typeof readFeed>>
           try {
             page = await readFeed(db, userId, cursor, PAGE)
@@ -74,10 +98,16 @@ export function liveStream(
             send('event: reset\ndata: {}\n\n')
             continue
           }
-          for (const [i, change] of page.changes.entries()) {
+          let sent = 0
+          // A page can be large: past the mark, the rest of it is read again once the client has taken some.
+          for (; sent < page.changes.length && (sent === 0 || ending || !full()); sent++) {
             // Resuming from here needs no deletion at or before this change.
-            const at = { ...page.at[i]!, floor: page.at[i]!.position }
-            send(`event: change\nid: ${cursors.encode(userId, at)}\ndata: ${JSON.stringify(change)}\n\n`)
+            const at = { ...page.at[sent]!, floor: page.at[sent]!.position }
+            send(`event: change\nid: ${cursors.encode(userId, at)}\ndata: ${JSON.stringify(page.changes[sent])}\n\n`)
+          }
+          if (sent < page.changes.length) {
+            cursor = page.at[sent - 1]!
+            continue
           }
           cursor = page.cursor
           if (!page.hasMore) break
@@ -95,10 +125,11 @@ export function liveStream(
     ended = true
     clearInterval(heartbeat)
     hub.remove(stream)
+    makeRoom()
     try {
       controller.close()
     } catch {
-      // Already closed by the client going away.
+      // Already cancelled by the client going away.
     }
   }
 
@@ -107,24 +138,30 @@ export function liveStream(
     wake: () => void read(),
     position: () => cursor.position,
     end: (flush = false) => {
-      if (flush) void read().finally(end)
-      else end()
+      if (!flush) return end()
+      ending = true
+      makeRoom()
+      void read().finally(end)
     },
   }
-  const body = new ReadableStream<Uint8Array>({
-    start(streamController) {
-      controller = streamController
-      // The retry hint, and a first byte so that proxies and clients see the stream open.
-      send(`retry: 1000\n${reset ? 'event: reset\ndata: {}\n' : ': open\n'}\n`)
-      heartbeat = setInterval(() => send(': keep-alive\n\n'), heartbeatMs)
-      void read()
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(streamController) {
+        controller = streamController
+        // The retry hint, and a first byte so that proxies and clients see the stream open.
+        send(`retry: 1000\n${reset ? 'event: reset\ndata: {}\n' : ': open\n'}\n`)
+        // A client that reads nothing needs no keep-alive either.
+        heartbeat = setInterval(() => {
+          if (!full()) send(': keep-alive\n\n')
+        }, heartbeatMs)
+        void read()
+      },
+      pull: makeRoom,
+      // The client went away.
+      cancel: () => end(),
     },
-    cancel() {
-      ended = true
-      clearInterval(heartbeat)
-      hub.remove(stream)
-    },
-  })
+    new ByteLengthQueuingStrategy({ highWaterMark: QUEUED_BYTES }),
+  )
   return { body, stream }
 }
 

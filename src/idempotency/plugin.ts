@@ -6,6 +6,8 @@ import { Elysia } from 'elysia'
 import type { Database } from '../db/client'
 import { ValidationFailed } from '../errors'
 import { type Answer, answered, keepAnswer } from '../http/answers'
+import type { Logger } from '../http/logger'
+import { requestIdOf } from '../http/request-log'
 import { IdempotencyKeyInFlight, IdempotencyKeyReused } from './errors'
 import { claimKey, readKey, releaseKey, keepAnswer as storeAnswer } from './store'
 
@@ -14,10 +16,23 @@ const KEY = /^[\x20-\x7e]{1,255}$/
 // Headers that belong to one delivery of an answer, not to the answer.
 const NOT_KEPT = /^(?:x-request-id|vary|access-control-.*)$/
 
+// The body as parsed, its fields in one order: a client that builds the body
+// again for a retry may list them differently. A list's order counts.
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value === null || typeof value !== 'object') return value
+  const fields = value as Record<string, unknown>
+  return Object.fromEntries(
+    Object.keys(fields)
+      .sort()
+      .map((field) => [field, canonical(fields[field])]),
+  )
+}
+
 function fingerprintOf(request: Request, body: unknown): string {
   const url = new URL(request.url)
   return new Bun.CryptoHasher('sha256')
-    .update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(body ?? null)}`)
+    .update(`${request.method} ${url.pathname}${url.search}\n${JSON.stringify(canonical(body ?? null))}`)
     .digest('hex')
 }
 
@@ -28,7 +43,7 @@ function keptHeaders(headers: Record<string, unknown>): Record<string, string> {
   >
 }
 
-export function idempotency(db: Database) {
+export function idempotency(db: Database, logger: Logger) {
   return new Elysia()
     .onBeforeHandle({ as: 'scoped' }, async (context) => {
       const { request, set, body } = context
@@ -39,19 +54,20 @@ export function idempotency(db: Database) {
       const { userId } = context as unknown as { userId: string }
       const fingerprint = fingerprintOf(request, body)
       if (await claimKey(db, userId, key, fingerprint)) {
-        keepAnswer(request, (answer: Answer) =>
-          // A 5xx is not kept: a retry runs again.
-          answer.status >= 500
-            ? releaseKey(db, userId, key)
-            : storeAnswer(
-                db,
-                userId,
-                key,
-                answer.status,
-                keptHeaders(answer.headers),
-                answer.body === undefined ? '' : JSON.stringify(answer.body),
-              ),
-        )
+        // The answer goes out even when what it means for the key cannot be recorded: a 503 in its
+        // place would invite a retry of a write that is done. The claim then stays without an
+        // answer, and a retry is 409 until the claim counts as abandoned.
+        const unrecorded = (error: unknown) =>
+          logger.warn('what an answer means for its Idempotency-Key could not be recorded', {
+            request_id: requestIdOf(request),
+            cause: String(error),
+          })
+        keepAnswer(request, async (answer: Answer) => {
+          // A 5xx is not kept: a retry runs again. It is not held back either, having waited out the database once.
+          if (answer.status >= 500) return void releaseKey(db, userId, key).catch(unrecorded)
+          const body = answer.body === undefined ? '' : JSON.stringify(answer.body)
+          await storeAnswer(db, userId, key, answer.status, keptHeaders(answer.headers), body).catch(unrecorded)
+        })
         return
       }
       const kept = await readKey(db, userId, key)

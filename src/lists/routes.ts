@@ -5,6 +5,7 @@ import type { Database } from '../db/client'
 import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
 import { OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
+import type { Logger } from '../http/logger'
 import {
   answeredNotModified,
   collectionTag,
@@ -37,6 +38,7 @@ function answerList(row: ListRow, set: { headers: Record<string, unknown> }) {
 export interface ListRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
+  logger: Logger
 }
 
 /**
@@ -52,6 +54,7 @@ export function listRoutes(deps: ListRoutesDeps) {
 function listRoutesAt<const Prefix extends string>({
   db,
   auth,
+  logger,
   prefix,
   params: paramsSchema,
   collectionParams,
@@ -80,7 +83,7 @@ function listRoutesAt<const Prefix extends string>({
       .use(auth)
       .guard({ auth: true, detail: { tags: [tag] } })
       // After the guard: a key is the caller's, so the token comes first.
-      .use(idempotency(db))
+      .use(idempotency(db, logger))
       // After the guard, so the token is checked before the body is read.
       .onParse(parseJsonBody)
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.

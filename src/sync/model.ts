@@ -18,12 +18,16 @@ const change = t.Union(
 )
 
 export const SyncModel = {
-  query: t.Object({
-    cursor: t.Optional(
-      t.String({ description: 'From an earlier answer; without it, a full snapshot', error: 'is not a cursor this service gave you' }),
-    ),
-    limit: t.Optional(decimal({ minimum: 1, maximum: 1000, default: DEFAULT_SYNC_LIMIT, error: 'must be an integer from 1 to 1000' })),
-  }),
+  // Unknown parameters (a cache buster) are ignored, as on the other reads.
+  query: t.Object(
+    {
+      cursor: t.Optional(
+        t.String({ description: 'From an earlier answer; without it, a full snapshot', error: 'is not a cursor this service gave you' }),
+      ),
+      limit: t.Optional(decimal({ minimum: 1, maximum: 1000, default: DEFAULT_SYNC_LIMIT, error: 'must be an integer from 1 to 1000' })),
+    },
+    { additionalProperties: true },
+  ),
   answer: t.Object(
     {
       changes: t.Array(change),

@@ -7,6 +7,7 @@ import { readDecimal } from '../http/decimal'
 import { BODY_ERRORS, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
 import { IdParams, OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
 import { parseJsonBody } from '../http/json-body'
+import type { Logger } from '../http/logger'
 import { PageHeaders, pageOf, readPaging, setPageHeaders } from '../http/paging'
 import {
   answeredNotModified,
@@ -65,6 +66,7 @@ function readIdFilters(query: unknown): void {
 export interface TaskRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
+  logger: Logger
 }
 
 /**
@@ -80,6 +82,7 @@ export function taskRoutes(deps: TaskRoutesDeps) {
 function taskRoutesAt<const Prefix extends string>({
   db,
   auth,
+  logger,
   prefix,
   params: paramsSchema,
   collectionParams,
@@ -109,7 +112,7 @@ function taskRoutesAt<const Prefix extends string>({
       .use(auth)
       .guard({ auth: true, detail: { tags: [tag] } })
       // After the guard: a key is the caller's, so the token comes first.
-      .use(idempotency(db))
+      .use(idempotency(db, logger))
       // After the guard, so the token is checked before the body is read.
       .onParse(parseJsonBody)
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
