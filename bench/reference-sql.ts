@@ -18,7 +18,10 @@ export const COLUMNS = `id, list_id, parent_id, position, title, description, co
 // The total as the service computes it: null when the first page holds every
 // task (the first subquery stops at limit + 1 rows), else a separate count.
 // $1 user, $2 limit, $3 offset, $4 list (list_id=).
-const listSql = (filter: string, order: string) => `select ${COLUMNS},
+// The user's feed position, read in the same statement as the rows, for the collection's ETag.
+const FEED_POSITION = '(select feed.change_position from task_quotas as feed where feed.user_id = $1)'
+export const FEED_POSITION_SQL = 'select change_position from task_quotas where user_id = $1'
+const listSql = (filter: string, order: string) => `select ${COLUMNS}, ${FEED_POSITION} as feed_position,
   case when $3 = 0 and (select count(*) from (select 1 from tasks where ${filter} limit $2 + 1) as first_page) <= $2 then null
   else (select count(*) from tasks where ${filter})::int end as total
   from tasks where ${filter} order by ${order} limit $2 offset $3`
@@ -37,7 +40,8 @@ export const LIST_IS_MINE_SQL = 'select id from lists where user_id = $1 and id 
 // The lists in the user's order, each with its open tasks counted, as the service does.
 export const LISTS_SQL = `select id, name, color, is_default, position, (select count(*)::int from tasks as counted
   where counted.user_id = lists.user_id and counted.list_id = lists.id and not counted.completed) as open_count,
-  ${iso('created_at')}, ${iso('updated_at')} from lists where user_id = $1 order by lists.position asc, lists.id asc`
+  ${iso('created_at')}, ${iso('updated_at')}, ${FEED_POSITION} as feed_position
+  from lists where user_id = $1 order by lists.position asc, lists.id asc`
 export const GET_SQL = `select ${COLUMNS}, version from tasks where user_id = $1 and id = $2`
 // Where a new task goes, as the service finds it: the default list (made on
 // first need) and the position of its last top-level task.
@@ -53,27 +57,41 @@ export const ENSURE_DEFAULT_SQL = `with made as (
 // read, then one statement that takes a slot in the user's quota row and
 // inserts the task after it; no slot left: version is NULL and 23502 means
 // 409; a lost race for the place (23505) looks again with a random fraction.
+// The change feed as the service keeps it: the slot advances the user's
+// position, the task and its list (whose open_count moves) are stamped with it.
 export const CREATE_SQL = `with slot as (
-  insert into task_quotas (user_id, task_count) values ($1, 1)
-  on conflict (user_id) do update set task_count = task_quotas.task_count + 1 where task_quotas.task_count < ${MAX_TASKS_PER_USER}
-  returning user_id
-) insert into tasks (user_id, version, title, list_id, position) values ($1, (select 1 from slot), $2, $3, $4) returning ${COLUMNS}, version`
+  insert into task_quotas (user_id, task_count, change_position) values ($1, 1, 1)
+  on conflict (user_id) do update set task_count = task_quotas.task_count + 1, change_position = task_quotas.change_position + 1
+  where task_quotas.task_count < ${MAX_TASKS_PER_USER}
+  returning change_position
+), list_stamped as (
+  update lists set change_position = (select change_position from slot)
+  where (select change_position from slot) is not null and user_id = $1 and id = $3 returning id
+) insert into tasks (user_id, version, change_position, title, list_id, position)
+  values ($1, (select 1 from slot), (select change_position from slot), $2, $3, $4) returning ${COLUMNS}, version`
 // version and updated_at move only when the value really changes, as in the service.
-export const UPDATE_TITLE_SQL = `update tasks set title = $3,
+// The feed advanced in the same statement, the user's row locked first.
+const ADVANCED = `with advanced as (
+  insert into task_quotas (user_id, change_position) values ($1, 1)
+  on conflict (user_id) do update set change_position = task_quotas.change_position + 1 returning change_position)`
+export const UPDATE_TITLE_SQL = `${ADVANCED} update tasks set title = $3,
   version = case when title is distinct from $3 then version + 1 else version end,
-  updated_at = case when title is distinct from $3 then now() else updated_at end
-  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
+  updated_at = case when title is distinct from $3 then now() else updated_at end,
+  change_position = case when title is distinct from $3 then (select change_position from advanced) else change_position end
+  where (select change_position from advanced) is not null and user_id = $1 and id = $2 returning ${COLUMNS}, version`
 export const SET_COMPLETED_SQL = `update tasks set completed = $3,
   version = case when completed is distinct from $3 then version + 1 else version end,
   updated_at = case when completed is distinct from $3 then now() else updated_at end
   where user_id = $1 and id = $2 returning ${COLUMNS}, version`
 export const OWNER_SQL = 'select user_id = $1 as mine from tasks where id = $2 limit 1'
 
-// A toggle, as the service runs it: one transaction that takes the user's
-// lock (an upsert of its quota row), reads the task locked with its place in
-// the tree (ancestors and height), flips it, completes its open subtasks
-// when it became completed, and reads it back (GET_SQL).
-export const LOCK_USER_SQL = 'insert into task_quotas (user_id) values ($1) on conflict (user_id) do update set user_id = excluded.user_id'
+// A toggle, as the service runs it: one transaction that advances the user's
+// feed (locking their row), locks the task, flips it, completes its open
+// subtasks when it became completed, and stamps its list (open_count moved).
+export const LOCK_USER_SQL =
+  'insert into task_quotas (user_id, change_position) values ($1, 1) on conflict (user_id) do update set change_position = task_quotas.change_position + 1'
+const STAMP = '(select feed.change_position from task_quotas as feed where feed.user_id = $1)'
+export const STAMP_LIST_SQL = `update lists set change_position = ${STAMP} where user_id = $1 and id = any($2::bigint[])`
 function levelsBelow(alias: string, listId: string, top: string): string[] {
   const levels: string[] = []
   let level = `select ${top}`
@@ -84,17 +102,10 @@ function levelsBelow(alias: string, listId: string, top: string): string[] {
   }
   return levels
 }
-const HEIGHT = levelsBelow('height', 'tasks.list_id', 'tasks.id')
-  .map((level) => `(case when exists (${level}) then 1 else 0 end)`)
-  .join(' + ')
-export const READ_NODE_SQL = `select tasks.id, tasks.list_id, tasks.parent_id, tasks.position, tasks.version,
-  up1.parent_id as up1, up2.parent_id as up2, (${HEIGHT})::int as height
-  from tasks left join tasks as up1 on up1.user_id = tasks.user_id and up1.id = tasks.parent_id
-  left join tasks as up2 on up2.user_id = up1.user_id and up2.id = up1.parent_id
-  where tasks.user_id = $1 and tasks.id = $2 for update of tasks`
-export const FLIP_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now()
-  where user_id = $1 and id = $2 returning completed`
+export const LOCK_TASK_SQL = 'select version, list_id from tasks where user_id = $1 and id = $2 for update'
+export const FLIP_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now(), change_position = ${STAMP}
+  where user_id = $1 and id = $2 returning ${COLUMNS}, version`
 // The parents in the subtree of $3: itself and the two levels below it that can still have children.
 const SUBTREE_PARENTS = ['select $3::bigint', ...levelsBelow('level', '$2', '$3::bigint').slice(0, MAX_ANCESTORS - 1)].join(' union all ')
-export const COMPLETE_DESCENDANTS_SQL = `update tasks set completed = true, version = version + 1, updated_at = now()
+export const COMPLETE_DESCENDANTS_SQL = `update tasks set completed = true, version = version + 1, updated_at = now(), change_position = ${STAMP}
   where user_id = $1 and list_id = $2 and coalesce(parent_id, 0) in (${SUBTREE_PARENTS}) and completed = false`

@@ -31,17 +31,19 @@ import {
   COUNT_SQL,
   CREATE_SQL,
   ENSURE_DEFAULT_SQL,
+  FEED_POSITION_SQL,
   FLIP_SQL,
   GET_SQL,
   LIST_IS_MINE_SQL,
   LIST_SQL,
   LISTS_SQL,
+  LOCK_TASK_SQL,
   LOCK_USER_SQL,
   MAX_TASKS_PER_USER,
   OWNER_SQL,
   PLACEMENT_SQL,
-  READ_NODE_SQL,
   SET_COMPLETED_SQL,
+  STAMP_LIST_SQL,
   UPDATE_TITLE_SQL,
 } from './reference-sql'
 import { tokenVerifier } from './reference-token'
@@ -141,6 +143,12 @@ function task(row: Row) {
     created_at: row.created_at,
     updated_at: row.updated_at,
   }
+}
+
+/** A collection's ETag, as the service makes it: the user's feed position and the request. */
+function collectionTag(position: number, userId: string, url: string): string {
+  const query = url.slice(url.indexOf('/', url.indexOf('//') + 2))
+  return `"${position}-${Bun.hash(`${userId} ${query}`).toString(36)}"`
 }
 
 function taskResponse(row: Row, status = 200, extra?: Record<string, string>): Response {
@@ -274,7 +282,14 @@ async function list(request: Request, userId: string): Promise<Response> {
     return problem(400, 'bad_request', 'The reference sorts only by created_at or position, in their default order')
   const filter = listId === undefined ? 'all' : 'list'
   const values = listId === undefined ? [userId, limit, offset] : [userId, limit, offset, listId]
-  const rows = await query<(Row & { total: number | null })[]>(LIST_SQL[sort][filter], values)
+  let rows = await query<(Row & { total: number | null; feed_position: number | null })[]>(LIST_SQL[sort][filter], values)
+  let position = rows[0]?.feed_position ?? 0
+  if (rows.length === 0) {
+    // As the service: the position first, then the rows again, so the tag never runs ahead of the answer.
+    const [feed] = await query<{ change_position: number }[]>(FEED_POSITION_SQL, [userId])
+    rows = await query(LIST_SQL[sort][filter], values)
+    position = rows[0]?.feed_position ?? feed?.change_position ?? 0
+  }
   let total = rows[0]?.total ?? rows.length
   if (rows.length === 0 && offset > 0) {
     const [counted] = await query<{ total: number }[]>(COUNT_SQL[filter], listId === undefined ? [userId] : [userId, listId])
@@ -285,7 +300,7 @@ async function list(request: Request, userId: string): Promise<Response> {
     const [mine] = await query(LIST_IS_MINE_SQL, [userId, listId])
     if (!mine) return invalid('list_id', 'is not one of your lists')
   }
-  const headers: Record<string, string> = { ...JSON_HEADERS, 'x-total-count': String(total) }
+  const headers: Record<string, string> = { ...JSON_HEADERS, 'x-total-count': String(total), etag: collectionTag(position, userId, url) }
   const links: string[] = []
   const link = (at: number, rel: string) => {
     const target = new URLSearchParams(params)
@@ -300,13 +315,18 @@ async function list(request: Request, userId: string): Promise<Response> {
 }
 
 /** Every list of the user, in order; the first call makes the default list, as the service does. */
-async function lists(userId: string): Promise<Response> {
-  let rows = await query<object[]>(LISTS_SQL, [userId])
+async function lists(request: Request, userId: string): Promise<Response> {
+  let rows = await query<{ feed_position: number | null }[]>(LISTS_SQL, [userId])
   if (rows.length === 0) {
     await ensureDefaultList(userId)
-    rows = await query<object[]>(LISTS_SQL, [userId])
+    rows = await query(LISTS_SQL, [userId])
   }
-  return json(rows)
+  const position = rows[0]?.feed_position ?? 0
+  return json(
+    rows.map(({ feed_position: _, ...list }) => list),
+    200,
+    { etag: collectionTag(position, userId, request.url) },
+  )
 }
 
 async function create(request: Request, userId: string): Promise<Response> {
@@ -358,11 +378,12 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   if (body === undefined)
     rows = await transaction(async (tx) => {
       await tx.unsafe(LOCK_USER_SQL, [userId], PREPARED)
-      const [node] = await tx.unsafe<{ list_id: number }[]>(READ_NODE_SQL, [userId, id], PREPARED)
+      const [node] = await tx.unsafe<{ list_id: number }[]>(LOCK_TASK_SQL, [userId, id], PREPARED)
       if (!node) return []
-      const [flipped] = await tx.unsafe<{ completed: boolean }[]>(FLIP_SQL, [userId, id], PREPARED)
+      const [flipped] = await tx.unsafe<Row[]>(FLIP_SQL, [userId, id], PREPARED)
       if (flipped!.completed) await tx.unsafe(COMPLETE_DESCENDANTS_SQL, [userId, node.list_id, id], PREPARED)
-      return tx.unsafe<Row[]>(GET_SQL, [userId, id], PREPARED)
+      await tx.unsafe(STAMP_LIST_SQL, [userId, [node.list_id]], PREPARED)
+      return [flipped!]
     })
   else {
     for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')
@@ -424,7 +445,7 @@ const server = Bun.serve({
       PATCH: route(complete, true),
     },
     '/api/lists': {
-      GET: route((_, userId) => lists(userId), false),
+      GET: route((request, userId) => lists(request, userId), false),
     },
   },
   fetch(request) {

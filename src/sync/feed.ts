@@ -23,8 +23,10 @@ export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0]
 export async function advance(tx: Tx, userId: string): Promise<void> {
   await tx
     .insert(taskQuotas)
-    .values({ userId, changePosition: 1 })
+    .values({ userId: sql.placeholder('userId') as unknown as string, changePosition: 1 })
     .onConflictDoUpdate({ target: taskQuotas.userId, set: { changePosition: sql`${taskQuotas.changePosition} + 1` } })
+    .prepare('feed_advance')
+    .execute({ userId })
 }
 
 /**

@@ -222,21 +222,39 @@ export async function updateTask(
 }
 
 /** Completed becomes not completed and back; completing completes the open subtasks too. */
-export function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
-  return withLockedTask(db, userId, id, precondition, async (tx, node) => {
-    const [row] = await tx
+// The toggle needs neither the task's ancestors nor its height (as a move
+// does): the locked row's version and list are enough.
+export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
+  const row = await transaction(db, async (tx) => {
+    await advance(tx, userId)
+    const [locked] = await tx
+      .select({ version: tasks.version, listId: tasks.listId })
+      .from(tasks)
+      .where(owned(tasks))
+      .for('update')
+      .prepare('tasks_toggle_lock')
+      .execute({ userId, id })
+    if (!locked) return undefined
+    checkPrecondition(locked, precondition)
+    const [flipped] = await tx
       .update(tasks)
       .set({
         completed: sql`not ${tasks.completed}`,
         version: sql`${tasks.version} + 1`,
         updatedAt: sql`now()`,
-        changePosition: stamp(userId),
+        changePosition: stamp(placeholder('userId')),
       })
-      .where(and(eq(tasks.userId, userId), eq(tasks.id, id)))
-      .returning({ completed: tasks.completed })
-    if (row?.completed) await completeDescendants(tx, userId, node.listId, id)
-    await stampLists(tx, userId, [node.listId])
+      .where(owned(tasks))
+      .returning(rowColumns)
+      .prepare('tasks_toggle_flip')
+      .execute({ userId, id })
+    // The subtasks change, not the task itself: the answer is the row as flipped.
+    if (flipped!.completed) await completeDescendants(tx, userId, locked.listId, id)
+    await stampLists(tx, userId, [locked.listId])
+    return flipped
   })
+  // Outside the transaction: PGlite runs one statement at a time.
+  return row ?? explainMissing(db, tasks, resource, userId, id)
 }
 
 /**

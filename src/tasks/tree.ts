@@ -3,12 +3,14 @@
 // (src/db/operations.ts) that first takes the user's row (advance, in
 // src/sync/feed.ts), so two moves of one user never decide on the same
 // picture of the tree. Every row they change is stamped in the feed.
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, type SQL, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, ne, or, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { lists, tasks } from '../db/schema'
 import { stamp } from '../sync/feed'
+
+const placeholder = (name: string) => sql.placeholder(name)
 
 export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
@@ -23,7 +25,7 @@ export const MAX_KEY_LENGTH = 32
  * in its list, so the sibling-position index serves each level. Depth is
  * bounded, so no recursion is needed.
  */
-function subtreeParents(userId: string, listId: SQL | number, id: SQL | number): SQL {
+function subtreeParents(userId: string | SQL | Placeholder, listId: SQL | Placeholder | number, id: SQL | Placeholder | number): SQL {
   let level = sql`select ${id}::bigint`
   const levels = [level]
   for (let depth = 1; depth < MAX_ANCESTORS; depth++) {
@@ -240,10 +242,20 @@ export async function relocate(tx: Transaction, userId: string, node: TaskNode, 
 
 /** Completes the open subtasks (all levels) of task `id`; reopening a task leaves them as they are. */
 export async function completeDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
+  // Prepared (as every toggle to completed runs it): the subtree query is planned once per connection.
   await tx
     .update(tasks)
-    .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(userId) })
-    .where(and(descendantsOf(userId, listId, id), eq(tasks.completed, sql`false`)))
+    .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(placeholder('userId')) })
+    .where(
+      and(
+        eq(tasks.userId, placeholder('userId')),
+        eq(tasks.listId, placeholder('listId')),
+        sql`coalesce(${tasks.parentId}, 0) in (${subtreeParents(placeholder('userId'), placeholder('listId'), placeholder('id'))})`,
+        eq(tasks.completed, sql`false`),
+      ),
+    )
+    .prepare('tasks_complete_descendants')
+    .execute({ userId, listId, id })
 }
 
 /**
@@ -253,6 +265,8 @@ export async function completeDescendants(tx: Transaction, userId: string, listI
 export async function stampLists(tx: Transaction, userId: string, listIds: number[]): Promise<void> {
   await tx
     .update(lists)
-    .set({ changePosition: stamp(userId) })
-    .where(and(eq(lists.userId, userId), inArray(lists.id, listIds)))
+    .set({ changePosition: stamp(placeholder('userId')) })
+    .where(and(eq(lists.userId, placeholder('userId')), sql`${lists.id} = any(${placeholder('listIds')}::bigint[])`))
+    .prepare('lists_stamp')
+    .execute({ userId, listIds })
 }
