@@ -2,61 +2,8 @@
 // cursor, paged; deletions, cascades included; expired and malformed cursors.
 import { describe, expect, test } from 'bun:test'
 import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
-import { createTask, database, errorBody, makeList, signedInUser, type User, validationError } from './support'
-
-type Change = { type: 'list' | 'task'; op: 'upsert' | 'delete'; id: number; data?: Record<string, unknown> }
-type SyncAnswer = { changes: Change[]; cursor: string; has_more: boolean }
-
-async function sync(user: User, cursor?: string, limit?: number): Promise<SyncAnswer> {
-  const query = new URLSearchParams()
-  if (cursor !== undefined) query.set('cursor', cursor)
-  if (limit !== undefined) query.set('limit', String(limit))
-  const reply = await user.call('GET', `/api/sync?${query}`)
-  expect(reply.status).toBe(200)
-  return reply.body
-}
-
-/** A client's copy of the user's lists and tasks, by kind and id, kept by applying changes. */
-class Replica {
-  readonly items = new Map<string, Record<string, unknown>>()
-  cursor: string | undefined
-
-  apply(changes: Change[]): void {
-    for (const change of changes) {
-      const key = `${change.type}:${change.id}`
-      if (change.op === 'delete') this.items.delete(key)
-      else this.items.set(key, change.data!)
-    }
-  }
-
-  /** Syncs from its cursor until has_more is false, `limit` changes a page. */
-  async catchUp(user: User, limit?: number, between?: () => Promise<void>): Promise<number> {
-    let pages = 0
-    for (;;) {
-      const answer = await sync(user, this.cursor, limit)
-      this.apply(answer.changes)
-      this.cursor = answer.cursor
-      pages++
-      if (!answer.has_more) return pages
-      await between?.()
-    }
-  }
-}
-
-/** The server's state as the REST API answers it, keyed as the replica keys it. */
-async function serverState(user: User): Promise<Map<string, Record<string, unknown>>> {
-  const lists = await user.call('GET', '/api/lists')
-  const tasks = await user.call('GET', '/api/tasks?limit=1000')
-  return new Map([
-    ...lists.body.map((list: { id: number }) => [`list:${list.id}`, list] as const),
-    ...tasks.body.map((task: { id: number }) => [`task:${task.id}`, task] as const),
-  ])
-}
-
-async function expectConverged(user: User, replica: Replica): Promise<void> {
-  await replica.catchUp(user)
-  expect(Object.fromEntries(replica.items)).toEqual(Object.fromEntries(await serverState(user)))
-}
+import { type Change, expectConverged, Replica, sync } from './replica'
+import { createTask, database, errorBody, makeList, signedInUser, validationError } from './support'
 
 describe('GET /api/sync', () => {
   test("without a cursor: every list and task as upserts (a new user's default list included)", async () => {

@@ -7,6 +7,7 @@ import type fc from 'fast-check'
 import { lists } from '../../src/db/schema'
 import { type List, ListModel } from '../../src/lists/model'
 import { type Task, TaskModel } from '../../src/tasks/model'
+import { traced } from '../property-trace'
 import { database, errorBody, type Reply, type User } from '../support'
 import { codePoints } from './generators'
 import { compareStrings, expectedLists, type Model, type Refusal, SORTS, siblings, sortTasks, USERS, type UserModel } from './model'
@@ -58,24 +59,19 @@ export abstract class Step implements fc.AsyncCommand<Model, Real> {
   /** Does the step and checks its own reply; returns the trace line. */
   protected abstract step(model: Model, real: Real): Promise<string>
 
-  async run(model: Model, real: Real): Promise<void> {
-    let line = this.toString()
-    try {
-      const before = model.users.map(fingerprint)
-      line = await this.step(model, real)
-      await checkEverything(
-        model,
-        real,
-        model.users.map((user, index) => fingerprint(user) !== before[index]),
-      )
-      real.trace.push(line)
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      throw new Error(
-        `step ${real.trace.length + 1}: ${line}\nsteps before it in this run:\n  ${real.trace.join('\n  ') || '(none)'}\n${message}`,
-        { cause: error },
-      )
-    }
+  run(model: Model, real: Real): Promise<void> {
+    const before = model.users.map(fingerprint)
+    return traced(
+      real.trace,
+      this.toString(),
+      () => this.step(model, real),
+      () =>
+        checkEverything(
+          model,
+          real,
+          model.users.map((user, index) => fingerprint(user) !== before[index]),
+        ),
+    )
   }
 }
 
