@@ -5,12 +5,13 @@
 // until the create is seen waiting for it (PGlite has one connection).
 import { afterAll, describe, expect, test } from 'bun:test'
 import postgres from 'postgres'
-import { createTask, type Reply, signedInUser, TEST_DATABASE_URL, validationError } from './support'
+import { createTask, type Reply, signedInUser, TEST_DATABASE_PREPARE, TEST_DATABASE_URL, validationError } from './support'
 
 if (!TEST_DATABASE_URL) console.warn('create races skipped: they need PostgreSQL (set TEST_DATABASE_URL), PGlite has one connection')
 
 describe.if(Boolean(TEST_DATABASE_URL))('a create racing a deletion (PostgreSQL)', () => {
-  const admin = TEST_DATABASE_URL ? postgres(TEST_DATABASE_URL, { max: 2, onnotice: () => {} }) : undefined
+  // Unprepared where the suite runs behind a transaction pooler (CI's PgBouncer run).
+  const admin = TEST_DATABASE_URL ? postgres(TEST_DATABASE_URL, { max: 2, onnotice: () => {}, prepare: TEST_DATABASE_PREPARE }) : undefined
   afterAll(() => admin?.end({ timeout: 5 }))
 
   /**
