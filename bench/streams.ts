@@ -12,6 +12,7 @@ import { stopProcess } from './processes'
 import { environment, fmt, log, table } from './report'
 import { mintTokens, startServer } from './servers'
 
+// STREAMS_USERS, STREAMS_RATE and STREAMS_SECONDS shrink a run to check the harness quickly.
 const USERS = Number(process.env.STREAMS_USERS ?? 1000)
 const STREAMS_ON_A = 10
 const WRITES_PER_SECOND = Number(process.env.STREAMS_RATE ?? 100)
@@ -19,7 +20,6 @@ const WRITE_SECONDS = Number(process.env.STREAMS_SECONDS ?? 20)
 const OPEN_AT_ONCE = 200
 
 type Arrival = { instance: 'A' | 'B'; latencyMs: number }
-const perStream: number[] = []
 
 /** Reads one event stream, reporting each task it announces as created: its created_at against now. */
 async function follow(url: string, token: string, instance: 'A' | 'B', arrivals: Arrival[], opened: () => void): Promise<void> {
@@ -29,7 +29,6 @@ async function follow(url: string, token: string, instance: 'A' | 'B', arrivals:
   const decoder = new TextDecoder()
   let buffer = ''
   let first = true
-  const me = perStream.push(0) - 1
   for (;;) {
     const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
     if (done) return
@@ -47,7 +46,7 @@ async function follow(url: string, token: string, instance: 'A' | 'B', arrivals:
       if (data) {
         const change = JSON.parse(data.slice(6))
         if (change.type === 'task' && change.op === 'upsert')
-          arrivals.push({ instance, latencyMs: now - Date.parse(change.data.created_at) }), perStream[me]!++
+          arrivals.push({ instance, latencyMs: now - Date.parse(change.data.created_at) })
       }
       end = buffer.indexOf('\n\n')
     }
@@ -122,7 +121,6 @@ export async function streamsMode(_workDir: string, jsonPath?: string): Promise<
     const deadline = performance.now() + 10_000
     while (arrivals.length < expected && performance.now() < deadline) await Bun.sleep(50)
     const rssAfter = procStatusKb(a.pid, 'VmRSS') / 1024
-    if (process.env.STREAMS_DEBUG) console.log('per stream', JSON.stringify(perStream))
 
     const of = (instance: 'A' | 'B') => arrivals.filter((arrival) => arrival.instance === instance).map((arrival) => arrival.latencyMs)
     const rows = [
