@@ -1,21 +1,9 @@
 // Conditional reads (CONTRACT.md, Sync: conditional requests): an ETag on
 // every GET of a collection or a resource, and If-None-Match answered 304,
 // for a collection after reading only the user's feed position.
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createApp } from '../src/app'
-import { openDatabase } from '../src/db/client'
-import {
-  call,
-  createTask,
-  logger,
-  makeList,
-  signedInUser,
-  TEST_DATABASE_PREPARE,
-  TEST_DATABASE_URL,
-  testConfig,
-  tokenFor,
-  userId,
-} from './support'
+import { call, createTask, logger, makeList, openWatchedDatabase, signedInUser, testConfig, tokenFor, userId } from './support'
 
 const COLLECTIONS = ['/api/tasks', '/api/tasks?status=pending&limit=5', '/api/lists']
 
@@ -81,15 +69,7 @@ describe('If-None-Match', () => {
 
   test('a 304 of a collection reads only the feed position, not the tasks or lists', async () => {
     const statements: string[] = []
-    const database = await openDatabase({
-      databaseUrl: TEST_DATABASE_URL,
-      dataDir: 'memory://',
-      poolMax: 2,
-      prepare: TEST_DATABASE_PREPARE,
-      databaseTimeoutMs: 5000,
-      onStatement: (sql) => statements.push(sql),
-    })
-    afterAll(() => database.close())
+    const database = await openWatchedDatabase((sql) => statements.push(sql))
     const app = await createApp({ database, config: testConfig(), logger })
     const token = await tokenFor(userId('conditional'))
     await call('POST', '/api/tasks', { on: app, token, body: { title: 'a' } })

@@ -1,7 +1,7 @@
 // Shared by every test file: one database per test process (PGlite in memory,
 // or PostgreSQL when TEST_DATABASE_URL is set), migrated once; tests isolate
 // themselves with random user ids. Raw sockets and ports live in sockets.ts.
-import { expect } from 'bun:test'
+import { afterAll, expect } from 'bun:test'
 import { desc, eq } from 'drizzle-orm'
 import { generateKeyBetween } from 'fractional-indexing'
 import { type JWTHeaderParameters, SignJWT } from 'jose'
@@ -227,4 +227,21 @@ export function parseLinks(header: string | null) {
     out[match[2]!] = { path: url.pathname, query: Object.fromEntries(url.searchParams) }
   }
   return out
+}
+
+/**
+ * A database of its own (closed after the file) whose every statement is told
+ * to `onStatement`: for tests that read the SQL the service sends.
+ */
+export async function openWatchedDatabase(onStatement: (sql: string) => void): Promise<DatabaseHandle> {
+  const watched = await openDatabase({
+    databaseUrl: TEST_DATABASE_URL,
+    dataDir: 'memory://',
+    poolMax: 2,
+    prepare: TEST_DATABASE_PREPARE,
+    databaseTimeoutMs: 5000,
+    onStatement,
+  })
+  afterAll(() => watched.close())
+  return watched
 }

@@ -3,25 +3,16 @@
 // never needs a query sent to every shard. The statements are read as the
 // service sends them, while the real app serves every route; the only ones
 // allowed without user_id are the id-only lookups that tell 403 from 404.
-import { afterAll, expect, test } from 'bun:test'
+import { expect, test } from 'bun:test'
 import { createApp } from '../src/app'
-import { openDatabase } from '../src/db/client'
-import { call, logger, randomAddress, randomEmail, TEST_DATABASE_PREPARE, TEST_DATABASE_URL, testConfig, tokenFor, userId } from './support'
+import { call, logger, openWatchedDatabase, randomAddress, randomEmail, testConfig, tokenFor, userId } from './support'
 
 const statements = new Set<string>()
 // From the first request on: the migrations at open are not the service's statements.
 let reading = false
-const database = await openDatabase({
-  databaseUrl: TEST_DATABASE_URL,
-  dataDir: 'memory://',
-  poolMax: 2,
-  prepare: TEST_DATABASE_PREPARE,
-  databaseTimeoutMs: 5000,
-  onStatement: (sql) => {
-    if (reading) statements.add(sql)
-  },
+const database = await openWatchedDatabase((sql) => {
+  if (reading) statements.add(sql)
 })
-afterAll(() => database.close())
 const app = await createApp({ database, config: testConfig(), logger })
 reading = true
 
