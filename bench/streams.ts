@@ -59,6 +59,10 @@ function percentile(values: number[], p: number): number {
 }
 
 export async function streamsMode(_workDir: string, jsonPath?: string): Promise<void> {
+  // Bun's fetch runs at most 256 requests at once unless told more when it starts; an open stream is one.
+  const needed = USERS * (STREAMS_ON_A + 1) + 100
+  if (Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? 256) < needed)
+    throw new Error(`--streams opens ${needed - 100} streams: run it as BUN_CONFIG_MAX_HTTP_REQUESTS=${needed} bun run bench -- --streams`)
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
   const db = await createDatabase('todo_bench_streams')
   log(`database ${db.name}; ${await environment(db.sql)}`)
