@@ -234,7 +234,8 @@ describe.if(hasChromium)('live changes in a real browser', () => {
       const lastEventId: string = await b.page.evaluate(() => (globalThis as any).live.cursor)
       const reconnection = b.page.waitForResponse((response) => response.url().includes('/api/events?'), { timeout: WAIT_MS })
 
-      live.hub.end(user.id)
+      // As SIGTERM does: the streams end at once (an account deletion would first send what is left).
+      live.hub.endAll()
       const meanwhile = await send(a.page, 'POST', '/api/tasks', { title: 'Written while the streams were down' })
       expect(meanwhile.status).toBe(201)
       // EventSource's own reconnection: the same URL, so the spent ticket, with
