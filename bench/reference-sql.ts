@@ -86,12 +86,12 @@ export const SET_COMPLETED_SQL = `update tasks set completed = $3,
 export const OWNER_SQL = 'select user_id = $1 as mine from tasks where id = $2 limit 1'
 
 // A toggle, as the service runs it: one transaction that advances the user's
-// feed (locking their row), locks the task, flips it, completes its open
-// subtasks when it became completed, and stamps its list (open_count moved).
+// feed (locking their row), flips the task and stamps its list (open_count
+// moved) in one statement, and completes its open subtasks when it became
+// completed.
 export const LOCK_USER_SQL =
   'insert into task_quotas (user_id, change_position) values ($1, 1) on conflict (user_id) do update set change_position = task_quotas.change_position + 1'
 const STAMP = '(select feed.change_position from task_quotas as feed where feed.user_id = $1)'
-export const STAMP_LIST_SQL = `update lists set change_position = ${STAMP} where user_id = $1 and id = any($2::bigint[])`
 function levelsBelow(alias: string, listId: string, top: string): string[] {
   const levels: string[] = []
   let level = `select ${top}`
@@ -102,8 +102,9 @@ function levelsBelow(alias: string, listId: string, top: string): string[] {
   }
   return levels
 }
-export const LOCK_TASK_SQL = 'select version, list_id from tasks where user_id = $1 and id = $2 for update'
-export const FLIP_SQL = `update tasks set completed = not completed, version = version + 1, updated_at = now(), change_position = ${STAMP}
+export const FLIP_SQL = `with stamped as (
+    update lists set change_position = ${STAMP} where user_id = $1 and id = (select list_id from tasks where user_id = $1 and id = $2))
+  update tasks set completed = not completed, version = version + 1, updated_at = now(), change_position = ${STAMP}
   where user_id = $1 and id = $2 returning ${COLUMNS}, version`
 // The parents in the subtree of $3: itself and the two levels below it that can still have children.
 const SUBTREE_PARENTS = ['select $3::bigint', ...levelsBelow('level', '$2', '$3::bigint').slice(0, MAX_ANCESTORS - 1)].join(' union all ')

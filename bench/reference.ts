@@ -37,13 +37,11 @@ import {
   LIST_IS_MINE_SQL,
   LIST_SQL,
   LISTS_SQL,
-  LOCK_TASK_SQL,
   LOCK_USER_SQL,
   MAX_TASKS_PER_USER,
   OWNER_SQL,
   PLACEMENT_SQL,
   SET_COMPLETED_SQL,
-  STAMP_LIST_SQL,
   UPDATE_TITLE_SQL,
 } from './reference-sql'
 import { tokenVerifier } from './reference-token'
@@ -280,6 +278,14 @@ async function list(request: Request, userId: string): Promise<Response> {
   const sort = params?.get('sort') ?? 'created_at'
   if ((sort !== 'created_at' && sort !== 'position') || params?.has('order'))
     return problem(400, 'bad_request', 'The reference sorts only by created_at or position, in their default order')
+  // Revalidation, as the service: the user's position alone decides a 304.
+  const ifNoneMatch = request.headers.get('if-none-match')
+  if (ifNoneMatch !== null) {
+    const [feed] = await query<{ change_position: number }[]>(FEED_POSITION_SQL, [userId])
+    const etag = collectionTag(feed?.change_position ?? 0, userId, url)
+    if (ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))
+      return new Response(null, { status: 304, headers: { etag } })
+  }
   const filter = listId === undefined ? 'all' : 'list'
   const values = listId === undefined ? [userId, limit, offset] : [userId, limit, offset, listId]
   let rows = await query<(Row & { total: number | null; feed_position: number | null })[]>(LIST_SQL[sort][filter], values)
@@ -378,12 +384,9 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   if (body === undefined)
     rows = await transaction(async (tx) => {
       await tx.unsafe(LOCK_USER_SQL, [userId], PREPARED)
-      const [node] = await tx.unsafe<{ list_id: number }[]>(LOCK_TASK_SQL, [userId, id], PREPARED)
-      if (!node) return []
       const [flipped] = await tx.unsafe<Row[]>(FLIP_SQL, [userId, id], PREPARED)
-      if (flipped!.completed) await tx.unsafe(COMPLETE_DESCENDANTS_SQL, [userId, node.list_id, id], PREPARED)
-      await tx.unsafe(STAMP_LIST_SQL, [userId, [node.list_id]], PREPARED)
-      return [flipped!]
+      if (flipped?.completed) await tx.unsafe(COMPLETE_DESCENDANTS_SQL, [userId, flipped.list_id, id], PREPARED)
+      return flipped ? [flipped] : []
     })
   else {
     for (const field in body) if (field !== 'completed') return invalid(field, 'is not an accepted field')

@@ -171,6 +171,14 @@ describe('If-Match', () => {
       headers: { 'if-match': `W/${second.headers.get('etag')}` },
     })
     expect(weak.status).toBe(412)
+    const staleToggle = await user.call('PATCH', `/api/tasks/${created.body.id}/complete`, { headers: { 'if-match': staleTag } })
+    expect(staleToggle.status).toBe(412)
+    expect((await user.call('GET', `/api/tasks/${created.body.id}`)).body.completed).toBe(false)
+    const toggle = await user.call('PATCH', `/api/tasks/${created.body.id}/complete`, {
+      headers: { 'if-match': second.headers.get('etag')! },
+    })
+    expect(toggle.status).toBe(200)
+    expect(toggle.body.completed).toBe(true)
     const any = await user.call('PATCH', `/api/tasks/${created.body.id}/complete`, { headers: { 'if-match': '*' } })
     expect(any.status).toBe(200)
     const staleDelete = await user.call('DELETE', `/api/tasks/${created.body.id}`, { headers: { 'if-match': second.headers.get('etag')! } })

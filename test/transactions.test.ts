@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { toDatabaseUnavailable } from '../src/db/errors'
-import { transaction } from '../src/db/operations'
+import { preparedIn, transaction } from '../src/db/operations'
 import { taskQuotas } from '../src/db/schema'
 import { database, TEST_DATABASE_URL, userId } from './support'
 
@@ -87,5 +87,32 @@ describe('a transaction rolled back by the database', () => {
     expect([attempts[first], attempts[second]].sort()).toEqual([1, 2])
     expect(await countOf(first)).toBe(2)
     expect(await countOf(second)).toBe(2)
+  })
+})
+
+describe('a statement built once for transactions (preparedIn)', () => {
+  test("is built once and runs on each transaction's own connection, seeing its uncommitted writes", async () => {
+    let builds = 0
+    const name = `test_count_${crypto.randomUUID().slice(0, 8)}`
+    for (const attempt of [1, 2]) {
+      const user = userId(`prepared-in-${attempt}`)
+      const seen = await transaction(db, async (tx) => {
+        await tx.insert(taskQuotas).values({ userId: user, taskCount: attempt })
+        // The pool cannot see the row while this transaction is open (PGlite has
+        // no second connection to look from): seeing it proves the statement
+        // ran on the transaction's connection.
+        if (TEST_DATABASE_URL) expect(await db.select().from(taskQuotas).where(eq(taskQuotas.userId, user))).toEqual([])
+        return preparedIn(tx, name, (named) => {
+          builds++
+          return tx
+            .select({ count: taskQuotas.taskCount })
+            .from(taskQuotas)
+            .where(eq(taskQuotas.userId, sql.placeholder('userId')))
+            .prepare(named)
+        }).execute({ userId: user })
+      })
+      expect(seen).toEqual([{ count: attempt }])
+    }
+    expect(builds).toBe(1)
   })
 })

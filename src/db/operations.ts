@@ -38,6 +38,36 @@ export function prepared<Statement extends Executable>(
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
+// Statements for transactions, built once per database: keyed by the dialect
+// a database shares with its transactions.
+const builtForTransactions = new WeakMap<object, Map<string, unknown>>()
+
+/**
+ * The statement `name`, built once by `build` (with sql.placeholder for every
+ * value, as for `prepared`) and run on `tx`'s connection. drizzle binds a
+ * statement to the connection (`client`) it was built on, so a transaction's
+ * statements would otherwise be built anew in every transaction; the one
+ * built first is reused with this transaction's connection in its place.
+ */
+export function preparedIn<Statement extends Executable>(
+  tx: Transaction,
+  name: string,
+  build: (name: string) => Statement,
+): Pick<Statement, 'execute'> {
+  const { dialect, session } = tx as unknown as { dialect: object; session: { client: unknown } }
+  let statements = builtForTransactions.get(dialect)
+  if (!statements) {
+    statements = new Map()
+    builtForTransactions.set(dialect, statements)
+  }
+  let statement = statements.get(name) as Statement | undefined
+  if (statement === undefined) {
+    statement = build(name)
+    statements.set(name, statement)
+  }
+  return Object.create(statement, { client: { value: session.client } })
+}
+
 // A deadlock (40P01) or a serialization failure (40001) rolled the whole
 // transaction back, and the one it lost to has gone on: run again at once, it
 // almost always succeeds.

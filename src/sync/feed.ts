@@ -7,7 +7,7 @@
 import type { Placeholder } from 'drizzle-orm'
 import { eq, type SQL, sql, type WithSubquery } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { prepared } from '../db/operations'
+import { prepared, preparedIn } from '../db/operations'
 import { deletions, taskQuotas } from '../db/schema'
 
 /** A transaction's handle. */
@@ -21,12 +21,13 @@ export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0]
  * and two creates never compete for one key.
  */
 export async function advance(tx: Tx, userId: string): Promise<void> {
-  await tx
-    .insert(taskQuotas)
-    .values({ userId: sql.placeholder('userId') as unknown as string, changePosition: 1 })
-    .onConflictDoUpdate({ target: taskQuotas.userId, set: { changePosition: sql`${taskQuotas.changePosition} + 1` } })
-    .prepare('feed_advance')
-    .execute({ userId })
+  await preparedIn(tx, 'feed_advance', (name) =>
+    tx
+      .insert(taskQuotas)
+      .values({ userId: sql.placeholder('userId') as unknown as string, changePosition: 1 })
+      .onConflictDoUpdate({ target: taskQuotas.userId, set: { changePosition: sql`${taskQuotas.changePosition} + 1` } })
+      .prepare(name),
+  ).execute({ userId })
 }
 
 /**

@@ -5,7 +5,7 @@ import { getTableConfig } from 'drizzle-orm/pg-core'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
 import { constraintOf, sqlStateOf } from '../db/errors'
-import { prepared, transaction } from '../db/operations'
+import { prepared, preparedIn, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
@@ -164,9 +164,13 @@ function createSubtask(db: Database, userId: string, input: CreateInput, given: 
     if (parent.ancestors.length + 1 > MAX_ANCESTORS) throw new ValidationFailed([{ field: 'parent_id', message: TOO_DEEP }])
     const slot = { listId: parent.listId, parentId: parent.id }
     const position = await keyBetween(tx, userId, slot, await lastKey(tx, userId, slot), null)
-    const [row] = await insertStatement(tx, given)
-      .prepare(name)
-      .execute({ ...input, userId, listId: parent.listId, parentId: parent.id, position })
+    const [row] = await preparedIn(tx, `${name}_subtask`, (name) => insertStatement(tx, given).prepare(name)).execute({
+      ...input,
+      userId,
+      listId: parent.listId,
+      parentId: parent.id,
+      position,
+    })
     return row!
   })
 }

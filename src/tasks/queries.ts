@@ -1,11 +1,11 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { prepared, transaction } from '../db/operations'
+import { prepared, preparedIn, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, stateCheck, stateValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
-import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
+import { advance, advancing, bury, feedPosition, positionColumn, stamp, type Tx } from '../sync/feed'
 import { answerColumns, columnOf, keyOf, resource, rowColumns, type TaskRow } from './columns'
 import { type Task, TaskModel } from './model'
 import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
@@ -209,9 +209,11 @@ export async function updateTask(
   if (changes.list_id !== undefined || changes.completed !== undefined)
     return withLockedTask(db, userId, id, precondition, async (tx, node) => {
       if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
-      const [row] = await updateStatement(tx, fields, undefined, true)
-        .prepare(name)
-        .execute({ userId, id, ...changes })
+      const [row] = await preparedIn(tx, `${name}_locked`, (name) => updateStatement(tx, fields, undefined, true).prepare(name)).execute({
+        userId,
+        id,
+        ...changes,
+      })
       if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
       if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
     })
@@ -223,38 +225,45 @@ export async function updateTask(
 
 /** Completed becomes not completed and back; completing completes the open subtasks too. */
 // The toggle needs neither the task's ancestors nor its height (as a move
-// does): the locked row's version and list are enough.
+// does): one statement flips the row and stamps its list (its open_count
+// moved), both under the If-Match check.
 export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
+  const check = stateCheck([tasks.version], precondition)
   const row = await transaction(db, async (tx) => {
     await advance(tx, userId)
-    const [locked] = await tx
-      .select({ version: tasks.version, listId: tasks.listId })
-      .from(tasks)
-      .where(owned(tasks))
-      .for('update')
-      .prepare('tasks_toggle_lock')
-      .execute({ userId, id })
-    if (!locked) return undefined
-    checkPrecondition(locked, precondition)
-    const [flipped] = await tx
-      .update(tasks)
-      .set({
-        completed: sql`not ${tasks.completed}`,
-        version: sql`${tasks.version} + 1`,
-        updatedAt: sql`now()`,
-        changePosition: stamp(placeholder('userId')),
-      })
-      .where(owned(tasks))
-      .returning(rowColumns)
-      .prepare('tasks_toggle_flip')
-      .execute({ userId, id })
+    const [flipped] = await preparedIn(tx, `tasks_toggle_${Boolean(check)}`, (name) => flipStatement(tx, check).prepare(name)).execute({
+      userId,
+      id,
+      ...stateValues(precondition),
+    })
     // The subtasks change, not the task itself: the answer is the row as flipped.
-    if (flipped!.completed) await completeDescendants(tx, userId, locked.listId, id)
-    await stampLists(tx, userId, [locked.listId])
+    if (flipped?.completed) await completeDescendants(tx, userId, flipped.list_id, id)
     return flipped
   })
   // Outside the transaction: PGlite runs one statement at a time.
-  return row ?? explainMissing(db, tasks, resource, userId, id)
+  return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
+}
+
+function flipStatement(tx: Tx, check: SQL | undefined) {
+  const target = and(owned(tasks), check)
+  const stamped = tx.$with('stamped').as(
+    tx
+      .update(lists)
+      .set({ changePosition: stamp(placeholder('userId')) })
+      .where(and(eq(lists.userId, placeholder('userId')), sql`${lists.id} = (select ${tasks.listId} from ${tasks} where ${target})`))
+      .returning({ id: lists.id }),
+  )
+  return tx
+    .with(stamped)
+    .update(tasks)
+    .set({
+      completed: sql`not ${tasks.completed}`,
+      version: sql`${tasks.version} + 1`,
+      updatedAt: sql`now()`,
+      changePosition: stamp(placeholder('userId')),
+    })
+    .where(target)
+    .returning(rowColumns)
 }
 
 /**

@@ -7,6 +7,7 @@ import { and, asc, desc, eq, gt, lt, ne, or, type Placeholder, type SQL, sql } f
 import { alias } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
+import { preparedIn } from '../db/operations'
 import { lists, tasks } from '../db/schema'
 import { stamp } from '../sync/feed'
 
@@ -242,20 +243,21 @@ export async function relocate(tx: Transaction, userId: string, node: TaskNode, 
 
 /** Completes the open subtasks (all levels) of task `id`; reopening a task leaves them as they are. */
 export async function completeDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
-  // Prepared (as every toggle to completed runs it): the subtree query is planned once per connection.
-  await tx
-    .update(tasks)
-    .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(placeholder('userId')) })
-    .where(
-      and(
-        eq(tasks.userId, placeholder('userId')),
-        eq(tasks.listId, placeholder('listId')),
-        sql`coalesce(${tasks.parentId}, 0) in (${subtreeParents(placeholder('userId'), placeholder('listId'), placeholder('id'))})`,
-        eq(tasks.completed, sql`false`),
-      ),
-    )
-    .prepare('tasks_complete_descendants')
-    .execute({ userId, listId, id })
+  // Built once (as every toggle to completed runs it), and planned once per connection.
+  await preparedIn(tx, 'tasks_complete_descendants', (name) =>
+    tx
+      .update(tasks)
+      .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(placeholder('userId')) })
+      .where(
+        and(
+          eq(tasks.userId, placeholder('userId')),
+          eq(tasks.listId, placeholder('listId')),
+          sql`coalesce(${tasks.parentId}, 0) in (${subtreeParents(placeholder('userId'), placeholder('listId'), placeholder('id'))})`,
+          eq(tasks.completed, sql`false`),
+        ),
+      )
+      .prepare(name),
+  ).execute({ userId, listId, id })
 }
 
 /**
@@ -263,10 +265,11 @@ export async function completeDescendants(tx: Transaction, userId: string, listI
  * moved: a list is answered with its open_count, so sync sends it again.
  */
 export async function stampLists(tx: Transaction, userId: string, listIds: number[]): Promise<void> {
-  await tx
-    .update(lists)
-    .set({ changePosition: stamp(placeholder('userId')) })
-    .where(and(eq(lists.userId, placeholder('userId')), sql`${lists.id} = any(${placeholder('listIds')}::bigint[])`))
-    .prepare('lists_stamp')
-    .execute({ userId, listIds })
+  await preparedIn(tx, 'lists_stamp', (name) =>
+    tx
+      .update(lists)
+      .set({ changePosition: stamp(placeholder('userId')) })
+      .where(and(eq(lists.userId, placeholder('userId')), sql`${lists.id} = any(${placeholder('listIds')}::bigint[])`))
+      .prepare(name),
+  ).execute({ userId, listIds })
 }
