@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { collectionTag } from '../src/http/preconditions'
 import { createDatabase, resetTables, seed } from './database'
 import { LIST_QUERY, type Measurement, measure, prewarm } from './load'
 import { CONNECTIONS, options, ROUNDS, ROUNDS_PER_START, SCENARIOS, type Scenario, SECONDS, STOCK, USERS, WARMUP } from './options'
@@ -41,7 +42,15 @@ export async function compareMode(workDir: string): Promise<void> {
     order by user_id, id`
   const listsFile = join(workDir, 'tokens-lists')
   await writeFile(listsFile, `${holding.map((row) => `${tokens.get(row.user_id)} ${row.id}`).join('\n')}\n`)
-  const tokensFileOf = (scenario: Scenario) => (scenario === 'list-tasks' ? listsFile : tasksFile)
+  // revalidate sends each user's list back with the ETag it was answered with.
+  const positions = await db.sql<{ user_id: string; change_position: number }[]>`select user_id, change_position from task_quotas`
+  const revalidateFile = join(workDir, 'tokens-etags')
+  await writeFile(
+    revalidateFile,
+    `${positions.map((row) => `${tokens.get(row.user_id)} ${collectionTag(row.change_position, row.user_id, `http://bench/api/tasks?${LIST_QUERY.revalidate}`)}`).join('\n')}\n`,
+  )
+  const tokensFileOf = (scenario: Scenario) =>
+    scenario === 'list-tasks' ? listsFile : scenario === 'revalidate' ? revalidateFile : tasksFile
   const [empty] = await db.sql<{ id: number }[]>`
     select id from lists where user_id = 'bench-1' and not exists (select from tasks where tasks.user_id = lists.user_id and tasks.list_id = lists.id)
     limit 1`
@@ -221,5 +230,25 @@ function printComparison(results: Measurement[], env: string): void {
       cost,
     ),
   )
+  if (SCENARIOS.includes('list') && SCENARIOS.includes('revalidate')) {
+    console.log()
+    for (const connections of CONNECTIONS) console.log(revalidationLine(results, connections))
+  }
   if (options.json) writeFileSync(options.json, JSON.stringify({ environment: env, results }, null, 2))
+}
+
+/** A 304 revalidation against the full list it spares: each server's same-round ratio of req/s. */
+function revalidationLine(results: Measurement[], connections: number): string {
+  const speedup = (kind: Kind) =>
+    median(
+      results
+        .filter((m) => m.kind === kind && m.scenario === 'revalidate' && m.connections === connections)
+        .map((revalidated) => {
+          const listed = results.find(
+            (m) => m.kind === kind && m.scenario === 'list' && m.connections === connections && m.round === revalidated.round,
+          )
+          return listed ? revalidated.rps / listed.rps : Number.NaN
+        }),
+    )
+  return `revalidate (304) / list req/s, same round, c${connections}: service ${fmt(speedup('service'), 2)}x, reference ${fmt(speedup('reference'), 2)}x`
 }

@@ -12,7 +12,11 @@ import type { Kind, Server } from './servers'
 const WRK_LUA = join(import.meta.dir, 'wrk.lua')
 
 /** The query string of the scenarios that list tasks, unless a load names its own (list-tasks adds it to list_id=<id>). */
-export const LIST_QUERY: Partial<Record<Scenario, string>> = { list: 'limit=50', 'list-tasks': 'sort=position&limit=50' }
+export const LIST_QUERY: Partial<Record<Scenario, string>> = {
+  list: 'limit=50',
+  revalidate: 'limit=50',
+  'list-tasks': 'sort=position&limit=50',
+}
 
 interface WrkResult {
   requests: number

@@ -128,10 +128,17 @@ export interface CheckIds {
  * both, and the writes answers of the same shape. Stops the run otherwise.
  */
 export async function checkSameAnswers(service: Server, reference: Server, ids: CheckIds): Promise<void> {
-  const ask = async (server: Server, method: string, path: string, body?: unknown, bearer = ids.token) => {
+  const ask = async (
+    server: Server,
+    method: string,
+    path: string,
+    body?: unknown,
+    bearer = ids.token,
+    extra: Record<string, string> = {},
+  ) => {
     const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
       method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...extra },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
     const text = await response.text()
@@ -164,6 +171,18 @@ export async function checkSameAnswers(service: Server, reference: Server, ids: 
       for (const name of ['x-total-count', 'link', 'etag'])
         if (s.header(name) !== r.header(name)) differ(`GET ${path} ${name}`, s.header(name), r.header(name))
     }
+  // Revalidation: the current ETag is a 304 without a body, a stale one the list again.
+  const listed = await ask(service, 'GET', '/api/tasks?limit=50')
+  for (const tag of [listed.header('etag')!, '"0-stale"']) {
+    const headers = { 'if-none-match': tag }
+    const [s, r] = [
+      await ask(service, 'GET', '/api/tasks?limit=50', undefined, ids.token, headers),
+      await ask(reference, 'GET', '/api/tasks?limit=50', undefined, ids.token, headers),
+    ]
+    if (s.status !== r.status || s.header('etag') !== r.header('etag'))
+      differ(`GET /api/tasks?limit=50 If-None-Match: ${tag}`, [s.status, s.header('etag')], [r.status, r.header('etag')])
+    if (!Bun.deepEquals(s.body, r.body)) differ(`GET /api/tasks?limit=50 If-None-Match: ${tag} body`, s.body, r.body)
+  }
   const shape = (answer: Awaited<ReturnType<typeof ask>>) => ({
     status: answer.status,
     keys: Object.keys(answer.body ?? {}).sort(),

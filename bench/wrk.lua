@@ -1,10 +1,11 @@
 -- wrk script of the benchmark (bench/run.ts drives it).
 --
---   SCENARIO     list | create | get-one | update | toggle | lists | list-tasks   (default list)
+--   SCENARIO     list | revalidate | create | get-one | update | toggle | lists | list-tasks   (default list)
 --   TOKENS_FILE  one "token id" pair a line: a valid bearer token and the id of
---                a task its subject owns (list-tasks: of a list it owns; the
---                id is needed by get-one, update, toggle and list-tasks only;
---                a line may hold just a token)
+--                a task its subject owns (list-tasks: of a list it owns;
+--                revalidate: the ETag of the subject's list, sent as
+--                If-None-Match; the second field is needed by get-one, update,
+--                toggle, list-tasks and revalidate only; a line may hold just a token)
 --   LIST_QUERY   query string of list, and what list-tasks adds to list_id=<id>  (default limit=50)
 --   STATUSES     1: count responses by status (a diagnostic). Off by default: to
 --                call response(), wrk copies every response's headers and body
@@ -25,7 +26,7 @@ local list_query = os.getenv("LIST_QUERY") or "limit=50"
 local tokens_file = os.getenv("TOKENS_FILE")
 if not tokens_file then error("set TOKENS_FILE") end
 
-local known = { list = true, create = true, ["get-one"] = true, update = true, toggle = true, lists = true, ["list-tasks"] = true }
+local known = { list = true, revalidate = true, create = true, ["get-one"] = true, update = true, toggle = true, lists = true, ["list-tasks"] = true }
 if not known[scenario] then error("unknown SCENARIO " .. scenario) end
 
 local threads = {}
@@ -43,7 +44,7 @@ function init(args)
   math.randomseed(os.time() * 1000 + (thread_id or 1) * 7919)
   local tokens, seen = {}, {}
   for line in io.lines(tokens_file) do
-    local token, id = line:match("^(%S+)%s*(%d*)%s*$")
+    local token, id = line:match("^(%S+)%s*(%S*)%s*$")
     if token then
       if id ~= "" then pairs_[#pairs_ + 1] = { token, id } end
       if not seen[token] then
@@ -66,10 +67,13 @@ function init(args)
         requests[i] = wrk.format("POST", "/api/tasks", headers, '{"title":"bench task"}')
       end
     end
-  elseif scenario == "get-one" or scenario == "toggle" or scenario == "list-tasks" then
+  elseif scenario == "get-one" or scenario == "toggle" or scenario == "list-tasks" or scenario == "revalidate" then
     for i, pair in ipairs(pairs_) do
       local headers = { ["Authorization"] = "Bearer " .. pair[1] }
-      if scenario == "get-one" then
+      if scenario == "revalidate" then
+        headers["If-None-Match"] = pair[2]
+        requests[i] = wrk.format("GET", path, headers)
+      elseif scenario == "get-one" then
         requests[i] = wrk.format("GET", "/api/tasks/" .. pair[2], headers)
       elseif scenario == "list-tasks" then
         local query = "list_id=" .. pair[2]
