@@ -1,46 +1,11 @@
 import { Elysia, ValidationError } from 'elysia'
 import { toDatabaseUnavailable } from '../db/errors'
-import { AppError, ErrorCode, type FieldError, ValidationFailed } from '../errors'
+import { AppError, ErrorCode, ValidationFailed } from '../errors'
 import { answered } from './answers'
 import { BadRequest, headersOf, MethodNotAllowed, RouteNotFound, STATUS_OF } from './errors'
 import type { Logger } from './logger'
 import { type AccessLog, requestIdOf } from './request-log'
-import { isStorableText, MALFORMED_TEXT } from './text'
-
-// TypeBox error kinds whose own wording is better replaced.
-const UNEXPECTED_PROPERTY = 42
-const REQUIRED_PROPERTY = 45
-
-function fieldName(path: string): string {
-  if (!path) return 'body'
-  return path
-    .slice(1)
-    .split('/')
-    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('')
-}
-
-function messageOf(issue: ValidationError['all'][number] & { path: string }): string {
-  // No body at all: json-body reads it as null.
-  if (issue.path === '' && issue.value == null) return 'is required (a JSON object)'
-  if (issue.type === UNEXPECTED_PROPERTY) return 'is not an accepted field'
-  if (issue.type === REQUIRED_PROPERTY) return 'is required'
-  if (typeof issue.value === 'string' && !isStorableText(issue.value)) return MALFORMED_TEXT
-  return typeof issue.schema?.error === 'string' ? issue.schema.error : issue.message
-}
-
-function fieldErrors(error: ValidationError): FieldError[] {
-  const seen = new Set<string>()
-  const errors: FieldError[] = []
-  for (const issue of error.all) {
-    if (!('path' in issue)) continue
-    const field = fieldName(issue.path)
-    if (seen.has(field)) continue
-    seen.add(field)
-    errors.push({ field, message: messageOf(issue) })
-  }
-  return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]
-}
+import { fieldErrors } from './validation'
 
 /** The driver's own error under drizzle's wrapper (whose message is the whole query and its parameters). */
 function rootCause(error: unknown): string {
@@ -55,6 +20,11 @@ function wrappedAppError(error: unknown): AppError | undefined {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++)
     if (current instanceof AppError) return current
   return undefined
+}
+
+/** What the caller may be told of an error thrown by the data layer: an AppError, or undefined for an unexpected one (a 500). */
+export function appErrorOf(error: unknown): AppError | undefined {
+  return wrappedAppError(error) ?? toDatabaseUnavailable(error)
 }
 
 function toHttpError(code: unknown, error: unknown, request: Request, path: string, allowedMethods: (path: string) => string[]) {
