@@ -16,6 +16,7 @@ import {
   McpError,
   ErrorCode as RpcError,
 } from '@modelcontextprotocol/sdk/types.js'
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv'
 import type { Database } from '../db/client'
 import type { Notifier } from '../events/notifier'
 import { appErrorOf, errorAnswer } from '../http/error-handler'
@@ -41,6 +42,11 @@ const LISTED = {
   })),
 }
 
+// A Server builds a JSON Schema validator of its own unless given one (for
+// elicitation answers, which these tools never ask for): shared, it is not
+// built again for every request, where it cost about as much as the tool call.
+const SCHEMA_VALIDATOR = new AjvJsonSchemaValidator()
+
 const BY_NAME = new Map(
   TOOLS.map((tool) => [tool.name, { tool, check: validator(tool.input) as (args: unknown) => Record<string, unknown> }]),
 )
@@ -56,7 +62,10 @@ export interface Caller {
 
 /** Answers one POST /mcp (its body already read and parsed) as a JSON-RPC response. */
 export async function answerMcp(request: Request, body: unknown, caller: Caller, version: string): Promise<Response> {
-  const server = new Server({ name: 'todo-api', version }, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS })
+  const server = new Server(
+    { name: 'todo-api', version },
+    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS, jsonSchemaValidator: SCHEMA_VALIDATOR },
+  )
   server.setRequestHandler(ListToolsRequestSchema, () => LISTED)
   server.setRequestHandler(CallToolRequestSchema, ({ params }) => callTool(params.name, params.arguments ?? {}, caller))
   const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
