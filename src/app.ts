@@ -17,6 +17,8 @@ import { SERVER_BODY_LIMIT } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
 import { listRoutes } from './lists/routes'
+import { resourceChallenge } from './mcp/metadata'
+import { mcpRoutes } from './mcp/routes'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
@@ -57,7 +59,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     serve: { maxRequestBodySize: SERVER_BODY_LIMIT },
   })
     .use(requestLog(logger, log))
-    .use(errorHandler(logger, log, (path) => allowedMethods(path)))
+    .use(errorHandler(logger, log, (path) => allowedMethods(path), resourceChallenge(config.publicUrl)))
     .use(corsPolicy(config.corsOrigins))
     .use(healthRoutes(database, packageJson.version))
     .use(docsRoutes(packageJson.version))
@@ -78,6 +80,18 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     .use(listRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
+    .use(
+      mcpRoutes({
+        db: database.db,
+        auth,
+        logger,
+        notifier: live.notifier,
+        publicUrl: config.publicUrl,
+        authorizationServer: config.betterAuthUrl,
+        corsOrigins: config.corsOrigins,
+        version: packageJson.version,
+      }),
+    )
 
   // Which methods a path answers to, for 405 versus 404 on an unmatched request.
   let routeTable: { pattern: RegExp; method: string }[] | undefined

@@ -17,6 +17,8 @@ export interface Config {
   jwksUrl: string | undefined
   jwtIssuer: string | undefined
   jwtAudience: string | undefined
+  /** This service's external base URL (no trailing slash); undefined: each request's own origin. */
+  publicUrl: string | undefined
   corsOrigins: string[]
   logLevel: LogLevel
   poolMax: number
@@ -73,6 +75,16 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw
 }
 
+// A base URL that links are made from: no query or fragment, no trailing slash.
+function baseUrl(env: Env, name: string): string | undefined {
+  const raw = url(env, name, ['http:', 'https:'])
+  if (raw === undefined) return undefined
+  const parsed = new URL(raw)
+  if (parsed.search || parsed.hash || parsed.username || parsed.password)
+    throw new ConfigError(name, 'must be a base URL such as https://api.example.com, without credentials, query or fragment')
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`
+}
+
 function origin(raw: string): string {
   let parsed: URL
   try {
@@ -122,6 +134,7 @@ export function loadConfig(env: Env): Config {
     jwksUrl,
     jwtIssuer: value(env, 'JWT_ISSUER'),
     jwtAudience: value(env, 'JWT_AUDIENCE'),
+    publicUrl: baseUrl(env, 'PUBLIC_URL'),
     corsOrigins: origins,
     logLevel,
     poolMax: integer(env, 'DATABASE_POOL_MAX', 10, 1, 1000),

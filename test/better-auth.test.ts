@@ -6,6 +6,7 @@ import { memoryAdapter } from 'better-auth/adapters/memory'
 import { jwt } from 'better-auth/plugins'
 import { decodeJwt, decodeProtectedHeader, exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose'
 import { createApp } from '../src/app'
+import { answerOf, errorOf, mcpClient } from './mcp-client'
 import { closedPort, silentListener } from './sockets'
 import {
   base64urlJson,
@@ -151,6 +152,23 @@ describe('a real Better Auth token (EdDSA, verified against its JWKS)', () => {
     const still = await as(alice.token)('GET', `/api/tasks/${task.id}`)
     expect(still.status).toBe(200)
     expect(still.body).toEqual(task)
+  })
+
+  test('works on /mcp as on REST: the SDK client acts for the Better Auth user, and another one never reaches those tasks', async () => {
+    const alicesAgent = await mcpClient(alice.token, main)
+    const added = answerOf(await alicesAgent.callTool({ name: 'add_task', arguments: { title: 'From an agent', user_id: alice.id } }))
+    expect((await as(alice.token)('GET', `/api/tasks/${added.id}`)).body).toEqual(added)
+    const listed = answerOf(await alicesAgent.callTool({ name: 'list_tasks', arguments: { q: 'From an agent' } }))
+    expect(listed).toEqual({ tasks: [added], total: 1 })
+    const bobsAgent = await mcpClient(bob.token, main)
+    for (const [name, args] of [
+      ['get_task', { task_id: added.id }],
+      ['complete_task', { task_id: added.id }],
+      ['list_tasks', { user_id: alice.id }],
+    ] as const)
+      expect(errorOf(await bobsAgent.callTool({ name, arguments: args })).code).toBe('forbidden')
+    expect(answerOf(await bobsAgent.callTool({ name: 'list_tasks', arguments: { q: 'From an agent' } }))).toEqual({ tasks: [], total: 0 })
+    expect((await as(alice.token)('GET', `/api/tasks/${added.id}`)).body).toEqual(added)
   })
 
   test('the key set is fetched once for many tokens of the same kid', async () => {

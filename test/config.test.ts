@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       jwksUrl: undefined,
       jwtIssuer: undefined,
       jwtAudience: undefined,
+      publicUrl: undefined,
       corsOrigins: ['http://localhost:3000'],
       logLevel: 'info',
       poolMax: 10,
@@ -114,6 +115,11 @@ describe('loadConfig', () => {
     ['NEON_DB_URL', `admin:${PASSWORD}@ep-x.db.example.com/neondb`],
     ['BETTER_AUTH_URL', 'localhost:3000'],
     ['JWKS_URL', 'file:///etc/jwks.json'],
+    ['PUBLIC_URL', 'api.example.com'],
+    ['PUBLIC_URL', 'ftp://api.example.com'],
+    ['PUBLIC_URL', 'https://api.example.com/?x=1'],
+    ['PUBLIC_URL', 'https://api.example.com/#top'],
+    ['PUBLIC_URL', `https://admin:${PASSWORD}@api.example.com`],
   ]
   for (const [variable, value] of invalid) {
     test(`${variable}=${value.replace(PASSWORD, '***')} is a ConfigError naming ${variable}`, () => {
@@ -153,6 +159,12 @@ describe('loadConfig', () => {
       jwksUrl: 'https://keys.example.com/jwks.json',
     })
     expect(loadConfig({ JWKS_URL: 'https://keys.example.com/jwks.json' }).jwksUrl).toBe('https://keys.example.com/jwks.json')
+  })
+
+  test('PUBLIC_URL is a base URL without its trailing slash; unset, each request names its own', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined()
+    expect(loadConfig({ PUBLIC_URL: 'https://api.example.com/' }).publicUrl).toBe('https://api.example.com')
+    expect(loadConfig({ PUBLIC_URL: 'https://example.com/todo//' }).publicUrl).toBe('https://example.com/todo')
   })
 })
 

@@ -12,7 +12,7 @@ import { catchUp } from '../src/events/catch-up'
 import { MAX_STREAMS_PER_USER } from '../src/events/hub'
 import { feedPosition } from '../src/sync/feed'
 import { DELETIONS_KEPT_DAYS, forgetDeletions } from '../src/sync/purge'
-import { type EventReader, readEvents } from './sse'
+import { type EventReader, readEvents, untilTask, waitForComment } from './sse'
 import { app, createTask, database, errorBody, logger, signedInUser, testConfig, type User, validationError } from './support'
 
 const open: EventReader[] = []
@@ -33,24 +33,6 @@ async function stream(user: User, path?: string, headers?: Record<string, string
   // The first comment says the stream is open: what follows is live.
   await waitForComment(reader)
   return reader
-}
-
-/** The changes up to and including the one of task `id` (the lists' come as their open_count moves). */
-async function untilTask(reader: EventReader, id: number) {
-  const seen: { id: string; change: any }[] = []
-  for (;;) {
-    const [next] = await reader.changes(1)
-    seen.push(next!)
-    if (next!.change.type === 'task' && next!.change.id === id) return seen
-  }
-}
-
-async function waitForComment(reader: EventReader) {
-  const deadline = Date.now() + 5000
-  while (reader.comments.length === 0) {
-    if (Date.now() > deadline) throw new Error('the stream never opened')
-    await Bun.sleep(5)
-  }
 }
 
 describe('GET /api/events', () => {

@@ -4,12 +4,14 @@
 // subtasks), and after every step each user's lists and tasks equal a model
 // kept in the test (test/isolation/). As the attacker, a user also aims at
 // other users' ids: in a path they are 403, in a body or query 422 naming the
-// field, and nothing changes. fast-check prints the seed and path of a
+// field, and nothing changes; through the MCP tools, the same refusals as
+// tool errors. fast-check prints the seed and path of a
 // failure; replay one with FC_SEED=<seed> FC_PATH=<path> (and
 // FC_REPLAY_PATH=<replayPath> from the counterexample); FC_RUNS=<n> runs more
 // than the default 15.
 import { test } from 'bun:test'
 import fc from 'fast-check'
+import { AgentAttack, agentAimArb } from './isolation/agent-commands'
 import { Attack, CollectionAttack, OnDeleted, ReferenceAttack, referenceArb, targetArb } from './isolation/attack-commands'
 import {
   actorArb,
@@ -112,6 +114,11 @@ const commandArbs: Command[] = [
       .map(([a, v, p, reference, source, via]) => new ReferenceAttack(a, v, p, reference, source, via)),
   ),
   fc.tuple(actorArb, pickArb, targetArb, viaArb).map(([a, p, target, via]) => new OnDeleted(a, p, target, via)),
+  // Attacks through the MCP tools
+  ...weighted(
+    2,
+    fc.tuple(actorArb, victimOffsetArb, pickArb, agentAimArb).map(([a, v, p, aim]) => new AgentAttack(a, v, p, aim)),
+  ),
 ]
 
 const numRuns = Number(process.env.FC_RUNS ?? 15)

@@ -20,6 +20,9 @@ const HIDDEN = [
 // The one error answer that is not {detail, code}: /health says which part is down, in its own shape.
 const OWN_ERROR_SHAPE = ['GET /health 503']
 
+// The one route with two successes: a JSON-RPC request answers 200 with its response, a notification 202.
+const TWO_SUCCESSES = ['POST /mcp']
+
 type Schema = { type?: string; properties?: Record<string, unknown>; required?: string[] }
 type Operation = {
   parameters?: { in: string; name: string; required?: boolean }[]
@@ -183,7 +186,8 @@ describe('GET /docs/json', () => {
         wrong.push(`${route.name}: documents ${documentedStatuses}, declares ${declared}`)
       const missing = impliedStatuses(route, operation).filter((status) => !declared.includes(status))
       if (missing.length) wrong.push(`${route.name}: does not declare ${missing}`)
-      if (declared.filter((status) => status.startsWith('2')).length !== 1) wrong.push(`${route.name}: successes ${declared}`)
+      if (declared.filter((status) => status.startsWith('2')).length !== (TWO_SUCCESSES.includes(route.name) ? 2 : 1))
+        wrong.push(`${route.name}: successes ${declared}`)
     }
     expect(wrong).toEqual([])
   })
@@ -204,6 +208,21 @@ describe('GET /docs/json', () => {
     }
     expect(wrong).toEqual([])
     expect(errorBody).toMatchObject({ required: ['detail', 'code'], properties: { detail: {}, code: {}, errors: { type: 'array' } } })
+  })
+
+  test('the MCP endpoint and its resource metadata are there, under their own tag', () => {
+    expect(operationOf({ method: 'POST', path: '/mcp' })).toMatchObject({
+      tags: ['agents (MCP)'],
+      responses: { 200: {}, 202: {}, 401: {} },
+    })
+    const metadata = operationOf({ method: 'GET', path: '/.well-known/oauth-protected-resource' })!
+    expect(metadata.security).toEqual([])
+    expect(Object.keys(metadata.responses['200']!.content!['application/json']!.schema.properties!)).toEqual([
+      'resource',
+      'authorization_servers',
+      'bearer_methods_supported',
+      'scopes_supported',
+    ])
   })
 
   test('the task list takes the query parameters of the contract', () => {

@@ -88,3 +88,22 @@ export function readEvents(response: Response): EventReader {
     },
   }
 }
+
+/** The changes up to and including the one of task `id` (the lists' come as their open_count moves). */
+export async function untilTask(reader: EventReader, id: number) {
+  const seen: { id: string; change: any }[] = []
+  for (;;) {
+    const [next] = await reader.changes(1)
+    seen.push(next!)
+    if (next!.change.type === 'task' && next!.change.id === id) return seen
+  }
+}
+
+/** The stream's first comment, which says it is open: what follows is live. */
+export async function waitForComment(reader: EventReader) {
+  const deadline = Date.now() + 5000
+  while (reader.comments.length === 0) {
+    if (Date.now() > deadline) throw new Error('the stream never opened')
+    await Bun.sleep(5)
+  }
+}

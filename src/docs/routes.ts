@@ -16,6 +16,8 @@ export function docsRoutes(version: string) {
         path: '/docs',
         specPath: '/docs/json',
         provider: 'swagger-ui',
+        // The plugin leaves out paths with a dot as static files; /.well-known/... is an API route (the assets are hidden).
+        exclude: { staticFile: false },
         swagger: {
           cdn: '/docs/assets/swagger-ui-bundle.js',
           theme: '/docs/assets/swagger-ui.css',
@@ -41,6 +43,7 @@ export function docsRoutes(version: string) {
               name: 'lists (user id in path)',
               description: 'The same routes under /api/{user_id}/lists; user_id must be the token subject',
             },
+            { name: 'agents (MCP)', description: 'The Model Context Protocol endpoint for AI agents, and its OAuth resource metadata' },
             { name: 'service', description: 'Service information and health' },
           ],
           components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },

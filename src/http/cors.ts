@@ -8,8 +8,18 @@ export function corsPolicy(origins: string[]) {
   return cors({
     origin: origins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Idempotency-Key', 'Last-Event-ID'],
-    exposeHeaders: ['ETag', 'X-Total-Count', 'Link', 'Location', 'Idempotent-Replayed'],
+    // MCP clients in a browser send Mcp-Protocol-Version after initialize, and read a 401's
+    // WWW-Authenticate to find the resource metadata. /mcp is stateless: no Mcp-Session-Id.
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'If-Match',
+      'If-None-Match',
+      'Idempotency-Key',
+      'Last-Event-ID',
+      'Mcp-Protocol-Version',
+    ],
+    exposeHeaders: ['ETag', 'X-Total-Count', 'Link', 'Location', 'Idempotent-Replayed', 'WWW-Authenticate'],
     credentials: true,
     maxAge: 600,
   })

@@ -1,46 +1,11 @@
 import { Elysia, ValidationError } from 'elysia'
 import { toDatabaseUnavailable } from '../db/errors'
-import { AppError, ErrorCode, type FieldError, ValidationFailed } from '../errors'
+import { AppError, ErrorCode, ValidationFailed } from '../errors'
 import { answered } from './answers'
 import { BadRequest, headersOf, MethodNotAllowed, RouteNotFound, STATUS_OF } from './errors'
 import type { Logger } from './logger'
 import { type AccessLog, requestIdOf } from './request-log'
-import { isStorableText, MALFORMED_TEXT } from './text'
-
-// TypeBox error kinds whose own wording is better replaced.
-const UNEXPECTED_PROPERTY = 42
-const REQUIRED_PROPERTY = 45
-
-function fieldName(path: string): string {
-  if (!path) return 'body'
-  return path
-    .slice(1)
-    .split('/')
-    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('')
-}
-
-function messageOf(issue: ValidationError['all'][number] & { path: string }): string {
-  // No body at all: json-body reads it as null.
-  if (issue.path === '' && issue.value == null) return 'is required (a JSON object)'
-  if (issue.type === UNEXPECTED_PROPERTY) return 'is not an accepted field'
-  if (issue.type === REQUIRED_PROPERTY) return 'is required'
-  if (typeof issue.value === 'string' && !isStorableText(issue.value)) return MALFORMED_TEXT
-  return typeof issue.schema?.error === 'string' ? issue.schema.error : issue.message
-}
-
-function fieldErrors(error: ValidationError): FieldError[] {
-  const seen = new Set<string>()
-  const errors: FieldError[] = []
-  for (const issue of error.all) {
-    if (!('path' in issue)) continue
-    const field = fieldName(issue.path)
-    if (seen.has(field)) continue
-    seen.add(field)
-    errors.push({ field, message: messageOf(issue) })
-  }
-  return errors.length ? errors : [{ field: error.type, message: 'is invalid' }]
-}
+import { fieldErrors } from './validation'
 
 /** The driver's own error under drizzle's wrapper (whose message is the whole query and its parameters). */
 function rootCause(error: unknown): string {
@@ -57,6 +22,11 @@ function wrappedAppError(error: unknown): AppError | undefined {
   return undefined
 }
 
+/** What the caller may be told of an error thrown by the data layer: an AppError, or undefined for an unexpected one (a 500). */
+export function appErrorOf(error: unknown): AppError | undefined {
+  return wrappedAppError(error) ?? toDatabaseUnavailable(error)
+}
+
 function toHttpError(code: unknown, error: unknown, request: Request, path: string, allowedMethods: (path: string) => string[]) {
   const known = wrappedAppError(error)
   if (known) return known
@@ -70,33 +40,44 @@ function toHttpError(code: unknown, error: unknown, request: Request, path: stri
 }
 
 /**
- * The one place errors become HTTP: `{detail, code}` (422 adds `errors`), never
- * a stack or SQL. Every answer given here gets its access log line here too.
+ * What the caller is told of an error: its status and the contract's body,
+ * `{detail, code}` (422 adds `errors`), never a stack or SQL. A 5xx is logged
+ * with its cause; an error no one expected in full, and answered with a
+ * generic 500. Also for errors that do not become an HTTP error (an MCP
+ * tool's failed call).
  */
-export function errorHandler(logger: Logger, log: AccessLog, allowedMethods: (path: string) => string[]) {
+export function errorAnswer(known: AppError | undefined, error: unknown, logger: Logger, requestId: string | undefined) {
+  if (!known) {
+    logger.error('unhandled error', { request_id: requestId, error: error instanceof Error ? error.stack : String(error) })
+    return { status: 500, body: { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR } }
+  }
+  const status = STATUS_OF[known.code]
+  if (status >= 500) logger.warn(known.message, { request_id: requestId, cause: rootCause(error) })
+  const body =
+    known instanceof ValidationFailed
+      ? { detail: known.message, code: known.code, errors: known.errors }
+      : { detail: known.message, code: known.code }
+  return { status, body }
+}
+
+/**
+ * The one place errors become HTTP (see errorAnswer). Every answer given here
+ * gets its access log line here too.
+ */
+export function errorHandler(
+  logger: Logger,
+  log: AccessLog,
+  allowedMethods: (path: string) => string[],
+  /** Auth-params a 401's Bearer challenge adds for this request (see headersOf). */
+  challengeParams: (request: Request) => string | undefined = () => undefined,
+) {
   return new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, async ({ code, error, request, path, route, set }) => {
     const known = toHttpError(code, error, request, path, allowedMethods)
-    if (known instanceof AppError) {
-      const status = STATUS_OF[known.code]
-      set.status = status
-      Object.assign(set.headers, headersOf(known))
-      if (status >= 500) logger.warn(known.message, { request_id: requestIdOf(request), cause: rootCause(error) })
-      log(request, route || path, status)
-      const body =
-        known instanceof ValidationFailed
-          ? { detail: known.message, code: known.code, errors: known.errors }
-          : { detail: known.message, code: known.code }
-      await answered(request, { status, headers: set.headers, body })
-      return body
-    }
-    logger.error('unhandled error', {
-      request_id: requestIdOf(request),
-      error: error instanceof Error ? error.stack : String(error),
-    })
-    set.status = 500
-    log(request, route || path, 500)
-    const body = { detail: 'Internal server error', code: ErrorCode.INTERNAL_ERROR }
-    await answered(request, { status: 500, headers: set.headers, body })
+    const { status, body } = errorAnswer(known, error, logger, requestIdOf(request))
+    set.status = status
+    if (known) Object.assign(set.headers, headersOf(known, status === 401 ? challengeParams(request) : undefined))
+    log(request, route || path, status)
+    await answered(request, { status, headers: set.headers, body })
     return body
   })
 }

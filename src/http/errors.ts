@@ -84,15 +84,21 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   internal_error: 500,
 }
 
-/** The headers an error's answer carries: Retry-After, and the Bearer challenge of RFC 6750 on a 401. */
-export function headersOf(error: AppError): Record<string, string> {
+/**
+ * The headers an error's answer carries: Retry-After, and the Bearer challenge
+ * of RFC 6750 on a 401, with `challengeParams` (auth-params such as RFC 9728's
+ * resource_metadata) when the request's route adds some.
+ */
+export function headersOf(error: AppError, challengeParams?: string): Record<string, string> {
   const headers: Record<string, string> = error instanceof HttpOnlyError ? { ...error.headers } : {}
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds)
-  if (STATUS_OF[error.code] === 401)
-    headers['www-authenticate'] =
+  if (STATUS_OF[error.code] === 401) {
+    const challenge =
       error.code === ErrorCode.TOKEN_INVALID || error.code === ErrorCode.TOKEN_EXPIRED
         ? `Bearer realm="todo-api", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '\\$&')}"`
         : 'Bearer realm="todo-api"'
+    headers['www-authenticate'] = challengeParams ? `${challenge}, ${challengeParams}` : challenge
+  }
   return headers
 }
 

@@ -9,7 +9,7 @@ const name = text({
   error: 'must be 1 to 100 characters (after trimming)',
 })
 
-// Stored lower-cased (routes.ts), so two spellings of one colour compare equal.
+// Stored lower-cased (trimListInput), so two spellings of one colour compare equal.
 const color = t.Union([t.String({ pattern: '^#[0-9a-fA-F]{6}$' }), t.Null()], {
   error: 'must be a colour as #rrggbb, or null',
 })
@@ -56,3 +56,13 @@ export const ListModel = {
 } as const
 
 export type List = typeof ListModel.list.static
+
+/**
+ * Before validation, at every entry point (the REST routes, the MCP tools):
+ * the name is checked and stored trimmed, the colour lower-cased.
+ */
+export function trimListInput(input: unknown): void {
+  const fields = input as { name?: unknown; color?: unknown } | undefined
+  if (fields && typeof fields.name === 'string') fields.name = fields.name.trim()
+  if (fields && typeof fields.color === 'string') fields.color = fields.color.toLowerCase()
+}

@@ -21,7 +21,7 @@ import {
 import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
 import { createList, deleteList, moveList } from './arrange'
-import { ListModel } from './model'
+import { ListModel, trimListInput } from './model'
 import { getList, type ListRow, listLists, listState, toList, updateList } from './queries'
 
 type UpdateInput = typeof ListModel.update.static
@@ -89,9 +89,7 @@ function listRoutesAt<const Prefix extends string>({
       // After the guard, so the token is checked first: an anonymous caller gets 401, not 422.
       .onTransform(({ params, body }) => {
         readIdParam(params)
-        const input = body as { name?: unknown; color?: unknown } | undefined
-        if (input && typeof input.name === 'string') input.name = input.name.trim()
-        if (input && typeof input.color === 'string') input.color = input.color.toLowerCase()
+        trimListInput(body)
       })
       .get(
         '',

@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { ValidationFailed } from '../errors'
 import { IdParams } from '../http/ids'
 import { PagingQuery } from '../http/paging'
 import { text } from '../http/text'
@@ -131,3 +132,30 @@ export const TaskModel = {
 } as const
 
 export type Task = typeof TaskModel.task.static
+
+// What every entry point (the REST routes, the MCP tools) does to a task's
+// input around validation, so both apply the same rules.
+
+/** Before validation: the title is checked and stored trimmed. */
+export function trimTaskInput(input: unknown): void {
+  const fields = input as { title?: unknown } | undefined
+  if (fields && typeof fields.title === 'string') fields.title = fields.title.trim()
+}
+
+/**
+ * After validation: a due date checked against the calendar and normalised to
+ * UTC, so PostgreSQL never sees a date it would refuse (Feb 30, hour 24) or a
+ * year it cannot store.
+ */
+export function parseDueDate(value: string | null | undefined): string | null | undefined {
+  if (value === null || value === undefined) return value
+  const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
+  const parsed = new Date(value)
+  const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
+  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59)
+    throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
+  // The offset can carry 9999-12-31 into year 10000, or 0001-01-01 back into year 0.
+  const year = parsed.getUTCFullYear()
+  if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
+  return parsed.toISOString()
+}

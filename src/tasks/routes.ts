@@ -25,7 +25,7 @@ import { idempotency } from '../idempotency/plugin'
 import { feedPosition } from '../sync/feed'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
-import { TaskModel } from './model'
+import { parseDueDate, TaskModel, trimTaskInput } from './model'
 import { moveTask } from './moves'
 import { deleteTask, getTask, listTasks, toggleTask, updateTask } from './queries'
 
@@ -35,21 +35,6 @@ type UpdateInput = typeof TaskModel.update.static
 function answerTask(row: TaskRow, set: { headers: Record<string, unknown> }) {
   set.headers.etag = etagOf(row.id, row.version)
   return toTask(row)
-}
-
-// Calendar-checked and normalised to UTC so PostgreSQL never sees a date it
-// would refuse (Feb 30, hour 24) or a year it cannot store.
-function parseDueDate(value: string | null | undefined): string | null | undefined {
-  if (value === null || value === undefined) return value
-  const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
-  const parsed = new Date(value)
-  const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
-  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59)
-    throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
-  // The offset can carry 9999-12-31 into year 10000, or 0001-01-01 back into year 0.
-  const year = parsed.getUTCFullYear()
-  if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
-  return parsed.toISOString()
 }
 
 // The list's id filters, read as numbers before validation; parent_id may also be `none`.
@@ -120,8 +105,7 @@ function taskRoutesAt<const Prefix extends string>({
         readIdParam(params)
         readPaging(query)
         readIdFilters(query)
-        const input = body as { title?: unknown } | undefined
-        if (input && typeof input.title === 'string') input.title = input.title.trim()
+        trimTaskInput(body)
       })
       .get(
         '',
