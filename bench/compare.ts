@@ -230,25 +230,36 @@ function printComparison(results: Measurement[], env: string): void {
       cost,
     ),
   )
-  if (SCENARIOS.includes('list') && SCENARIOS.includes('revalidate')) {
-    console.log()
-    for (const connections of CONNECTIONS) console.log(revalidationLine(results, connections))
+  // Each server against itself: what a 304 saves, and what MCP's framing costs over the REST list it wraps.
+  const lines: string[] = []
+  for (const connections of CONNECTIONS) {
+    if (SCENARIOS.includes('list') && SCENARIOS.includes('revalidate'))
+      lines.push(sameServerLine(results, connections, 'revalidate', (m) => m.rps, 'revalidate (304) / list req/s'))
+    if (SCENARIOS.includes('list') && SCENARIOS.includes('mcp-list'))
+      lines.push(sameServerLine(results, connections, 'mcp-list', (m) => m.cpuUsPerRequest, 'mcp-list / list CPU per request'))
   }
+  if (lines.length) console.log(`\n${lines.join('\n')}`)
   if (options.json) writeFileSync(options.json, JSON.stringify({ environment: env, results }, null, 2))
 }
 
-/** A 304 revalidation against the full list it spares: each server's same-round ratio of req/s. */
-function revalidationLine(results: Measurement[], connections: number): string {
-  const speedup = (kind: Kind) =>
+/** A scenario against the list on the same server: each server's same-round ratio of `figure`. */
+function sameServerLine(
+  results: Measurement[],
+  connections: number,
+  scenario: Scenario,
+  figure: (m: Measurement) => number,
+  label: string,
+): string {
+  const ratio = (kind: Kind) =>
     median(
       results
-        .filter((m) => m.kind === kind && m.scenario === 'revalidate' && m.connections === connections)
-        .map((revalidated) => {
+        .filter((m) => m.kind === kind && m.scenario === scenario && m.connections === connections)
+        .map((measured) => {
           const listed = results.find(
-            (m) => m.kind === kind && m.scenario === 'list' && m.connections === connections && m.round === revalidated.round,
+            (m) => m.kind === kind && m.scenario === 'list' && m.connections === connections && m.round === measured.round,
           )
-          return listed ? revalidated.rps / listed.rps : Number.NaN
+          return listed ? figure(measured) / figure(listed) : Number.NaN
         }),
     )
-  return `revalidate (304) / list req/s, same round, c${connections}: service ${fmt(speedup('service'), 2)}x, reference ${fmt(speedup('reference'), 2)}x`
+  return `${label}, same round, c${connections}: service ${fmt(ratio('service'), 2)}x, reference ${fmt(ratio('reference'), 2)}x`
 }

@@ -19,7 +19,7 @@ export const { values: options } = parseArgs({
     'rounds-per-start': { type: 'string', default: '2' },
     // The service's LOG_LEVEL: info (the default in production) writes a line per request.
     'log-level': { type: 'string', default: 'info' },
-    scenarios: { type: 'string', default: 'list,revalidate,create,get-one,update,toggle,lists,list-tasks' },
+    scenarios: { type: 'string', default: 'list,revalidate,create,get-one,update,toggle,lists,list-tasks,mcp-list' },
     connections: { type: 'string', default: '64' },
     json: { type: 'string' },
     // Diagnostics: both servers write a CPU profile (markdown) into this folder when they stop.
@@ -66,7 +66,7 @@ if (!Number.isInteger(WARMUP) || WARMUP < 0 || WARMUP > 60) throw new Error('--w
 export const PREWARM = Number(options.prewarm)
 if (!Number.isInteger(PREWARM) || PREWARM < 0 || PREWARM > 60) throw new Error('--prewarm must be an integer from 0 to 60')
 export const ROUNDS_PER_START = positiveInt('rounds-per-start', options['rounds-per-start']!, 50)
-const ALL_SCENARIOS = ['list', 'revalidate', 'create', 'get-one', 'update', 'toggle', 'lists', 'list-tasks'] as const
+const ALL_SCENARIOS = ['list', 'revalidate', 'create', 'get-one', 'update', 'toggle', 'lists', 'list-tasks', 'mcp-list'] as const
 export type Scenario = (typeof ALL_SCENARIOS)[number]
 export const SCENARIOS = options.scenarios!.split(',').map((s) => {
   if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${ALL_SCENARIOS.join(', ')})`)

@@ -397,6 +397,27 @@ async function complete(request: Request, userId: string, id: number): Promise<R
   return row ? taskResponse(row) : missing(userId, id)
 }
 
+/**
+ * /mcp: the one call the benchmark sends, a JSON-RPC tools/call of
+ * list_tasks, answered as the service's MCP tool frames it (the tasks and
+ * their total as structured content, and the same as JSON text).
+ */
+async function mcp(request: Request, userId: string): Promise<Response> {
+  const message = await readBody(request)
+  if (message instanceof Response) return message
+  const params = message?.params as { name?: string; arguments?: { limit?: unknown } } | undefined
+  const limit = params?.arguments?.limit
+  if (message?.method !== 'tools/call' || params?.name !== 'list_tasks' || typeof limit !== 'number')
+    return problem(400, 'bad_request', 'The reference answers only tools/call of list_tasks with a limit')
+  const rows = await query<(Row & { total: number | null })[]>(LIST_SQL.created_at.all, [userId, limit, 0])
+  const answer = { tasks: rows.map(task), total: rows[0]?.total ?? rows.length }
+  return json({
+    result: { content: [{ type: 'text', text: JSON.stringify(answer) }], structuredContent: answer },
+    jsonrpc: '2.0',
+    id: message.id,
+  })
+}
+
 type Handler = (request: Request, userId: string, id: number) => Promise<Response>
 
 /** Authenticates, parses the id when the route has one, maps a failure to 503/500 JSON. */
@@ -449,6 +470,9 @@ const server = Bun.serve({
     },
     '/api/lists': {
       GET: route((request, userId) => lists(request, userId), false),
+    },
+    '/mcp': {
+      POST: route((request, userId) => mcp(request, userId), false),
     },
   },
   fetch(request) {

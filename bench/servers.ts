@@ -4,7 +4,7 @@
 
 import type { Subprocess } from 'bun'
 import { SignJWT } from 'jose'
-import { options, REFERENCE_ENV, ROOT, SERVICE_ENV } from './options'
+import { options, REFERENCE_ENV, ROOT, SCENARIOS, SERVICE_ENV } from './options'
 import { pin, reportUnexpectedExit, spawn, stopProcess } from './processes'
 
 export type Kind = 'service' | 'reference'
@@ -182,6 +182,17 @@ export async function checkSameAnswers(service: Server, reference: Server, ids: 
     if (s.status !== r.status || s.header('etag') !== r.header('etag'))
       differ(`GET /api/tasks?limit=50 If-None-Match: ${tag}`, [s.status, s.header('etag')], [r.status, r.header('etag')])
     if (!Bun.deepEquals(s.body, r.body)) differ(`GET /api/tasks?limit=50 If-None-Match: ${tag} body`, s.body, r.body)
+  }
+  if (SCENARIOS.includes('mcp-list')) {
+    // The MCP tool's answer, structured content and text, as the REST list's tasks.
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_tasks', arguments: { limit: 50 } } }
+    const accept = { accept: 'application/json, text/event-stream' }
+    const [s, r] = [
+      await ask(service, 'POST', '/mcp', call, ids.token, accept),
+      await ask(reference, 'POST', '/mcp', call, ids.token, accept),
+    ]
+    if (s.status !== r.status || !Bun.deepEquals(s.body, r.body))
+      differ('POST /mcp tools/call list_tasks', [s.status, s.body], [r.status, r.body])
   }
   const shape = (answer: Awaited<ReturnType<typeof ask>>) => ({
     status: answer.status,

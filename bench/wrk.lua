@@ -1,6 +1,6 @@
 -- wrk script of the benchmark (bench/run.ts drives it).
 --
---   SCENARIO     list | revalidate | create | get-one | update | toggle | lists | list-tasks   (default list)
+--   SCENARIO     list | revalidate | create | get-one | update | toggle | lists | list-tasks | mcp-list   (default list)
 --   TOKENS_FILE  one "token id" pair a line: a valid bearer token and the id of
 --                a task its subject owns (list-tasks: of a list it owns;
 --                revalidate: the ETag of the subject's list, sent as
@@ -26,7 +26,7 @@ local list_query = os.getenv("LIST_QUERY") or "limit=50"
 local tokens_file = os.getenv("TOKENS_FILE")
 if not tokens_file then error("set TOKENS_FILE") end
 
-local known = { list = true, revalidate = true, create = true, ["get-one"] = true, update = true, toggle = true, lists = true, ["list-tasks"] = true }
+local known = { list = true, revalidate = true, create = true, ["get-one"] = true, update = true, toggle = true, lists = true, ["list-tasks"] = true, ["mcp-list"] = true }
 if not known[scenario] then error("unknown SCENARIO " .. scenario) end
 
 local threads = {}
@@ -55,11 +55,17 @@ function init(args)
   end
   local path = "/api/tasks"
   if list_query ~= "" then path = path .. "?" .. list_query end
-  if scenario == "list" or scenario == "create" or scenario == "lists" then
+  if scenario == "list" or scenario == "create" or scenario == "lists" or scenario == "mcp-list" then
     for i, token in ipairs(tokens) do
       local headers = { ["Authorization"] = "Bearer " .. token }
       if scenario == "list" then
         requests[i] = wrk.format("GET", path, headers)
+      elseif scenario == "mcp-list" then
+        -- The MCP tool that wraps the list: the same 50 tasks, over JSON-RPC.
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = "application/json, text/event-stream"
+        requests[i] = wrk.format("POST", "/mcp", headers,
+          '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_tasks","arguments":{"limit":50}}}')
       elseif scenario == "lists" then
         requests[i] = wrk.format("GET", "/api/lists", headers)
       else
