@@ -17,6 +17,7 @@ import { SERVER_BODY_LIMIT } from './http/json-body'
 import type { Logger } from './http/logger'
 import { accessLog, requestLog } from './http/request-log'
 import { listRoutes } from './lists/routes'
+import { settingsRoutes } from './settings/routes'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
@@ -76,6 +77,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
     )
     .use(taskRoutes({ db: database.db, auth, logger }))
     .use(listRoutes({ db: database.db, auth, logger }))
+    .use(settingsRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
 

@@ -10,10 +10,11 @@ const ENTITY_TAG = /\s*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)/y
 const STATE = /^(?:0|[1-9]\d{0,9})(?:\.(?:0|[1-9]\d{0,9}))*$/
 
 /**
- * The strong ETag of one state of a resource: its id, then what the tag
- * covers (the version; a list adds its open count), dot-separated.
+ * The strong ETag of one state of a resource: its id (or, for a resource
+ * that is one per user, its name), then what the tag covers (the version; a
+ * list adds its open count), dot-separated.
  */
-export function etagOf(id: number, ...state: number[]): string {
+export function etagOf(id: number | string, ...state: number[]): string {
   return `"${id}.${state.join('.')}"`
 }
 
@@ -23,7 +24,7 @@ export function etagOf(id: number, ...state: number[]): string {
  * etagOf issues ("29.01", "029.1"), matches nothing, and so does a header
  * that is not a list of entity tags. `*` matches any current state.
  */
-export function preconditionOf(ifMatch: string | undefined, id: number): Precondition | undefined {
+export function preconditionOf(ifMatch: string | undefined, id: number | string): Precondition | undefined {
   if (ifMatch === undefined) return undefined
   if (ifMatch.trim() === '*') return { any: true }
   const states: number[][] = []
