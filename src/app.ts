@@ -38,9 +38,18 @@ export interface AppDeps {
   logger: Logger
   /** Sign-up and sign-in rate limits; tests tighten or relax them. */
   authLimits?: AuthLimits
+  /** The clock the due filters count days by (today, overdue); tests pin it. */
+  now?: () => Date
 }
 
-export async function createApp({ database, config, logger, authLimits = DEFAULT_AUTH_LIMITS, live = localLive() }: AppDeps) {
+export async function createApp({
+  database,
+  config,
+  logger,
+  authLimits = DEFAULT_AUTH_LIMITS,
+  live = localLive(),
+  now = () => new Date(),
+}: AppDeps) {
   const tokens = await createTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -75,7 +84,7 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
         onAccountDeleted: (userId) => live.notifier.ended(userId),
       }),
     )
-    .use(taskRoutes({ db: database.db, auth, logger }))
+    .use(taskRoutes({ db: database.db, auth, logger, now }))
     .use(listRoutes({ db: database.db, auth, logger }))
     .use(settingsRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))

@@ -61,11 +61,12 @@ export const ETagHeader = { etag: t.String({ description: 'Strong ETag; send it 
 /**
  * The strong ETag of a collection of a user's data (GET /api/tasks with its
  * query, GET /api/lists): the user's change feed position, which moves on
- * every change of their lists and tasks, and the request it answers.
+ * every change of their lists and tasks, the request it answers, and
+ * `context`: whatever else the answer depends on (the day, for due=today).
  */
-export function collectionTag(position: number, userId: string, url: string): string {
+export function collectionTag(position: number, userId: string, url: string, context = ''): string {
   const query = url.slice(url.indexOf('/', url.indexOf('//') + 2))
-  return `"${position}-${Bun.hash(`${userId} ${query}`).toString(36)}"`
+  return `"${position}-${Bun.hash(context ? `${userId} ${query} ${context}` : `${userId} ${query}`).toString(36)}"`
 }
 
 /** Whether If-None-Match names `etag` (weak comparison, RFC 9110 13.1.2), or is `*`. */
@@ -97,10 +98,10 @@ export function answeredNotModified(request: Request, set: Settable): boolean {
   return true
 }
 
-/** For a GET of a collection: 304 before reading it when If-None-Match names the tag of `position`, read first. */
-export async function revalidatedCollection(request: Request, set: Settable, userId: string, readPosition: () => Promise<number>) {
+/** For a GET of a collection: 304 before reading it when If-None-Match names its current tag, read first (collectionTag). */
+export async function revalidatedCollection(request: Request, set: Settable, currentTag: () => Promise<string>) {
   if (!request.headers.has('if-none-match')) return false
-  set.headers.etag = collectionTag(await readPosition(), userId, request.url)
+  set.headers.etag = await currentTag()
   return answeredNotModified(request, set)
 }
 

@@ -22,12 +22,16 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
-import { feedPosition } from '../sync/feed'
+import { DEFAULT_TIME_ZONE } from '../settings/model'
+import { getSettings } from '../settings/queries'
+import { canonicalTimeZone } from '../settings/time-zones'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
+import { dueColumns } from './due-dates'
+import { dueTagContext, dueWindow, usesTimeZone } from './due-views'
 import { TaskModel } from './model'
 import { moveTask } from './moves'
-import { deleteTask, getTask, listTasks, toggleTask, updateTask } from './queries'
+import { deleteTask, getTask, listTagState, listTasks, toggleTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
@@ -35,21 +39,6 @@ type UpdateInput = typeof TaskModel.update.static
 function answerTask(row: TaskRow, set: { headers: Record<string, unknown> }) {
   set.headers.etag = etagOf(row.id, row.version)
   return toTask(row)
-}
-
-// Calendar-checked and normalised to UTC so PostgreSQL never sees a date it
-// would refuse (Feb 30, hour 24) or a year it cannot store.
-function parseDueDate(value: string | null | undefined): string | null | undefined {
-  if (value === null || value === undefined) return value
-  const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
-  const parsed = new Date(value)
-  const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
-  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59)
-    throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
-  // The offset can carry 9999-12-31 into year 10000, or 0001-01-01 back into year 0.
-  const year = parsed.getUTCFullYear()
-  if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
-  return parsed.toISOString()
 }
 
 // The list's id filters, read as numbers before validation; parent_id may also be `none`.
@@ -67,6 +56,8 @@ export interface TaskRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
   logger: Logger
+  /** The clock the due filters count days by. */
+  now: () => Date
 }
 
 /**
@@ -83,6 +74,7 @@ function taskRoutesAt<const Prefix extends string>({
   db,
   auth,
   logger,
+  now,
   prefix,
   params: paramsSchema,
   collectionParams,
@@ -103,7 +95,7 @@ function taskRoutesAt<const Prefix extends string>({
     ifMatch: string | undefined,
     set: { headers: Record<string, unknown> },
   ) {
-    const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
+    const row = await updateTask(db, userId, id, { ...body, ...dueColumns(body.due_date) }, preconditionOf(ifMatch, id))
     return answerTask(row, set)
   }
 
@@ -120,16 +112,25 @@ function taskRoutesAt<const Prefix extends string>({
         readIdParam(params)
         readPaging(query)
         readIdFilters(query)
+        // A zone the runtime knows is spelt canonically before it is checked; any other fails the check.
+        const filters = query as { tz?: unknown } | undefined
+        if (typeof filters?.tz === 'string') filters.tz = canonicalTimeZone(filters.tz) ?? filters.tz
         const input = body as { title?: unknown } | undefined
         if (input && typeof input.title === 'string') input.title = input.title.trim()
       })
       .get(
         '',
         async ({ userId, query, set, request }) => {
-          if (await revalidatedCollection(request, set, userId, () => feedPosition(db, userId))) return
+          const at = now()
+          // The user's zone is read only when the answer depends on one.
+          const zone = query.tz ?? (usesTimeZone(query) ? (await getSettings(db, userId)).time_zone : DEFAULT_TIME_ZONE)
+          const time = { window: dueWindow(query, at, zone), zone, now: at }
+          const tagOf = (state: { position: number; lastPassed?: string | null }) =>
+            collectionTag(state.position, userId, request.url, dueTagContext(query, zone, at, state.lastPassed))
+          if (await revalidatedCollection(request, set, async () => tagOf(await listTagState(db, userId, query, at)))) return
           const page = pageOf(query)
-          const { tasks, total, position } = await listTasks(db, userId, query, page)
-          set.headers.etag = collectionTag(position, userId, request.url)
+          const { tasks, total, ...state } = await listTasks(db, userId, query, page, time)
+          set.headers.etag = tagOf(state)
           setPageHeaders(set, request.url, page, total)
           return tasks
         },
@@ -145,15 +146,18 @@ function taskRoutesAt<const Prefix extends string>({
           detail: {
             summary: 'List tasks',
             description:
-              'Headers: X-Total-Count (matches before paging), Link (next/prev), ETag (changes with any change of your lists and tasks). ' +
-              'If-None-Match with the current ETag: 304, without reading the tasks.',
+              'Headers: X-Total-Count (matches before paging), Link (next/prev), ETag (changes with any change of your lists and tasks, ' +
+              'and with the day, your time zone and the passing of due moments where the answer depends on them). ' +
+              'If-None-Match with the current ETag: 304, without reading the tasks. ' +
+              'due: overdue (a moment before now, a whole day before today), today, tomorrow, next_7_days (today and the six days after), no_date; ' +
+              'days are those of your time zone (GET /api/settings) unless tz names another.',
           },
         },
       )
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
+          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date) })
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
           return answerTask(row, set)
