@@ -5,10 +5,12 @@ import { explainMissing, owned, type Precondition, stateCheck, stateValues } fro
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
+import { DEFAULT_TIME_ZONE } from '../settings/model'
+import { getSettings } from '../settings/queries'
 import { advance, advancing, bury, feedPosition, positionColumn, stamp, type Tx } from '../sync/feed'
 import { answerColumns, keyOf, resource, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
-import { type DueWindow, dueCondition, dueShape, dueSortKey, dueValues, lastPassedColumn } from './due-views'
+import { type DueWindow, dueCondition, dueShape, dueSortKey, dueValues, dueWindow, lastPassedColumn, usesTimeZone } from './due-views'
 import { type Task, TaskModel } from './model'
 import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
 import { completeDescendants, descendantsOf, stampLists } from './tree'
@@ -63,6 +65,12 @@ function listFilter(query: ListQuery, window: DueWindow | undefined): SQL | unde
 
 /** How a list's days are counted: its due window (due-views.ts), the zone of its days, and now. */
 export type ListTime = { window: DueWindow | undefined; zone: string; now: Date }
+
+/** The list's days at `now`: in tz, else in the user's zone, read only when the answer depends on one. */
+export async function listTimeOf(db: Database, userId: string, query: ListQuery, now: Date): Promise<ListTime> {
+  const zone = query.tz ?? (usesTimeZone(query) ? (await getSettings(db, userId)).time_zone : DEFAULT_TIME_ZONE)
+  return { window: dueWindow(query, now, zone), zone, now }
+}
 
 /** The user's feed position and, for due=overdue, the last due moment before now: what a list's ETag is made of. */
 export async function listTagState(

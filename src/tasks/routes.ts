@@ -22,16 +22,14 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
-import { DEFAULT_TIME_ZONE } from '../settings/model'
-import { getSettings } from '../settings/queries'
 import { canonicalTimeZone } from '../settings/time-zones'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
 import { dueColumns } from './due-dates'
-import { dueTagContext, dueWindow, usesTimeZone } from './due-views'
+import { dueTagContext } from './due-views'
 import { TaskModel } from './model'
 import { moveTask } from './moves'
-import { deleteTask, getTask, listTagState, listTasks, toggleTask, updateTask } from './queries'
+import { deleteTask, getTask, listTagState, listTasks, listTimeOf, toggleTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
@@ -121,13 +119,10 @@ function taskRoutesAt<const Prefix extends string>({
       .get(
         '',
         async ({ userId, query, set, request }) => {
-          const at = now()
-          // The user's zone is read only when the answer depends on one.
-          const zone = query.tz ?? (usesTimeZone(query) ? (await getSettings(db, userId)).time_zone : DEFAULT_TIME_ZONE)
-          const time = { window: dueWindow(query, at, zone), zone, now: at }
+          const time = await listTimeOf(db, userId, query, now())
           const tagOf = (state: { position: number; lastPassed?: string | null }) =>
-            collectionTag(state.position, userId, request.url, dueTagContext(query, zone, at, state.lastPassed))
-          if (await revalidatedCollection(request, set, async () => tagOf(await listTagState(db, userId, query, at)))) return
+            collectionTag(state.position, userId, request.url, dueTagContext(query, time.zone, time.now, state.lastPassed))
+          if (await revalidatedCollection(request, set, async () => tagOf(await listTagState(db, userId, query, time.now)))) return
           const page = pageOf(query)
           const { tasks, total, ...state } = await listTasks(db, userId, query, page, time)
           set.headers.etag = tagOf(state)
