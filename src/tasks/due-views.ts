@@ -45,10 +45,10 @@ function momentText(instant: Temporal.Instant): string {
 const boundText = (bound: Bound | undefined) => bound && { moment: momentText(bound.moment), day: dayText(bound.day) }
 
 /** The first moment of `day` in `zone` (01:00 where that midnight is skipped). */
-export const startOfDay = (day: Temporal.PlainDate, zone: string) => day.toZonedDateTime(zone).toInstant()
+const startOfDay = (day: Temporal.PlainDate, zone: string) => day.toZonedDateTime(zone).toInstant()
 
 /** The day `instant` falls on in `zone`. */
-export const dayOf = (instant: Temporal.Instant, zone: string) => instant.toZonedDateTimeISO(zone).toPlainDate()
+const dayOf = (instant: Temporal.Instant, zone: string) => instant.toZonedDateTimeISO(zone).toPlainDate()
 
 /** A bound at a moment: the moment, and the first whole day that starts at or after it. */
 function boundAt(moment: Temporal.Instant, zone: string): Bound {
