@@ -108,9 +108,10 @@ export function seedStatements(users: { prefix: string; from: number; to: number
     from ${range} cross join generate_series(0, ${stock.lists - 1}) n
     on conflict do nothing`,
     // Task t in list (t - 1) mod listsHoldingTasks, last there in created
-    // order; a key's fraction never ends in 0.
+    // order; a key's fraction never ends in 0. A fifth are due at a moment, a
+    // fifth on a whole day (within two weeks).
     `
-    insert into tasks (user_id, list_id, position, title, description, completed, priority, due_date, tags, created_at, updated_at)
+    insert into tasks (user_id, list_id, position, title, description, completed, priority, due_date, due_day, tags, created_at, updated_at)
     select ${user},
            holding.id,
            'b' || lpad(t::text, 5, '0') || '1',
@@ -119,6 +120,7 @@ export function seedStatements(users: { prefix: string; from: number; to: number
            t % 3 = 0,
            (array['low', 'medium', 'high'])[1 + t % 3]::task_priority,
            case when t % 5 = 0 then now() + t * interval '1 hour' end,
+           case when t % 5 = 2 then current_date + t % 14 end,
            case when t % 10 = 3 then array['x', 'work'] when t % 4 = 0 then array['home'] else '{}'::text[] end,
            now() - (${stock.tasks} - t) * interval '1 minute' - u * interval '1 millisecond',
            now() - (${stock.tasks} - t) * interval '1 minute' - u * interval '1 millisecond'

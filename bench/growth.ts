@@ -9,6 +9,8 @@ import { drizzle as proxyDrizzle } from 'drizzle-orm/pg-proxy'
 import type { Database } from '../src/db/client'
 import * as schema from '../src/db/schema'
 import { listLists } from '../src/lists/queries'
+import { DEFAULT_TIME_ZONE } from '../src/settings/model'
+import { dueWindow } from '../src/tasks/due-views'
 import { listTasks } from '../src/tasks/queries'
 import { checkpoint, createDatabase, seed } from './database'
 import { type Measurement, measure } from './load'
@@ -33,8 +35,12 @@ async function serviceSql(run: (db: Database) => Promise<unknown>): Promise<{ sq
 }
 
 type ListQuery = Parameters<typeof listTasks>[2]
-const listSql = (userId: string, query: ListQuery & { limit: number; offset: number }) =>
-  serviceSql((db) => listTasks(db, userId, query, { limit: query.limit, offset: query.offset }))
+// Days in UTC, today being today.
+const listSql = (userId: string, query: ListQuery & { limit: number; offset: number }) => {
+  const now = new Date()
+  const time = { window: dueWindow(query, now, DEFAULT_TIME_ZONE), zone: DEFAULT_TIME_ZONE, now }
+  return serviceSql((db) => listTasks(db, userId, query, { limit: query.limit, offset: query.offset }, time))
+}
 
 // The user with many lists: its tasks, 1,000 in each of its first 10 lists.
 const MANY_LISTS = { lists: 1000, tasks: 10_000, listsHoldingTasks: 10 }
@@ -201,9 +207,15 @@ export async function growthMode(workDir: string): Promise<void> {
     ['user with 10,000 tasks, limit=1000', listSql(sizeUsers[3]!, { limit: 1000, offset: 0 })],
     ['user with 10,000 tasks, status=pending', listSql(sizeUsers[3]!, { status: 'pending', limit: 100, offset: 0 })],
     ['user with 10,000 tasks, q=word', listSql(sizeUsers[3]!, { q: 'word', limit: 100, offset: 0 })],
+    ['user with 10,000 tasks, due=today', listSql(sizeUsers[3]!, { due: 'today', limit: 100, offset: 0 })],
+    [
+      'user with 10,000 tasks, due=overdue&status=pending',
+      listSql(sizeUsers[3]!, { due: 'overdue', status: 'pending', limit: 100, offset: 0 }),
+    ],
     ['user with 100 tasks (1M-row table), status=pending', listSql('g-4242', { status: 'pending', limit: 100, offset: 0 })],
     ['user with 100 tasks (1M-row table), tag=x', listSql('g-4242', { tag: 'x', limit: 100, offset: 0 })],
     ['user with 100 tasks (1M-row table), q=word', listSql('g-4242', { q: 'word', limit: 100, offset: 0 })],
+    ['user with 100 tasks (1M-row table), due=today', listSql('g-4242', { due: 'today', limit: 100, offset: 0 })],
     ['user with 1,000 lists: GET /api/lists', serviceSql((db) => listLists(db, listsUser))],
     [
       'user with 1,000 lists: list_id=<default list>&sort=position',

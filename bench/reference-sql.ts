@@ -9,9 +9,12 @@ export const MAX_TASKS_PER_USER = 10_000
 // A top-level task and three levels below it, as in the service.
 const MAX_ANCESTORS = 3
 
-const iso = (column: string) =>
-  TIMESTAMPS === 'sql' ? `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` : column
-export const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${iso('due_date')}, tags, ${iso('created_at')}, ${iso('updated_at')}`
+const isoOf = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+const iso = (column: string) => (TIMESTAMPS === 'sql' ? `${isoOf(column)} as ${column}` : column)
+// A due date is a moment (due_date) or a whole day (due_day), answered as it was given.
+const DAY = `to_char(due_day::timestamp, 'YYYY-MM-DD')`
+const DUE_DATE = TIMESTAMPS === 'sql' ? `coalesce(${isoOf('due_date')}, ${DAY}) as due_date` : `due_date, ${DAY} as due_day`
+export const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${DUE_DATE}, tags, ${iso('created_at')}, ${iso('updated_at')}`
 
 // Qualified: a bare created_at in ORDER BY would name the to_char output column,
 // and PostgreSQL would sort strings instead of walking tasks_user_created_idx.

@@ -92,6 +92,8 @@ interface Row {
   completed: boolean
   priority: string
   due_date: string | Date | null
+  /** With REFERENCE_TIMESTAMPS=js only: a whole day, apart from the moment. */
+  due_day?: string | null
   tags: string[]
   created_at: string | Date
   updated_at: string | Date
@@ -136,7 +138,7 @@ function task(row: Row) {
     description: row.description,
     completed: row.completed,
     priority: row.priority,
-    due_date: row.due_date,
+    due_date: row.due_date ?? row.due_day ?? null,
     tags: row.tags,
     created_at: row.created_at,
     updated_at: row.updated_at,

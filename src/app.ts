@@ -19,6 +19,7 @@ import { accessLog, requestLog } from './http/request-log'
 import { listRoutes } from './lists/routes'
 import { resourceChallenge } from './mcp/metadata'
 import { mcpRoutes } from './mcp/routes'
+import { settingsRoutes } from './settings/routes'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
@@ -39,9 +40,18 @@ export interface AppDeps {
   logger: Logger
   /** Sign-up and sign-in rate limits; tests tighten or relax them. */
   authLimits?: AuthLimits
+  /** The clock the due filters count days by (today, overdue); tests pin it. */
+  now?: () => Date
 }
 
-export async function createApp({ database, config, logger, authLimits = DEFAULT_AUTH_LIMITS, live = localLive() }: AppDeps) {
+export async function createApp({
+  database,
+  config,
+  logger,
+  authLimits = DEFAULT_AUTH_LIMITS,
+  live = localLive(),
+  now = () => new Date(),
+}: AppDeps) {
   const tokens = await createTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -76,13 +86,15 @@ export async function createApp({ database, config, logger, authLimits = DEFAULT
         onAccountDeleted: (userId) => live.notifier.ended(userId),
       }),
     )
-    .use(taskRoutes({ db: database.db, auth, logger }))
+    .use(taskRoutes({ db: database.db, auth, logger, now }))
     .use(listRoutes({ db: database.db, auth, logger }))
+    .use(settingsRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
     .use(
       mcpRoutes({
         db: database.db,
+        now,
         auth,
         logger,
         notifier: live.notifier,

@@ -132,6 +132,15 @@ describe('a real Better Auth token (EdDSA, verified against its JWKS)', () => {
     expect(me.body).toEqual({ id: alice.id, email: alice.email, name: alice.name })
   })
 
+  test("has settings with no local account: the defaults, then their own time zone, which is not another user's", async () => {
+    const alices = as(alice.token)
+    expect((await alices('GET', '/api/settings')).body).toEqual({ time_zone: 'UTC' })
+    const set = await alices('PATCH', '/api/settings', { time_zone: 'Europe/Berlin' })
+    expect([set.status, set.body]).toEqual([200, { time_zone: 'Europe/Berlin' }])
+    expect((await alices('GET', '/api/settings')).body).toEqual({ time_zone: 'Europe/Berlin' })
+    expect((await as(bob.token)('GET', '/api/settings')).body).toEqual({ time_zone: 'UTC' })
+  })
+
   test("another Better Auth user's token never reaches the first user's tasks", async () => {
     const task = (await as(alice.token)('POST', '/api/tasks', { title: 'Alice only' })).body
     const bobs = as(bob.token)

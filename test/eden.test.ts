@@ -6,8 +6,8 @@ import { treaty } from '@elysiajs/eden'
 import type { App } from '../src/app'
 import { app, signedInUser } from './support'
 
-function client(token: string) {
-  return treaty<App>(app, { headers: { authorization: `Bearer ${token}` } })
+function client(token: string, options: { parseDate?: boolean } = {}) {
+  return treaty<App>(app, { headers: { authorization: `Bearer ${token}` }, ...options })
 }
 
 describe('Eden treaty client', () => {
@@ -76,5 +76,33 @@ describe('Eden treaty client', () => {
     // @ts-expect-error position is never set by a client: moves place tasks
     const setPosition = await api.api.tasks({ id: parent.data!.id }).patch({ position: 'a0' })
     expect(setPosition.status).toBe(422)
+  })
+
+  test('settings, whole-day due dates and the due filters are typed too', async () => {
+    const user = await signedInUser('eden')
+    // By default Eden turns every date-like string of an answer into a Date: a whole day would
+    // become its midnight in UTC. parseDate: false keeps due_date as answered.
+    const api = client(user.token, { parseDate: false })
+    const settings = await api.api.settings.get()
+    expect(settings.data?.time_zone).toBe('UTC')
+    const berlin = await api.api.settings.patch({ time_zone: 'Europe/Berlin' })
+    expect([berlin.status, berlin.data?.time_zone]).toEqual([200, 'Europe/Berlin'])
+    // @ts-expect-error time_zone is a string
+    const wrongZone = await api.api.settings.patch({ time_zone: 1 })
+    expect(wrongZone.status).toBe(422)
+    // @ts-expect-error a setting the service does not have
+    const unknown = await api.api.settings.patch({ locale: 'de' })
+    expect(unknown.status).toBe(422)
+
+    const day = await api.api.tasks.post({ title: 'Whole day', due_date: '2030-01-31' })
+    const dueDate: string | null | undefined = day.data?.due_date
+    expect(dueDate).toBe('2030-01-31')
+    const parsed: unknown = (await client(user.token).api.tasks({ id: day.data!.id }).get()).data?.due_date
+    expect(parsed).toEqual(new Date('2030-01-31T00:00:00Z'))
+    const listed = await api.api.tasks.get({ query: { due_after: '2030-01-31', due_before: '2030-02-01', tz: 'Asia/Tokyo' } })
+    expect(listed.data?.map((task) => task.id)).toEqual([day.data!.id])
+    // @ts-expect-error due is one of overdue, today, tomorrow, next_7_days, no_date
+    const wrongDue = await api.api.tasks.get({ query: { due: 'yesterday' } })
+    expect(wrongDue.status).toBe(422)
   })
 })

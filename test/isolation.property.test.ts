@@ -1,12 +1,12 @@
 // Model-based property: three users run random sequences of list and task
 // operations (lists made, renamed, moved and deleted; tasks made in a list or
 // under another task, changed, completed, moved and deleted with their
-// subtasks), and after every step each user's lists and tasks equal a model
-// kept in the test (test/isolation/). As the attacker, a user also aims at
-// other users' ids: in a path they are 403, in a body or query 422 naming the
-// field, and nothing changes; through the MCP tools, the same refusals as
-// tool errors. fast-check prints the seed and path of a
-// failure; replay one with FC_SEED=<seed> FC_PATH=<path> (and
+// subtasks; time zones set), and after every step each user's lists, tasks
+// and settings equal a model kept in the test (test/isolation/). As the
+// attacker, a user also aims at other users' ids: in a path they are 403, in
+// a body or query 422 naming the field, and nothing changes; through the MCP
+// tools, the same refusals as tool errors. fast-check prints the seed and
+// path of a failure; replay one with FC_SEED=<seed> FC_PATH=<path> (and
 // FC_REPLAY_PATH=<replayPath> from the counterexample); FC_RUNS=<n> runs more
 // than the default 15.
 import { test } from 'bun:test'
@@ -26,10 +26,12 @@ import {
   taskPickArb,
   updateListBodyArb,
   viaArb,
+  zoneArb,
 } from './isolation/generators'
 import { CreateList, DeleteList, MoveList, ReadLists, UpdateList } from './isolation/list-commands'
 import { emptyModel, type Model, USERS } from './isolation/model'
 import { Move } from './isolation/move-command'
+import { SetTimeZone } from './isolation/settings-commands'
 import { label, type Real } from './isolation/steps'
 import { Create, OwnDelete, OwnGet, OwnWrite, Query, writeArb } from './isolation/task-commands'
 import { signedInUser } from './support'
@@ -79,6 +81,10 @@ const commandArbs: Command[] = [
     .tuple(actorArb, listPickArb, sideArb, fc.oneof({ weight: 6, arbitrary: pickArb }, fc.constant('self' as const)), viaArb, ifMatchArb)
     .map(([a, p, side, anchor, via, m]) => new MoveList(a, p, side, anchor, via, m)),
   fc.tuple(actorArb, listPickArb, viaArb, ifMatchArb).map(([a, p, via, m]) => new DeleteList(a, p, via, m)),
+  // Settings
+  fc
+    .tuple(actorArb, zoneArb, fc.constantFrom('none' as const, 'none' as const, 'current' as const, 'stale' as const))
+    .map(([a, zone, m]) => new SetTimeZone(a, zone, m)),
   // Attacks
   ...weighted(
     2,

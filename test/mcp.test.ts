@@ -116,6 +116,29 @@ describe('POST /mcp with the SDK client', () => {
     expect((await agent.answer('list_tasks', { status: 'pending' })).tasks.map((task: { id: number }) => task.id)).toEqual([b.id])
   })
 
+  test('whole-day due dates and the due filters work through the tools as on REST (a tz alias in any case too)', async () => {
+    const user = await signedInUser()
+    const agent = await agentOf(user)
+    const day = await agent.answer('add_task', { title: 'whole day', due_date: '2031-05-04' })
+    expect(day.due_date).toBe('2031-05-04')
+    const moment = await agent.answer('add_task', { title: 'moment', due_date: '2031-05-04T10:00:00+09:00' })
+    expect(moment.due_date).toBe('2031-05-04T01:00:00.000Z')
+    await agent.answer('add_task', { title: 'no date' })
+    for (const [args, query] of [
+      [{ due_after: '2031-05-04', due_before: '2031-05-05', tz: 'asia/tokyo' }, 'due_after=2031-05-04&due_before=2031-05-05&tz=asia/tokyo'],
+      [{ due: 'no_date' }, 'due=no_date'],
+      [{ sort: 'due_date', order: 'asc', tz: 'America/New_York' }, 'sort=due_date&order=asc&tz=America/New_York'],
+    ] as const) {
+      const listed = await rest(user, `/api/tasks?${query}`)
+      expect({ args, answer: await agent.answer('list_tasks', args) }).toEqual({
+        args,
+        answer: { tasks: listed.body, total: Number(listed.headers.get('x-total-count')) },
+      })
+    }
+    expect((await agent.error('add_task', { title: 'bad', due_date: '2031-02-30' })).errors).toEqual([
+      { field: 'due_date', message: 'is not a real date' },
+    ])
+  })
   test('get_task, update_task and delete_task answer as their routes do', async () => {
     const user = await signedInUser()
     const agent = await agentOf(user)

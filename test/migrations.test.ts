@@ -2,7 +2,9 @@
 // and 0001 only, applied with drizzle's own bookkeeping) upgrades in place
 // when the app opens it: every account and task kept as it was, the id
 // sequence continued, ids past int4 served, and each user's tasks placed in a
-// default list in the order they were created. On PGlite always, on
+// default list in the order they were created. A database made by the
+// release before whole-day due dates (drizzle/0000 to 0008) keeps every due
+// date the moment it was. On PGlite always, on
 // PostgreSQL when TEST_DATABASE_URL is set (not through a pooler: it creates
 // and drops a database).
 import { afterAll, describe, expect, test } from 'bun:test'
@@ -20,20 +22,32 @@ import { call, logger, randomAddress, TEST_DATABASE_URL, testConfig, tokenFor } 
 
 const THROUGH_POOLER = process.env.TEST_THROUGH_POOLER === '1'
 const PREVIOUS_RELEASE = ['0000_init', '0001_users']
+// The release before whole-day due dates and settings (drizzle/0009).
+const BEFORE_TIME = [
+  '0000_init',
+  '0001_users',
+  '0002_task_ids_bigint',
+  '0003_rate_limits',
+  '0004_task_ids_max_safe',
+  '0005_lists',
+  '0006_change_feed',
+  '0007_idempotency_keys',
+  '0008_event_tickets',
+]
 const PASSWORD = 'an old account password'
 
 const scratch = await mkdtemp(join(tmpdir(), 'todo-migrations-'))
 afterAll(() => rm(scratch, { recursive: true, force: true }))
 
-/** drizzle/ as the previous release shipped it: its migrations and a journal naming only them. */
-async function previousMigrations(): Promise<string> {
-  const folder = join(scratch, 'previous')
+/** drizzle/ as an earlier release shipped it: its migrations and a journal naming only them. */
+async function previousMigrations(release = PREVIOUS_RELEASE): Promise<string> {
+  const folder = join(scratch, `previous-${release.length}`)
   await mkdir(join(folder, 'meta'), { recursive: true })
   const journal = JSON.parse(await readFile(join(migrationsFolder, 'meta/_journal.json'), 'utf8'))
-  journal.entries = journal.entries.filter((entry: { tag: string }) => PREVIOUS_RELEASE.includes(entry.tag))
-  expect(journal.entries.map((entry: { tag: string }) => entry.tag)).toEqual(PREVIOUS_RELEASE)
+  journal.entries = journal.entries.filter((entry: { tag: string }) => release.includes(entry.tag))
+  expect(journal.entries.map((entry: { tag: string }) => entry.tag)).toEqual(release)
   await writeFile(join(folder, 'meta/_journal.json'), JSON.stringify(journal))
-  for (const tag of PREVIOUS_RELEASE) await copyFile(join(migrationsFolder, `${tag}.sql`), join(folder, `${tag}.sql`))
+  for (const tag of release) await copyFile(join(migrationsFolder, `${tag}.sql`), join(folder, `${tag}.sql`))
   return folder
 }
 
@@ -81,7 +95,7 @@ async function contents(run: Run) {
   return row
 }
 
-async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnType<typeof contents>>) {
+async function expectUpgraded(database: DatabaseHandle, before: Contents) {
   const run = runOn(database.db)
   expect(await contents(run)).toEqual(before)
   expect(
@@ -161,62 +175,141 @@ async function expectUpgraded(database: DatabaseHandle, before: Awaited<ReturnTy
   expect([after.status, after.body.id]).toEqual([201, 3_000_000_001])
 }
 
-describe('upgrading a database of the previous release', () => {
-  test('PGlite: every account and task kept, the id sequence continued, ids past int4 served', { timeout: 60_000 }, async () => {
+type Contents = Record<string, unknown> | undefined
+
+/**
+ * A database of `release` (on PGlite, or on a PostgreSQL database of its own),
+ * seeded by `seed` with SQL of that release, then opened by the app, which
+ * migrates it: `check` gets it with `read`'s view of the data from before.
+ */
+async function upgrade(
+  on: 'pglite' | 'postgres',
+  release: string[],
+  seed: (run: Run) => Promise<void>,
+  read: (run: Run) => Promise<Contents>,
+  check: (database: DatabaseHandle, before: Contents) => Promise<void>,
+) {
+  if (on === 'pglite') {
     const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
       import('@electric-sql/pglite'),
       import('drizzle-orm/pglite'),
       import('drizzle-orm/pglite/migrator'),
     ])
-    const dataDir = join(scratch, 'pglite')
+    const dataDir = join(scratch, `pglite-${release.length}`)
     const client = await PGlite.create(dataDir)
     const old = drizzle(client)
-    await migrate(old, { migrationsFolder: await previousMigrations() })
-    await seedPreviousRelease(runOn(old))
-    const before = await contents(runOn(old))
+    await migrate(old, { migrationsFolder: await previousMigrations(release) })
+    await seed(runOn(old))
+    const before = await read(runOn(old))
     await client.close()
-
     const database = await openDatabase({ databaseUrl: undefined, dataDir, poolMax: 1, prepare: true, databaseTimeoutMs: 5000 })
     try {
-      await expectUpgraded(database, before)
+      await check(database, before)
     } finally {
       await database.close()
     }
-  })
+    return
+  }
+  const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/postgres-js'), import('drizzle-orm/postgres-js/migrator')])
+  const name = `todo_upgrade_${crypto.randomUUID().replaceAll('-', '')}`
+  const server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
+  const url = new URL(TEST_DATABASE_URL!)
+  url.pathname = `/${name}`
+  await server.unsafe(`create database ${name}`)
+  try {
+    const client = postgres(url.toString(), { max: 1, onnotice: () => {} })
+    const old = drizzle(client)
+    await migrate(old, { migrationsFolder: await previousMigrations(release) })
+    await seed(runOn(old))
+    const before = await read(runOn(old))
+    await client.end()
+    const database = await openDatabase({
+      databaseUrl: url.toString(),
+      dataDir: 'memory://',
+      poolMax: 2,
+      prepare: true,
+      databaseTimeoutMs: 5000,
+    })
+    try {
+      await check(database, before)
+    } finally {
+      await database.close()
+    }
+  } finally {
+    await server.unsafe(`drop database if exists ${name} with (force)`)
+    await server.end()
+  }
+}
 
-  test.if(Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER)(
-    'PostgreSQL: every account and task kept, the id sequence continued, ids past int4 served',
-    async () => {
-      const [{ drizzle }, { migrate }] = await Promise.all([import('drizzle-orm/postgres-js'), import('drizzle-orm/postgres-js/migrator')])
-      const name = `todo_upgrade_${crypto.randomUUID().replaceAll('-', '')}`
-      const server = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} })
-      const url = new URL(TEST_DATABASE_URL!)
-      url.pathname = `/${name}`
-      await server.unsafe(`create database ${name}`)
-      try {
-        const client = postgres(url.toString(), { max: 1, onnotice: () => {} })
-        const old = drizzle(client)
-        await migrate(old, { migrationsFolder: await previousMigrations() })
-        await seedPreviousRelease(runOn(old))
-        const before = await contents(runOn(old))
-        await client.end()
+const onPostgres = Boolean(TEST_DATABASE_URL) && !THROUGH_POOLER
 
-        const database = await openDatabase({
-          databaseUrl: url.toString(),
-          dataDir: 'memory://',
-          poolMax: 2,
-          prepare: true,
-          databaseTimeoutMs: 5000,
-        })
-        try {
-          await expectUpgraded(database, before)
-        } finally {
-          await database.close()
-        }
-      } finally {
-        await server.unsafe(`drop database if exists ${name} with (force)`)
-        await server.end()
-      }
-    },
+describe('upgrading a database of the previous release', () => {
+  test('PGlite: every account and task kept, the id sequence continued, ids past int4 served', { timeout: 60_000 }, () =>
+    upgrade('pglite', PREVIOUS_RELEASE, seedPreviousRelease, contents, expectUpgraded),
+  )
+
+  test.if(onPostgres)('PostgreSQL: every account and task kept, the id sequence continued, ids past int4 served', () =>
+    upgrade('postgres', PREVIOUS_RELEASE, seedPreviousRelease, contents, expectUpgraded),
+  )
+})
+
+// ---------------------------------------------------------------------------
+// The release before whole-day due dates: every due date stays the moment it was.
+
+async function seedBeforeTime(run: Run) {
+  await run(
+    `insert into lists (user_id, name, is_default, position) values ('time-a', 'Inbox', true, 'a0'), ('time-b', 'Inbox', true, 'a0')`,
+  )
+  await run(`insert into tasks (user_id, list_id, position, title, due_date, created_at, updated_at)
+    select user_id, (select id from lists where lists.user_id = seeded.user_id), position, title, due_date::timestamptz, created_at::timestamptz, created_at::timestamptz
+    from (values
+      ('time-a', 'a0', 'a moment', '2026-03-29T07:30:00.123Z', '2026-01-01T00:00:00.001Z'),
+      ('time-a', 'a1', 'midnight in UTC', '2026-03-29T00:00:00.000Z', '2026-01-01T00:00:00.002Z'),
+      ('time-a', 'a2', 'no date', null, '2026-01-01T00:00:00.003Z'),
+      ('time-b', 'a0', 'the last', '9999-12-31T23:59:59.999Z', '2026-01-01T00:00:00.004Z'),
+      ('time-b', 'a1', 'the first', '0001-01-01T00:00:00.000Z', '2026-01-01T00:00:00.005Z')
+    ) as seeded (user_id, position, title, due_date, created_at)`)
+  await run(`insert into task_quotas (user_id, task_count, list_count, change_position) values ('time-a', 3, 1, 4), ('time-b', 2, 1, 3)`)
+}
+
+async function dueDates(run: Run): Promise<Contents> {
+  const [row] = await run(
+    `select json_agg(t order by t.id)::text as tasks from (select user_id, id, title, due_date, version, updated_at from tasks) t`,
+  )
+  return row
+}
+
+async function expectDueDatesKept(database: DatabaseHandle, before: Contents) {
+  const run = runOn(database.db)
+  expect(await dueDates(run)).toEqual(before)
+  expect(await run(`select count(*)::int as whole_days from tasks where due_day is not null`)).toEqual([{ whole_days: 0 }])
+  expect(await run(`select count(*)::int as settings from user_settings`)).toEqual([{ settings: 0 }])
+  const app = await createApp({ database, config: testConfig(), logger, now: () => new Date('2026-03-29T12:00:00Z') })
+  const token = await tokenFor('time-a')
+  const listed = await call('GET', '/api/tasks?sort=due_date&order=asc', { on: app, token })
+  expect(listed.body.map((task: { title: string; due_date: string | null }) => [task.title, task.due_date])).toEqual([
+    ['midnight in UTC', '2026-03-29T00:00:00.000Z'],
+    ['a moment', '2026-03-29T07:30:00.123Z'],
+    ['no date', null],
+  ])
+  // Midnight in UTC is a moment, not a whole day: in New York it is still the 28th.
+  const today = await call('GET', '/api/tasks?due=today&tz=America/New_York', { on: app, token })
+  expect(today.body.map((task: { title: string }) => task.title)).toEqual(['a moment'])
+  const theirs = await call('GET', '/api/tasks?sort=due_date&order=asc', { on: app, token: await tokenFor('time-b') })
+  expect(theirs.body.map((task: { due_date: string }) => task.due_date)).toEqual(['0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z'])
+  // An old task takes a whole day, and the settings exist for everyone.
+  const first = listed.body[0] as { id: number }
+  const patched = await call('PATCH', `/api/tasks/${first.id}`, { on: app, token, body: { due_date: '2026-03-30' } })
+  expect([patched.status, patched.body.due_date]).toEqual([200, '2026-03-30'])
+  expect((await call('GET', '/api/settings', { on: app, token })).body).toEqual({ time_zone: 'UTC' })
+}
+
+describe('upgrading a database of the release before whole-day due dates', () => {
+  test('PGlite: every due date stays the moment it was', { timeout: 60_000 }, () =>
+    upgrade('pglite', BEFORE_TIME, seedBeforeTime, dueDates, expectDueDatesKept),
+  )
+
+  test.if(onPostgres)('PostgreSQL: every due date stays the moment it was', () =>
+    upgrade('postgres', BEFORE_TIME, seedBeforeTime, dueDates, expectDueDatesKept),
   )
 })

@@ -5,6 +5,7 @@
 // still running). Nothing here is a hand-kept copy of the routes.
 import { describe, expect, test } from 'bun:test'
 import { BODY_ERRORS, ErrorBody, RESOURCE_ERRORS } from '../src/http/errors'
+import { DATE_PATTERN, DATE_TIME_PATTERN } from '../src/tasks/due-dates'
 import { app, call } from './support'
 
 // The routes left out of the document on purpose: the docs themselves and CORS preflights.
@@ -229,6 +230,41 @@ describe('GET /docs/json', () => {
     const query = operationOf({ method: 'GET', path: '/api/tasks' })!
       .parameters!.filter((parameter) => parameter.in === 'query')
       .map((parameter) => parameter.name)
-    expect(query.sort()).toEqual(['limit', 'list_id', 'offset', 'order', 'parent_id', 'priority', 'q', 'sort', 'status', 'tag'])
+    expect(query.sort()).toEqual([
+      'due',
+      'due_after',
+      'due_before',
+      'limit',
+      'list_id',
+      'offset',
+      'order',
+      'parent_id',
+      'priority',
+      'q',
+      'sort',
+      'status',
+      'tag',
+      'tz',
+    ])
+  })
+
+  test('a due date is documented as a moment or a whole day, sent and answered', () => {
+    const create = operationOf({ method: 'POST', path: '/api/tasks' })!
+    const sent = create.requestBody!.content['application/json']!.schema.properties!.due_date as { anyOf: object[] }
+    expect(sent.anyOf).toEqual([
+      expect.objectContaining({ type: 'string', pattern: DATE_TIME_PATTERN }),
+      expect.objectContaining({ type: 'string', pattern: DATE_PATTERN }),
+      { type: 'null' },
+    ])
+    const answered = create.responses['201']!.content!['application/json']!.schema.properties!.due_date as { anyOf: object[] }
+    expect(answered.anyOf).toEqual([{ type: 'string', format: 'date-time' }, { type: 'string', format: 'date' }, { type: 'null' }])
+  })
+
+  test('settings: GET and PATCH /api/settings with time_zone, If-Match on the write', () => {
+    const read = operationOf({ method: 'GET', path: '/api/settings' })!
+    expect(read.responses['200']!.content!['application/json']!.schema).toMatchObject({ required: ['time_zone'] })
+    const write = operationOf({ method: 'PATCH', path: '/api/settings' })!
+    expect(Object.keys(write.requestBody!.content['application/json']!.schema.properties!)).toEqual(['time_zone'])
+    expect(write.parameters!.map((parameter) => parameter.name)).toEqual(expect.arrayContaining(['if-match', 'idempotency-key']))
   })
 })

@@ -1,5 +1,5 @@
 // Citus-ready: every statement the service runs on user data (tasks, lists,
-// the per-user quota row) names the user, so a table distributed by user_id
+// the per-user quota row, settings) names the user, so a table distributed by user_id
 // never needs a query sent to every shard. The statements are read as the
 // service sends them, while the real app serves every route; the only ones
 // allowed without user_id are the id-only lookups that tell 403 from 404.
@@ -16,11 +16,11 @@ const database = await openWatchedDatabase((sql) => {
 const app = await createApp({ database, config: testConfig(), logger })
 reading = true
 
-const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas|deletions|idempotency_keys)"/gi
+const USER_TABLE = /\b(?:from|join|update|into)\s+"(?:tasks|lists|task_quotas|deletions|idempotency_keys|user_settings)"/gi
 const touchesUserData = (sql: string) => (sql.match(USER_TABLE)?.length ?? 0) > 0
 // user_id compared with a value, or with the user_id of a row already scoped.
 const USER_CONDITION = /"?user_id"?\s*=\s*(?:\$\d+|"?\w+"?\."?user_id"?)/gi
-const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas|deletions|idempotency_keys)" \("user_id"/gi
+const INSERT_WITH_USER = /insert into "(?:tasks|lists|task_quotas|deletions|idempotency_keys|user_settings)" \("user_id"/gi
 // The named exceptions: "is this id someone's, and is it mine" (src/db/ownership.ts).
 const OWNER_LOOKUP = /^select "user_id" = \$1 from "(tasks|lists)" where "\1"\."id" = \$2 limit \$3$/
 
@@ -65,8 +65,22 @@ async function everyRoute() {
     '?sort=priority',
     '?sort=updated_at',
     '?offset=5',
+    '?due=today',
+    '?due=overdue&status=pending',
+    '?due=no_date',
+    '?due_after=2030-01-01&due_before=2030-01-02T00:00:00Z&tz=Asia/Tokyo',
+    '?sort=due_date&order=asc',
   ])
     expect((await as('GET', `/api/tasks${query}`)).status).toBe(200)
+  const overdue = await as('GET', '/api/tasks?due=overdue')
+  expect((await as('GET', '/api/tasks?due=overdue', { headers: { 'if-none-match': overdue.headers.get('etag')! } })).status).toBe(304)
+  expect((await as('GET', '/api/tasks?due=today', { headers: { 'if-none-match': '"0-x"' } })).status).toBe(200)
+  expect((await as('GET', '/api/settings')).status).toBe(200)
+  expect((await as('PATCH', '/api/settings', { body: { time_zone: 'Asia/Tokyo' }, headers: { 'if-match': '"settings.7"' } })).status).toBe(
+    412,
+  )
+  expect((await as('PATCH', '/api/settings', { body: { time_zone: 'Asia/Tokyo' } })).status).toBe(200)
+  expect((await as('PATCH', `/api/tasks/${id}`, { body: { due_date: '2030-01-01' } })).status).toBe(200)
   expect((await as('GET', `/api/tasks/${id}`)).status).toBe(200)
   expect((await as('PUT', `/api/tasks/${id}`, { body: { title: 'put' } })).status).toBe(200)
   expect(

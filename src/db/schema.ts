@@ -2,7 +2,9 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   boolean,
+  check,
   customType,
+  date,
   foreignKey,
   index,
   integer,
@@ -70,7 +72,11 @@ export const tasks = pgTable(
     description: text('description'),
     completed: boolean('completed').notNull().default(false),
     priority: priority('priority').notNull().default('medium'),
+    // A due date is a moment (due_date) or a whole day (due_day, that day in
+    // the user's time zone), never both: each kind has its own index, and the
+    // answer's due_date is derived from the two (src/tasks/columns.ts).
     dueDate: timestamp('due_date', { withTimezone: true, precision: 3, mode: 'string' }),
+    dueDay: date('due_day', { mode: 'string' }),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
@@ -88,6 +94,9 @@ export const tasks = pgTable(
     index('tasks_user_created_idx').on(table.userId, table.createdAt, table.id),
     index('tasks_user_updated_idx').on(table.userId, table.updatedAt, table.id),
     index('tasks_user_due_idx').on(table.userId, table.dueDate, table.id),
+    // Most tasks have no whole day: only those that do are indexed.
+    index('tasks_user_due_day_idx').on(table.userId, table.dueDay, table.id).where(sql`${table.dueDay} is not null`),
+    check('tasks_due_one_kind', sql`${table.dueDate} is null or ${table.dueDay} is null`),
     // Never two siblings at one position, also under concurrent moves; serves
     // the siblings in order (top-level tasks have parent 0 here).
     uniqueIndex('tasks_sibling_position_idx').on(table.userId, table.listId, sql`coalesce(${table.parentId}, 0)`, table.position),
@@ -188,3 +197,14 @@ export const eventTickets = pgTable(
   },
   (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
 )
+
+// A user's settings; no row means the defaults (a Better Auth user may have no
+// local account, and every user has settings). Keyed by user_id, like every
+// table of user data, so it can be distributed with the tasks (Citus).
+export const userSettings = pgTable('user_settings', {
+  userId: text('user_id').primaryKey(),
+  // A canonical IANA name (src/settings/time-zones.ts): day-based views are evaluated in it.
+  timeZone: text('time_zone').notNull().default('UTC'),
+  // Bumped on every change: the ETag, and the compare-and-set behind If-Match. 0 = the defaults.
+  version: integer('version').notNull().default(0),
+})

@@ -10,10 +10,11 @@ const ENTITY_TAG = /\s*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)/y
 const STATE = /^(?:0|[1-9]\d{0,9})(?:\.(?:0|[1-9]\d{0,9}))*$/
 
 /**
- * The strong ETag of one state of a resource: its id, then what the tag
- * covers (the version; a list adds its open count), dot-separated.
+ * The strong ETag of one state of a resource: its id (or, for a resource
+ * that is one per user, its name), then what the tag covers (the version; a
+ * list adds its open count), dot-separated.
  */
-export function etagOf(id: number, ...state: number[]): string {
+export function etagOf(id: number | string, ...state: number[]): string {
   return `"${id}.${state.join('.')}"`
 }
 
@@ -23,7 +24,7 @@ export function etagOf(id: number, ...state: number[]): string {
  * etagOf issues ("29.01", "029.1"), matches nothing, and so does a header
  * that is not a list of entity tags. `*` matches any current state.
  */
-export function preconditionOf(ifMatch: string | undefined, id: number): Precondition | undefined {
+export function preconditionOf(ifMatch: string | undefined, id: number | string): Precondition | undefined {
   if (ifMatch === undefined) return undefined
   if (ifMatch.trim() === '*') return { any: true }
   const states: number[][] = []
@@ -60,11 +61,12 @@ export const ETagHeader = { etag: t.String({ description: 'Strong ETag; send it 
 /**
  * The strong ETag of a collection of a user's data (GET /api/tasks with its
  * query, GET /api/lists): the user's change feed position, which moves on
- * every change of their lists and tasks, and the request it answers.
+ * every change of their lists and tasks, the request it answers, and
+ * `context`: whatever else the answer depends on (the day, for due=today).
  */
-export function collectionTag(position: number, userId: string, url: string): string {
+export function collectionTag(position: number, userId: string, url: string, context = ''): string {
   const query = url.slice(url.indexOf('/', url.indexOf('//') + 2))
-  return `"${position}-${Bun.hash(`${userId} ${query}`).toString(36)}"`
+  return `"${position}-${Bun.hash(context ? `${userId} ${query} ${context}` : `${userId} ${query}`).toString(36)}"`
 }
 
 /** Whether If-None-Match names `etag` (weak comparison, RFC 9110 13.1.2), or is `*`. */
@@ -96,10 +98,10 @@ export function answeredNotModified(request: Request, set: Settable): boolean {
   return true
 }
 
-/** For a GET of a collection: 304 before reading it when If-None-Match names the tag of `position`, read first. */
-export async function revalidatedCollection(request: Request, set: Settable, userId: string, readPosition: () => Promise<number>) {
+/** For a GET of a collection: 304 before reading it when If-None-Match names its current tag, read first (collectionTag). */
+export async function revalidatedCollection(request: Request, set: Settable, currentTag: () => Promise<string>) {
   if (!request.headers.has('if-none-match')) return false
-  set.headers.etag = collectionTag(await readPosition(), userId, request.url)
+  set.headers.etag = await currentTag()
   return answeredNotModified(request, set)
 }
 

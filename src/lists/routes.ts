@@ -94,7 +94,8 @@ function listRoutesAt<const Prefix extends string>({
       .get(
         '',
         async ({ userId, request, set }) => {
-          if (await revalidatedCollection(request, set, userId, () => feedPosition(db, userId))) return
+          if (await revalidatedCollection(request, set, async () => collectionTag(await feedPosition(db, userId), userId, request.url)))
+            return
           const { lists, position } = await listLists(db, userId)
           set.headers.etag = collectionTag(position, userId, request.url)
           return lists

@@ -13,6 +13,8 @@ import { answerMcp } from './server'
 
 export interface McpRoutesDeps {
   db: Database
+  /** The clock the due filters count days by. */
+  now: () => Date
   auth: ReturnType<typeof authPlugin>
   logger: Logger
   notifier: Notifier
@@ -52,7 +54,7 @@ const JsonRpcResponse = t.Object(
  * metadata that tells an OAuth client where to get a token. Nothing here
  * hooks any other route.
  */
-export function mcpRoutes({ db, auth, logger, notifier, publicUrl, authorizationServer, corsOrigins, version }: McpRoutesDeps) {
+export function mcpRoutes({ db, now, auth, logger, notifier, publicUrl, authorizationServer, corsOrigins, version }: McpRoutesDeps) {
   const origins = new Set(corsOrigins)
   return new Elysia()
     .get(METADATA_PATH, ({ request }) => resourceMetadata(baseUrlOf(request, publicUrl), authorizationServer), {
@@ -79,7 +81,7 @@ export function mcpRoutes({ db, auth, logger, notifier, publicUrl, authorization
             if (origin !== null && !origins.has(origin)) throw new Forbidden('This origin may not call /mcp (see CORS_ORIGINS)')
             // Most calls only read: the tools tell live streams of the writes they make.
             notifiesItself(request)
-            const answer = await answerMcp(request, body, { db, logger, notifier, userId, requestId: requestIdOf(request) }, version)
+            const answer = await answerMcp(request, body, { db, now, logger, notifier, userId, requestId: requestIdOf(request) }, version)
             // For the access log: the transport chose the status (202 for a notification, 406, 400).
             set.status = answer.status
             return answer

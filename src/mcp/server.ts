@@ -54,6 +54,8 @@ const BY_NAME = new Map(
 /** What a call runs with: the request's user, and where its writes are told. */
 export interface Caller {
   db: Database
+  /** The clock the due filters count days by (tests pin it). */
+  now: () => Date
   logger: Logger
   notifier: Notifier
   userId: string

@@ -11,8 +11,9 @@ import { ListModel, trimListInput } from '../lists/model'
 import { listLists, toList } from '../lists/queries'
 import { toTask } from '../tasks/columns'
 import { createTask } from '../tasks/create'
-import { parseDueDate, TaskModel, trimTaskInput } from '../tasks/model'
-import { deleteTask, getTask, listTasks, updateTask } from '../tasks/queries'
+import { dueColumns } from '../tasks/due-dates'
+import { canonicalListQuery, TaskModel, trimTaskInput } from '../tasks/model'
+import { deleteTask, getTask, listTasks, listTimeOf, updateTask } from '../tasks/queries'
 import { MAX_ANCESTORS } from '../tasks/tree'
 import { Answers, taskId, toolArguments, writeArguments } from './schemas'
 
@@ -20,6 +21,8 @@ import { Answers, taskId, toolArguments, writeArguments } from './schemas'
 export interface ToolContext {
   db: Database
   userId: string
+  /** The clock the due filters count days by. */
+  now: () => Date
 }
 
 /** A tool's own arguments: what it declares, less user_id and idempotency_key (checked before it runs). */
@@ -51,7 +54,7 @@ const READS: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, ide
 
 const TASK_FIELDS =
   'A task has: id; list_id (the list it is in); parent_id (null, or the task it is a subtask of); title; description (or null); ' +
-  'completed; priority (low, medium or high); due_date (ISO 8601 date-time in UTC, or null); tags (strings); position ' +
+  "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); position " +
   '(orders it among its siblings); created_at and updated_at.'
 
 // The update's fields: whichever the caller names, at least one (as the REST body's minProperties says).
@@ -66,7 +69,7 @@ export const TOOLS: Tool[] = [
       `Only title is required (${TITLE.minLength} to ${TITLE.maxLength} characters). ` +
       'It goes into the default list (Inbox) unless list_id names one of the lists from list_lists; ' +
       `parent_id makes it a subtask of another task (same list, at most ${MAX_ANCESTORS} levels below a top-level task). ` +
-      'due_date is an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z); ' +
+      "due_date is a moment, an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z), or a whole day (2026-01-31), that day in the user's time zone; " +
       `tags are up to ${TAGS.maxItems} distinct short labels. ` +
       TASK_FIELDS,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -74,7 +77,7 @@ export const TOOLS: Tool[] = [
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, fields) => toTask(await createTask(db, userId, { ...fields, due_date: parseDueDate(fields.due_date) })),
+    run: async ({ db, userId }, fields) => toTask(await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date) })),
   }),
   tool({
     name: 'list_tasks',
@@ -89,8 +92,9 @@ export const TOOLS: Tool[] = [
     input: toolArguments(TaskModel.listQuery.properties),
     output: Answers.tasks,
     writes: false,
-    run: async ({ db, userId }, fields) => {
-      const { tasks, total } = await listTasks(db, userId, fields, pageOf(fields))
+    prepare: canonicalListQuery,
+    run: async ({ db, userId, now }, fields) => {
+      const { tasks, total } = await listTasks(db, userId, fields, pageOf(fields), await listTimeOf(db, userId, fields, now()))
       return { tasks, total }
     },
   }),
@@ -119,7 +123,7 @@ export const TOOLS: Tool[] = [
     prepare: trimTaskInput,
     run: async ({ db, userId }, { task_id, ...changes }) => {
       if (Object.keys(changes).length === 0) throw new ValidationFailed([{ field: 'arguments', message: UPDATE_RULE }])
-      return toTask(await updateTask(db, userId, task_id, { ...changes, due_date: parseDueDate(changes.due_date) }))
+      return toTask(await updateTask(db, userId, task_id, { ...changes, ...dueColumns(changes.due_date) }))
     },
   }),
   tool({

@@ -26,11 +26,21 @@ export function keyOf(column: PgColumn): string {
 // same text on PGlite and PostgreSQL. Columns have millisecond precision.
 const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
+// A due date is kept in one of two columns (src/tasks/due-dates.ts): it is
+// answered as it was given, a moment in UTC or the whole day as a date.
+const STORED_IN: Record<string, PgColumn[]> = { due_date: [tasks.dueDate, tasks.dueDay] }
+const ANSWERED_AS: Record<string, SQL> = {
+  due_date: sql`coalesce(${iso(tasks.dueDate)}, to_char(${tasks.dueDay}::timestamp, 'YYYY-MM-DD'))`,
+}
+
+/** The columns a writable field is stored in, each bound by its column's name. */
+export const storedColumnsOf = (field: string): PgColumn[] => STORED_IN[field] ?? [columnOf(field)]
+
 /** What every statement returns: the answer's fields (never user_id), in the answer's order. */
 export const answerColumns = Object.fromEntries(
   Object.keys(TaskModel.task.properties).map((field) => {
     const column = columnOf(field)
-    return [field, column.getSQLType().startsWith('timestamp') ? iso(column) : column]
+    return [field, ANSWERED_AS[field] ?? (column.getSQLType().startsWith('timestamp') ? iso(column) : column)]
   }),
 ) as unknown as { [F in keyof Task]: SQL<Task[F]> }
 

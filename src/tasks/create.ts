@@ -10,7 +10,8 @@ import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
 import { advance } from '../sync/feed'
-import { columnOf, keyOf, rowColumns, type TaskRow } from './columns'
+import { keyOf, rowColumns, storedColumnsOf, type TaskRow } from './columns'
+import type { DueColumns } from './due-dates'
 import { TaskLimitReached } from './errors'
 import { TaskModel } from './model'
 import { NOT_YOUR_LIST, NOT_YOUR_TASK, TOO_DEEP } from './moves'
@@ -18,7 +19,8 @@ import { keyBetween, lastKey, MAX_ANCESTORS, readNode } from './tree'
 
 export const MAX_TASKS_PER_USER = 10_000
 
-type CreateInput = typeof TaskModel.create.static
+// The due date arrives as the columns it is stored in (due-dates.ts).
+type CreateInput = Omit<typeof TaskModel.create.static, 'due_date'> & Partial<DueColumns>
 type Optional = Exclude<keyof CreateInput, 'title' | 'list_id' | 'parent_id'>
 
 const placeholder = (name: string) => sql.placeholder(name)
@@ -65,7 +67,7 @@ function insertStatement(db: Database, given: Optional[]) {
     parentId: placeholder('parentId'),
     position: placeholder('position'),
   }
-  for (const field of ['title', ...given]) values[keyOf(columnOf(field))] = placeholder(field)
+  for (const field of ['title', ...given]) for (const column of storedColumnsOf(field)) values[keyOf(column)] = placeholder(column.name)
   return db
     .with(slot, listStamped)
     .insert(tasks)

@@ -1,8 +1,10 @@
 import { t } from 'elysia'
-import { ValidationFailed } from '../errors'
 import { IdParams } from '../http/ids'
 import { PagingQuery } from '../http/paging'
 import { text } from '../http/text'
+import { timeZone } from '../settings/model'
+import { canonicalTimeZone } from '../settings/time-zones'
+import { DATE_PATTERN, DATE_TIME_PATTERN } from './due-dates'
 
 // Literal unions, not t.UnionEnum: Elysia fills an optional UnionEnum with its
 // first member, which would silently reset a field a PATCH did not mention.
@@ -21,11 +23,20 @@ const description = t.Union([text({ maxLength: 2000, error: 'must be at most 200
   error: 'must be a string of at most 2000 characters, or null',
 })
 
-// Strict ISO 8601 date-time with a zone; the calendar is checked by parseDueDate.
-export const DUE_DATE_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$'
-const dueDate = t.Union([t.String({ format: 'date-time', pattern: DUE_DATE_PATTERN }), t.Null()], {
-  error: 'must be an ISO 8601 date-time with a time zone, such as 2026-01-31T17:00:00Z, or null',
+// The shapes only: readDueDate (due-dates.ts) checks the calendar, and says
+// which part is wrong (a format would refuse 2026-02-30 with this message).
+const moment = t.String({ pattern: DATE_TIME_PATTERN, examples: ['2026-01-31T17:00:00Z'] })
+const wholeDay = t.String({ pattern: DATE_PATTERN, examples: ['2026-01-31'] })
+const dueDate = t.Union([moment, wholeDay, t.Null()], {
+  description:
+    'A moment (an ISO 8601 date-time with a zone; answered in UTC) or a whole day (YYYY-MM-DD; answered as sent, meaning that day in your time zone); null clears it.',
+  error: 'must be an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z), a date (2026-01-31), or null',
 })
+const dueBound = (description: string) =>
+  t.Union([moment, wholeDay], {
+    description,
+    error: 'must be an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z) or a date (2026-01-31)',
+  })
 
 const tags = t.Array(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' }), {
   maxItems: 20,
@@ -54,7 +65,9 @@ const task = t.Object(
     description: t.Union([t.String(), t.Null()]),
     completed: t.Boolean(),
     priority,
-    due_date: t.Union([timestamp, t.Null()]),
+    due_date: t.Union([timestamp, t.String({ format: 'date' }), t.Null()], {
+      description: 'A moment, in UTC, or a whole day (YYYY-MM-DD, that day in your time zone), as it was given; or null.',
+    }),
     tags: t.Array(t.String()),
     created_at: timestamp,
     updated_at: timestamp,
@@ -106,6 +119,18 @@ export const TaskModel = {
       priority: t.Optional(priority),
       tag: t.Optional(text({ minLength: 1, maxLength: 40, error: 'must be 1 to 40 characters' })),
       q: t.Optional(text({ maxLength: 200, error: 'must be at most 200 characters' })),
+      due: t.Optional(
+        t.Union([t.Literal('overdue'), t.Literal('today'), t.Literal('tomorrow'), t.Literal('next_7_days'), t.Literal('no_date')], {
+          description:
+            'Days in your time zone (or tz): overdue (a moment before now, a whole day before today), today, tomorrow, next_7_days (today and the six days after), no_date.',
+          error: 'must be one of overdue, today, tomorrow, next_7_days, no_date',
+        }),
+      ),
+      due_after: t.Optional(dueBound('Due at or after this moment; a date means the start of that day in your time zone (or tz).')),
+      due_before: t.Optional(dueBound('Due before this moment; a date means the start of that day in your time zone (or tz).')),
+      tz: t.Optional(
+        timeZone("An IANA time zone name: the days of due, due_after, due_before and sort=due_date are this zone's instead of yours."),
+      ),
       sort: t.Optional(
         t.Union(
           [
@@ -142,20 +167,8 @@ export function trimTaskInput(input: unknown): void {
   if (fields && typeof fields.title === 'string') fields.title = fields.title.trim()
 }
 
-/**
- * After validation: a due date checked against the calendar and normalised to
- * UTC, so PostgreSQL never sees a date it would refuse (Feb 30, hour 24) or a
- * year it cannot store.
- */
-export function parseDueDate(value: string | null | undefined): string | null | undefined {
-  if (value === null || value === undefined) return value
-  const [, y, mo, d, h, mi, s] = value.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/)!.map(Number)
-  const parsed = new Date(value)
-  const sameDay = new Date(Date.UTC(y!, mo! - 1, d!)).getUTCDate() === d
-  if (Number.isNaN(parsed.getTime()) || !sameDay || h! > 23 || mi! > 59 || (s ?? 0) > 59)
-    throw new ValidationFailed([{ field: 'due_date', message: 'is not a real date and time' }])
-  // The offset can carry 9999-12-31 into year 10000, or 0001-01-01 back into year 0.
-  const year = parsed.getUTCFullYear()
-  if (year < 1 || year > 9999) throw new ValidationFailed([{ field: 'due_date', message: 'must fall in the years 0001 to 9999 (UTC)' }])
-  return parsed.toISOString()
+/** Before validation: a `tz` filter the runtime knows is spelt canonically, so aliases and any case pass the check. */
+export function canonicalListQuery(query: unknown): void {
+  const filters = query as { tz?: unknown } | undefined
+  if (typeof filters?.tz === 'string') filters.tz = canonicalTimeZone(filters.tz) ?? filters.tz
 }

@@ -5,8 +5,12 @@ import { explainMissing, owned, type Precondition, stateCheck, stateValues } fro
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
+import { DEFAULT_TIME_ZONE } from '../settings/model'
+import { getSettings } from '../settings/queries'
 import { advance, advancing, bury, feedPosition, positionColumn, stamp, type Tx } from '../sync/feed'
-import { answerColumns, columnOf, keyOf, resource, rowColumns, type TaskRow } from './columns'
+import { answerColumns, keyOf, resource, rowColumns, storedColumnsOf, type TaskRow } from './columns'
+import type { DueColumns } from './due-dates'
+import { type DueWindow, dueCondition, dueShape, dueSortKey, dueValues, dueWindow, lastPassedColumn, usesTimeZone } from './due-views'
 import { type Task, TaskModel } from './model'
 import { checkPrecondition, NOT_YOUR_LIST, NOT_YOUR_TASK, relist, withLockedTask } from './moves'
 import { completeDescendants, descendantsOf, stampLists } from './tree'
@@ -28,7 +32,7 @@ function listOrder(query: ListQuery): SQL[] {
       return [direction(tasks.updatedAt), direction(tasks.id)]
     case 'due_date':
       // Tasks without a due date come last whichever way the list runs.
-      return [sql`${tasks.dueDate} ${sql.raw(query.order === 'asc' ? 'asc' : 'desc')} nulls last`, direction(tasks.id)]
+      return [sql`${dueSortKey} ${sql.raw(query.order === 'asc' ? 'asc' : 'desc')} nulls last`, direction(tasks.id)]
     case 'priority':
       return [direction(tasks.priority), direction(tasks.id)]
     case 'title':
@@ -43,7 +47,7 @@ function listOrder(query: ListQuery): SQL[] {
 }
 
 // Which filters a list uses decides its statement; the values are placeholders.
-function listFilter(query: ListQuery): SQL | undefined {
+function listFilter(query: ListQuery, window: DueWindow | undefined): SQL | undefined {
   return and(
     eq(tasks.userId, placeholder('userId')),
     query.list_id === undefined ? undefined : eq(tasks.listId, placeholder('listId')),
@@ -55,7 +59,35 @@ function listFilter(query: ListQuery): SQL | undefined {
     query.priority ? eq(tasks.priority, placeholder('priority')) : undefined,
     query.tag ? sql`${tasks.tags} @> array[${placeholder('tag')}]::text[]` : undefined,
     query.q ? or(ilike(tasks.title, placeholder('pattern')), ilike(tasks.description, placeholder('pattern'))) : undefined,
+    dueCondition(window),
   )
+}
+
+/** How a list's days are counted: its due window (due-views.ts), the zone of its days, and now. */
+export type ListTime = { window: DueWindow | undefined; zone: string; now: Date }
+
+/** The list's days at `now`: in tz, else in the user's zone, read only when the answer depends on one. */
+export async function listTimeOf(db: Database, userId: string, query: ListQuery, now: Date): Promise<ListTime> {
+  const zone = query.tz ?? (usesTimeZone(query) ? (await getSettings(db, userId)).time_zone : DEFAULT_TIME_ZONE)
+  return { window: dueWindow(query, now, zone), zone, now }
+}
+
+/** The user's feed position and, for due=overdue, the last due moment before now: what a list's ETag is made of. */
+export async function listTagState(
+  db: Database,
+  userId: string,
+  query: ListQuery,
+  now: Date,
+): Promise<{ position: number; lastPassed?: string | null }> {
+  if (query.due !== 'overdue') return { position: await feedPosition(db, userId) }
+  const read = prepared(db, 'tasks_list_tag_overdue', (name) =>
+    db
+      .select({ position: positionColumn(placeholder('userId')), lastPassed: lastPassedColumn })
+      .from(sql`(select 1) as one`)
+      .prepare(name),
+  )
+  const [state] = await read.execute({ userId, now: now.toISOString() })
+  return { position: state?.position ?? 0, lastPassed: state?.lastPassed }
 }
 
 export async function listTasks(
@@ -63,7 +95,9 @@ export async function listTasks(
   userId: string,
   query: ListQuery,
   page: Page,
-): Promise<{ tasks: Task[]; total: number; position: number }> {
+  time: ListTime,
+): Promise<{ tasks: Task[]; total: number; position: number; lastPassed?: string | null }> {
+  const overdue = query.due === 'overdue'
   const shape = [
     query.list_id === undefined ? 'any' : 'list',
     query.parent_id === undefined ? 'any' : 'parent',
@@ -73,6 +107,8 @@ export async function listTasks(
     Boolean(query.q),
     query.sort ?? 'created_at',
     query.order ?? (query.sort === 'position' ? 'asc' : 'desc'),
+    dueShape(time.window),
+    overdue,
   ]
   const values = {
     userId,
@@ -81,10 +117,13 @@ export async function listTasks(
     priority: query.priority,
     tag: query.tag,
     pattern: query.q ? `%${escapeLike(query.q)}%` : undefined,
+    ...dueValues(time.window),
+    zone: time.zone,
+    now: time.now.toISOString(),
     ...page,
   }
   const list = prepared(db, `tasks_list_${shape.join('_')}`, (name) => {
-    const matching = listFilter(query)
+    const matching = listFilter(query, time.window)
     // X-Total-Count without reading every matching row when one page holds
     // them all: the first subquery stops at limit + 1 rows, and only past
     // that (or past the first page) does the full count run. A count(*)
@@ -99,7 +138,13 @@ export async function listTasks(
     return (
       db
         // The feed position the rows are at, for the ETag: same statement, same snapshot.
-        .select({ task: answerColumns, total, position: positionColumn(placeholder('userId')) })
+        // For due=overdue, what else the ETag is made of, in the same snapshot.
+        .select({
+          task: answerColumns,
+          total,
+          position: positionColumn(placeholder('userId')),
+          ...(overdue && { lastPassed: lastPassedColumn }),
+        })
         .from(tasks)
         .where(matching)
         .orderBy(...listOrder(query))
@@ -108,29 +153,30 @@ export async function listTasks(
         .prepare(name)
     )
   })
+  type TagState = Awaited<ReturnType<typeof listTagState>>
   let found = await list.execute(values)
-  let position = found[0]?.position ?? 0
-  if (found.length === 0) {
+  let state: TagState | undefined = found[0] && { position: found[0].position ?? 0, lastPassed: found[0].lastPassed }
+  if (!state) {
     // No row carries the position: read it first and the list again, so the
     // ETag never names a position the answer is older than.
-    position = await feedPosition(db, userId)
+    const read = await listTagState(db, userId, query, time.now)
     found = await list.execute(values)
-    position = found[0]?.position ?? position
+    state = found[0] ? { position: found[0].position ?? 0, lastPassed: found[0].lastPassed } : read
   }
   if (found.length === 0 && page.offset > 0) {
     // Paged past the end: no row carries the count, so count separately.
     const count = prepared(db, `tasks_count_${shape.join('_')}`, (name) =>
-      db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query)).prepare(name),
+      db.select({ total: sql<number>`count(*)::int` }).from(tasks).where(listFilter(query, time.window)).prepare(name),
     )
     const [counted] = await count.execute(values)
     if (!counted?.total) await checkFilterIds(db, userId, query)
-    return { tasks: [], total: counted?.total ?? 0, position }
+    return { tasks: [], total: counted?.total ?? 0, ...state! }
   }
   // A task found proves the list or parent is the caller's; only an empty answer asks.
   if (found.length === 0) await checkFilterIds(db, userId, query)
   // A null total: the first page holds every matching task.
   const total = found[0]?.total ?? found.length
-  return { tasks: found.map((row) => row.task), total, position }
+  return { tasks: found.map((row) => row.task), total, ...state! }
 }
 
 /** 422 naming list_id or parent_id when the filter names an id that is not one of the caller's. */
@@ -162,18 +208,20 @@ export async function getTask(db: Database, userId: string, id: number): Promise
 // list_id moves the task and its subtasks (src/tasks/moves.ts); the rest are plain column writes.
 const WRITABLE = Object.keys(TaskModel.update.properties).filter((field) => field !== 'list_id') as Exclude<Field, 'list_id'>[]
 
-type Changes = Omit<UpdateInput, 'due_date'> & { due_date?: string | null }
+// The due date arrives as the columns it is stored in (due-dates.ts).
+type Changes = Omit<UpdateInput, 'due_date'> & Partial<DueColumns>
 
 // The field update, on the database (prepared once, advancing the user's
 // feed itself) or inside a transaction (which has advanced it).
 function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], check: SQL | undefined, inTransaction: boolean) {
-  const changed = fields.length
+  const columns = fields.flatMap(storedColumnsOf)
+  const changed = columns.length
     ? sql.join(
-        fields.map((field) => sql`${columnOf(field)} is distinct from ${sql.param(placeholder(field), columnOf(field))}`),
+        columns.map((column) => sql`${column} is distinct from ${sql.param(placeholder(column.name), column)}`),
         sql` or `,
       )
     : sql`false`
-  const set: Record<string, unknown> = Object.fromEntries(fields.map((field) => [keyOf(columnOf(field)), placeholder(field)]))
+  const set: Record<string, unknown> = Object.fromEntries(columns.map((column) => [keyOf(column), placeholder(column.name)]))
   const advanced = advancing(db, placeholder('userId'))
   const position = inTransaction ? stamp(placeholder('userId')) : sql`(select change_position from ${advanced})`
   return (

@@ -22,12 +22,13 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
-import { feedPosition } from '../sync/feed'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
-import { parseDueDate, TaskModel, trimTaskInput } from './model'
+import { dueColumns } from './due-dates'
+import { dueTagContext } from './due-views'
+import { canonicalListQuery, TaskModel, trimTaskInput } from './model'
 import { moveTask } from './moves'
-import { deleteTask, getTask, listTasks, toggleTask, updateTask } from './queries'
+import { deleteTask, getTask, listTagState, listTasks, listTimeOf, toggleTask, updateTask } from './queries'
 
 type UpdateInput = typeof TaskModel.update.static
 
@@ -52,6 +53,8 @@ export interface TaskRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
   logger: Logger
+  /** The clock the due filters count days by. */
+  now: () => Date
 }
 
 /**
@@ -68,6 +71,7 @@ function taskRoutesAt<const Prefix extends string>({
   db,
   auth,
   logger,
+  now,
   prefix,
   params: paramsSchema,
   collectionParams,
@@ -88,7 +92,7 @@ function taskRoutesAt<const Prefix extends string>({
     ifMatch: string | undefined,
     set: { headers: Record<string, unknown> },
   ) {
-    const row = await updateTask(db, userId, id, { ...body, due_date: parseDueDate(body.due_date) }, preconditionOf(ifMatch, id))
+    const row = await updateTask(db, userId, id, { ...body, ...dueColumns(body.due_date) }, preconditionOf(ifMatch, id))
     return answerTask(row, set)
   }
 
@@ -106,14 +110,18 @@ function taskRoutesAt<const Prefix extends string>({
         readPaging(query)
         readIdFilters(query)
         trimTaskInput(body)
+        canonicalListQuery(query)
       })
       .get(
         '',
         async ({ userId, query, set, request }) => {
-          if (await revalidatedCollection(request, set, userId, () => feedPosition(db, userId))) return
+          const time = await listTimeOf(db, userId, query, now())
+          const tagOf = (state: { position: number; lastPassed?: string | null }) =>
+            collectionTag(state.position, userId, request.url, dueTagContext(query, time.zone, time.now, state.lastPassed))
+          if (await revalidatedCollection(request, set, async () => tagOf(await listTagState(db, userId, query, time.now)))) return
           const page = pageOf(query)
-          const { tasks, total, position } = await listTasks(db, userId, query, page)
-          set.headers.etag = collectionTag(position, userId, request.url)
+          const { tasks, total, ...state } = await listTasks(db, userId, query, page, time)
+          set.headers.etag = tagOf(state)
           setPageHeaders(set, request.url, page, total)
           return tasks
         },
@@ -129,15 +137,18 @@ function taskRoutesAt<const Prefix extends string>({
           detail: {
             summary: 'List tasks',
             description:
-              'Headers: X-Total-Count (matches before paging), Link (next/prev), ETag (changes with any change of your lists and tasks). ' +
-              'If-None-Match with the current ETag: 304, without reading the tasks.',
+              'Headers: X-Total-Count (matches before paging), Link (next/prev), ETag (changes with any change of your lists and tasks, ' +
+              'and with the day, your time zone and the passing of due moments where the answer depends on them). ' +
+              'If-None-Match with the current ETag: 304, without reading the tasks. ' +
+              'due: overdue (a moment before now, a whole day before today), today, tomorrow, next_7_days (today and the six days after), no_date; ' +
+              'days are those of your time zone (GET /api/settings) unless tz names another.',
           },
         },
       )
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          const row = await createTask(db, userId, { ...body, due_date: parseDueDate(body.due_date) })
+          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date) })
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
           return answerTask(row, set)

@@ -5,7 +5,7 @@
 import fc from 'fast-check'
 import type { List } from '../../src/lists/model'
 import type { Task } from '../../src/tasks/model'
-import { USERS } from './model'
+import { USERS, ZONES } from './model'
 
 type Priority = Task['priority']
 
@@ -126,15 +126,22 @@ const tagsArb = fc.oneof(
 )
 
 const two = (n: number) => String(n).padStart(2, '0')
-// Several spellings of a date-time with a zone; days up to 28 so every one is real.
+/** A day of the calendar as YYYY-MM-DD, mostly near now, in years from `first` to `last`; days up to 28 so every one is real. */
+const calendarDayArb = (first: number, last: number) =>
+  fc
+    .record({
+      year: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 2000, max: 2040 }) },
+        { weight: 1, arbitrary: fc.integer({ min: first, max: last }) },
+      ),
+      month: fc.integer({ min: 1, max: 12 }),
+      day: fc.integer({ min: 1, max: 28 }),
+    })
+    .map(({ year, month, day }) => `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}`)
+// Several spellings of a date-time with a zone, its offset never carrying it out of the years 0001 to 9999.
 const dueDateArb = fc
   .record({
-    year: fc.oneof(
-      { weight: 4, arbitrary: fc.integer({ min: 2000, max: 2040 }) },
-      { weight: 1, arbitrary: fc.integer({ min: 2, max: 9998 }) },
-    ),
-    month: fc.integer({ min: 1, max: 12 }),
-    day: fc.integer({ min: 1, max: 28 }),
+    date: calendarDayArb(2, 9998),
     hour: fc.integer({ min: 0, max: 23 }),
     minute: fc.integer({ min: 0, max: 59 }),
     second: fc.option(fc.integer({ min: 0, max: 59 }), { nil: undefined }),
@@ -142,8 +149,8 @@ const dueDateArb = fc
     zone: fc.constantFrom('Z', '+00:00', '+02:00', '-05:30', '+14:00', '-12:00'),
   })
   .map(
-    ({ year, month, day, hour, minute, second, fraction, zone }) =>
-      `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}${second === undefined ? '' : `:${two(second)}${fraction}`}${zone}`,
+    ({ date, hour, minute, second, fraction, zone }) =>
+      `${date}T${two(hour)}:${two(minute)}${second === undefined ? '' : `:${two(second)}${fraction}`}${zone}`,
   )
 // One instant spelled three ways, and its neighbours, so the due_date sort's tie-break shows.
 const sharedDueDateArb = fc.constantFrom(
@@ -152,7 +159,16 @@ const sharedDueDateArb = fc.constantFrom(
   '2029-12-31T19:00:00.000-05:00',
   '2030-01-01T00:00:00.001Z',
 )
-const dueDateOrNullArb = fc.oneof(fc.constant(null), dueDateArb, sharedDueDateArb)
+// Whole days: any, the days the clocks change in Berlin and New York, and the
+// day of the shared instant (in UTC it starts at that instant: a tie).
+const wholeDayArb = fc.oneof(
+  calendarDayArb(1, 9999),
+  fc.constantFrom('2026-03-29', '2026-10-25', '2026-03-08', '2026-11-01', '2029-12-31', '2030-01-01'),
+)
+const dueDateOrNullArb = fc.oneof(fc.constant(null), dueDateArb, sharedDueDateArb, wholeDayArb)
+
+/** A time zone as a client may spell it (model.ts says how the service keeps it). */
+export const zoneArb = fc.constantFrom(...Object.keys(ZONES))
 
 export type UpdateBody = Partial<Pick<Task, 'title' | 'description' | 'completed' | 'priority' | 'due_date' | 'tags'>>
 export type CreateBody = Omit<UpdateBody, 'completed'> & { title: string }
@@ -308,6 +324,11 @@ export interface ListParams {
   order?: 'asc' | 'desc'
   limit?: number
   offset?: number
+  // The due filters that do not depend on the clock (due_after, due_before, no_date); tz as sent.
+  due?: 'no_date'
+  due_after?: string
+  due_before?: string
+  tz?: string
 }
 
 /** Present in about a quarter of lists: several filters at once would mostly match nothing. */
@@ -338,5 +359,9 @@ export const querySpecArb: fc.Arbitrary<QuerySpec> = fc
     order: sometimes(fc.constantFrom('asc' as const, 'desc' as const), 6),
     limit: sometimes(fc.oneof(fc.integer({ min: 1, max: 5 }), fc.constantFrom(100, 1000))),
     offset: sometimes(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 6 }) }, fc.constant(40))),
+    due: fc.oneof({ weight: 9, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant('no_date' as const) }),
+    due_after: sometimes(fc.oneof(wholeDayArb, dueDateArb, sharedDueDateArb)),
+    due_before: sometimes(fc.oneof(wholeDayArb, dueDateArb, sharedDueDateArb)),
+    tz: sometimes(zoneArb),
   })
   .map((spec) => Object.fromEntries(Object.entries(spec).filter(([, value]) => value !== undefined)) as QuerySpec)

@@ -10,6 +10,24 @@ import type { ListParams } from './generators'
 
 export const USERS = 3
 
+/**
+ * Time zones as a client may spell them, and as the service keeps them: a
+ * zone each side of UTC with daylight saving time, the farthest from UTC both
+ * ways, one with a half hour, and spellings that are not the canonical name.
+ */
+export const ZONES: Record<string, string> = {
+  UTC: 'UTC',
+  'Europe/Berlin': 'Europe/Berlin',
+  'America/New_York': 'America/New_York',
+  'Asia/Kolkata': 'Asia/Kolkata',
+  'Pacific/Kiritimati': 'Pacific/Kiritimati',
+  'Pacific/Pago_Pago': 'Pacific/Pago_Pago',
+  'us/eastern': 'America/New_York',
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'etc/utc': 'UTC',
+}
+export const canonicalZone = (sent: string) => ZONES[sent]!
+
 export interface UserModel {
   tasks: Map<number, Task>
   etags: Map<number, string>
@@ -24,6 +42,9 @@ export interface UserModel {
   defaultMade: boolean
   /** The default list's id, once a reply has shown it. */
   defaultId?: number
+  /** GET /api/settings: the canonical zone, and the version in its ETag (0 until it changes). */
+  timeZone: string
+  settingsVersion: number
 }
 
 export interface Model {
@@ -43,6 +64,8 @@ export function emptyModel(): Model {
     listEtags: new Map(),
     listOrder: [],
     defaultMade: false,
+    timeZone: 'UTC',
+    settingsVersion: 0,
   })
   return { users: Array.from({ length: USERS }, user), gone: [], goneLists: [] }
 }
@@ -227,7 +250,14 @@ export const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 
 
 export const SORTS = ['created_at', 'updated_at', 'due_date', 'priority', 'title', 'position'] as const
 
-export function sortTasks(tasks: Task[], sort: ListParams['sort'] = 'created_at', order?: ListParams['order']): Task[] {
+/** A whole day (YYYY-MM-DD) as the contract reads it: from its first moment in the zone. */
+const WHOLE_DAY = /^\d{4}-\d{2}-\d{2}$/
+export const startOfDay = (day: string, zone: string) => Temporal.PlainDate.from(day).toZonedDateTime(zone).toInstant().epochMilliseconds
+
+/** Where a due date sits in time, for the due_date sort and the due bounds: a whole day at its start in `zone`. */
+const dueInstant = (due: string, zone: string) => (WHOLE_DAY.test(due) ? startOfDay(due, zone) : Date.parse(due))
+
+export function sortTasks(tasks: Task[], sort: ListParams['sort'] = 'created_at', order?: ListParams['order'], zone = 'UTC'): Task[] {
   const sign = (order ?? (sort === 'position' ? 'asc' : 'desc')) === 'asc' ? 1 : -1
   const primary = (a: Task, b: Task): number => {
     switch (sort) {
@@ -238,9 +268,9 @@ export function sortTasks(tasks: Task[], sort: ListParams['sort'] = 'created_at'
       case 'title':
         return sign * compareCodePoints(lower(a.title), lower(b.title))
       case 'due_date':
-        // Nulls last in both directions; all due dates share one ISO shape, so text order is time order.
+        // Nulls last in both directions.
         if (a.due_date === null || b.due_date === null) return (a.due_date === null ? 1 : 0) - (b.due_date === null ? 1 : 0)
-        return sign * compareStrings(a.due_date, b.due_date)
+        return sign * (dueInstant(a.due_date, zone) - dueInstant(b.due_date, zone))
       case 'position':
         // The learned keys: within a sibling group the checks prove they give the model's order.
         return sign * compareStrings(a.position, b.position)
@@ -251,8 +281,21 @@ export function sortTasks(tasks: Task[], sort: ListParams['sort'] = 'created_at'
   return tasks.toSorted((a, b) => primary(a, b) || sign * (a.id - b.id))
 }
 
+/** due_after (inclusive) and due_before (exclusive): a date bound is the first moment of that day in the zone. */
+function withinDueBounds(due: string | null, params: ListParams, zone: string): boolean {
+  if (params.due === 'no_date') return due === null && params.due_after === undefined && params.due_before === undefined
+  if (params.due_after === undefined && params.due_before === undefined) return true
+  if (due === null) return false
+  const at = dueInstant(due, zone)
+  return (
+    (params.due_after === undefined || at >= dueInstant(params.due_after, zone)) &&
+    (params.due_before === undefined || at < dueInstant(params.due_before, zone))
+  )
+}
+
 export function expectedTaskPage(user: UserModel, params: ListParams): { rows: Task[]; total: number } {
   const parentId = params.parent_id === 'none' ? null : params.parent_id
+  const zone = params.tz === undefined ? user.timeZone : canonicalZone(params.tz)
   const matching = [...user.tasks.values()].filter(
     (task) =>
       (params.list_id === undefined || task.list_id === params.list_id) &&
@@ -260,12 +303,13 @@ export function expectedTaskPage(user: UserModel, params: ListParams): { rows: T
       (params.status !== 'pending' || !task.completed) &&
       (params.status !== 'completed' || task.completed) &&
       (params.priority === undefined || task.priority === params.priority) &&
-      (params.tag === undefined || task.tags.includes(params.tag)),
+      (params.tag === undefined || task.tags.includes(params.tag)) &&
+      withinDueBounds(task.due_date, params, zone),
   )
-  const sorted = sortTasks(matching, params.sort, params.order)
+  const sorted = sortTasks(matching, params.sort, params.order, zone)
   const offset = params.offset ?? 0
   return { rows: sorted.slice(offset, offset + (params.limit ?? 100)), total: matching.length }
 }
 
-/** The contract's normal form of a due date: UTC, milliseconds. */
-export const normalDueDate = (value: string | null) => (value === null ? null : new Date(value).toISOString())
+/** The contract's normal form of a due date: a moment in UTC with milliseconds; a whole day as sent. */
+export const normalDueDate = (value: string | null) => (value === null || WHOLE_DAY.test(value) ? value : new Date(value).toISOString())

@@ -78,12 +78,13 @@ export abstract class Step implements fc.AsyncCommand<Model, Real> {
 // ---------------------------------------------------------------------------
 // After every step
 
-/** A user's tasks as the model holds them: a step that leaves it alone changes no sort order. */
-const fingerprint = (user: UserModel) => JSON.stringify([...user.tasks.values()])
+/** A user's tasks as the model holds them, and the zone of the due_date sort: a step that leaves both alone changes no sort order. */
+const fingerprint = (user: UserModel) => JSON.stringify([user.timeZone, ...user.tasks.values()])
 
 /**
- * Each user's whole view is the model's, and no task or list id is ever seen
- * by two users; for users whose tasks changed, every sort of them too.
+ * Each user's whole view is the model's (settings included), and no task or
+ * list id is ever seen by two users; for users whose tasks or time zone
+ * changed, every sort of their tasks too.
  */
 async function checkEverything(model: Model, real: Real, changed: boolean[]) {
   const seen = { tasks: new Map<number, string>(), lists: new Map<number, string>() }
@@ -99,6 +100,13 @@ async function checkEverything(model: Model, real: Real, changed: boolean[]) {
     noneSeenTwice('tasks', tasks, label(index))
     const lists = await checkLists(model, index, user)
     noneSeenTwice('lists', lists, label(index))
+    const settings = await user.call('GET', '/api/settings')
+    expect({ user: label(index), status: settings.status, body: settings.body, etag: settings.headers.get('etag') }).toEqual({
+      user: label(index),
+      status: 200,
+      body: { time_zone: mine.timeZone },
+      etag: `"settings.${mine.settingsVersion}"`,
+    })
   }
 }
 
@@ -136,7 +144,7 @@ async function checkTasks(mine: UserModel, user: User, who: string, sweepSorts: 
           sort,
           order,
           status: 200,
-          ids: sortTasks(expected, sort, order).map((task) => task.id),
+          ids: sortTasks(expected, sort, order, mine.timeZone).map((task) => task.id),
         })
       }
   return reply.body.map((task) => task.id)

@@ -1,0 +1,31 @@
+// Time zones are IANA names, checked and spelt as this runtime's time zone
+// database (Temporal, Intl) knows them, in any case, and kept in their
+// canonical spelling: "europe/berlin" is Europe/Berlin, the alias US/Eastern
+// is America/New_York. PostgreSQL and PGlite know every canonical name, and
+// read them as zones, whereas an alias such as CET would be read there as a
+// fixed-offset abbreviation, without its daylight saving time.
+
+const CANONICAL = new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase(), name]))
+// Aliases met so far (US/Eastern, Asia/Calcutta, Etc/UTC...): a few hundred at most, as the database names them.
+const ALIASES = new Map<string, string>()
+const EPOCH = Temporal.Instant.fromEpochMilliseconds(0)
+
+/** The canonical IANA name of `name` (any case, or an alias), or undefined when it names no zone (offsets such as +02:00 included). */
+export function canonicalTimeZone(name: string): string | undefined {
+  const lower = name.toLowerCase()
+  const known = CANONICAL.get(lower) ?? ALIASES.get(lower)
+  if (known || name.length > 64) return known
+  let zoned: Temporal.ZonedDateTime
+  try {
+    zoned = EPOCH.toZonedDateTimeISO(name)
+  } catch {
+    return undefined
+  }
+  // Temporal compares zones by their canonical name: the one equal to the alias is its name.
+  for (const canonical of CANONICAL.values())
+    if (zoned.equals(EPOCH.toZonedDateTimeISO(canonical))) {
+      ALIASES.set(lower, canonical)
+      return canonical
+    }
+  return undefined
+}
