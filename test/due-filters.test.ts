@@ -308,6 +308,7 @@ describe('bad values: 422 naming the parameter', () => {
     ],
     ['tz=Mars/Olympus', 'tz', 'must be an IANA time zone name, such as Europe/Berlin or America/New_York'],
     ['tz=%2B02:00', 'tz', 'must be an IANA time zone name, such as Europe/Berlin or America/New_York'],
+    ['tz=2020-01-01T00:00Z', 'tz', 'must be an IANA time zone name, such as Europe/Berlin or America/New_York'],
     ['tz=UTC%2B2', 'tz', 'must be an IANA time zone name, such as Europe/Berlin or America/New_York'],
     ['tz=', 'tz', 'must be an IANA time zone name, such as Europe/Berlin or America/New_York'],
   ])('%s', async (query, field, message) => {

@@ -111,6 +111,10 @@ describe('authentication and discovery', () => {
       expect(reply.status).toBe(405)
       expect(reply.headers.get('allow')).toBe('POST')
       expect(reply.body).toEqual({ detail: expect.any(String), code: 'method_not_allowed' })
+      // Without a token, the challenge comes first, as on POST: a client learns where to sign in.
+      const anonymous = await call(method, '/mcp', { headers: { accept: 'text/event-stream' } })
+      expect(anonymous.status).toBe(401)
+      expect(anonymous.headers.get('www-authenticate')).toContain('resource_metadata=')
     }
     const notification = await user.call('POST', '/mcp', {
       body: { jsonrpc: '2.0', method: 'notifications/initialized' },

@@ -8,10 +8,14 @@ import { BODY_ERRORS, ErrorBody, RESOURCE_ERRORS } from '../src/http/errors'
 import { DATE_PATTERN, DATE_TIME_PATTERN } from '../src/tasks/due-dates'
 import { app, call } from './support'
 
-// The routes left out of the document on purpose: the docs themselves and CORS preflights.
+// The routes left out of the document on purpose: the docs themselves, CORS
+// preflights, and /mcp's GET and DELETE (405 after the token, so an anonymous
+// MCP client gets the 401 challenge; documented in POST /mcp's description).
 const HIDDEN = [
   'OPTIONS /',
   'OPTIONS /*',
+  'GET /mcp',
+  'DELETE /mcp',
   'GET /docs',
   'GET /docs/json',
   'GET /docs/assets/swagger-ui-bundle.js',

@@ -13,6 +13,8 @@ describe('GET /api/settings', () => {
     for (const user of [await signedInUser('better-auth'), await signedUpUser()]) {
       const reply = await user.call('GET', '/api/settings')
       expect([reply.status, reply.body, reply.headers.get('etag')]).toEqual([200, { time_zone: 'UTC' }, '"settings.0"'])
+      // Every user's settings share a URL and tags of one shape: a shared browser cache must not mix them up.
+      expect([reply.headers.get('vary'), reply.headers.get('cache-control')]).toEqual(['Authorization', 'private, no-cache'])
       // Reading makes no row.
       expect(await settingsRows(user.id)).toEqual([])
       const again = await user.call('GET', '/api/settings', { headers: { 'if-none-match': '"settings.0"' } })
@@ -70,7 +72,20 @@ describe('PATCH /api/settings', () => {
 
   test('bad values: 422 naming time_zone, nothing stored', async () => {
     const user = await signedInUser()
-    for (const time_zone of ['Mars/Olympus', '+02:00', 'UTC+2', 'Z', '', 'Europe/Berlin ', 'x'.repeat(300), 42, null, ['UTC']]) {
+    for (const time_zone of [
+      'Mars/Olympus',
+      '+02:00',
+      '2020-01-01T00:00Z',
+      '2021-03-04T05:06+02:00[Europe/Berlin]',
+      'UTC+2',
+      'Z',
+      '',
+      'Europe/Berlin ',
+      'x'.repeat(300),
+      42,
+      null,
+      ['UTC'],
+    ]) {
       const reply = await user.call('PATCH', '/api/settings', { body: { time_zone } })
       expect([JSON.stringify(time_zone).slice(0, 20), reply.status, reply.body]).toEqual([
         JSON.stringify(time_zone).slice(0, 20),

@@ -4,7 +4,7 @@ import type { Database } from '../db/client'
 import { Forbidden } from '../errors'
 import type { Notifier } from '../events/notifier'
 import { notifiesItself } from '../events/publisher'
-import { errorsFor } from '../http/errors'
+import { errorsFor, MethodNotAllowed } from '../http/errors'
 import { parseJsonBody } from '../http/json-body'
 import type { Logger } from '../http/logger'
 import { requestIdOf } from '../http/request-log'
@@ -27,6 +27,10 @@ export interface McpRoutesDeps {
 }
 
 const TAG = 'agents (MCP)'
+
+const refuse = (method: string): never => {
+  throw new MethodNotAllowed(method, ['POST'])
+}
 
 // For the OpenAPI document: a JSON-RPC 2.0 message in, a response out (the SDK reads them).
 const JsonRpcRequest = t.Object(
@@ -70,6 +74,10 @@ export function mcpRoutes({ db, now, auth, logger, notifier, publicUrl, authoriz
       new Elysia({ prefix: MCP_PATH })
         .use(auth)
         .guard({ auth: true, detail: { tags: [TAG] } })
+        // No sessions and no standalone stream: GET and DELETE are 405, but
+        // only after the token, so a client without one gets the 401 challenge.
+        .get('', ({ request }) => refuse(request.method), { detail: { hide: true } })
+        .delete('', ({ request }) => refuse(request.method), { detail: { hide: true } })
         // After the guard, so the token is checked before the body is read.
         .onParse(parseJsonBody)
         .post(

@@ -85,7 +85,10 @@ export const TOOLS: Tool[] = [
     description:
       "Lists the user's tasks, newest first unless sort and order say otherwise, with the total that match. Use it to find a task " +
       '(q searches title and description), to see what is pending (status: pending) or due, or before changing a task whose id you do not know. ' +
-      'Filters combine: list_id, parent_id (a task id, or none for top-level tasks only), status, priority, tag, q. ' +
+      'Filters combine: list_id, parent_id (a task id, or none for top-level tasks only), status, priority, tag, q, ' +
+      "due (overdue, today, tomorrow, next_7_days or no_date: days of the user's time zone, or of tz when given), " +
+      'due_after and due_before (a date or a date-time; after is inclusive, before exclusive). ' +
+      'sort: created_at, updated_at, due_date, priority, title or position; order: asc or desc. ' +
       `At most limit tasks (default ${LIMIT.default}, up to ${LIMIT.maximum}) from offset; when total is larger, call again with a larger offset. ` +
       TASK_FIELDS,
     annotations: READS,

@@ -25,6 +25,10 @@ const ERRORS = errorsFor(401, 412, 422, 500, 503)
 
 function answerSettings({ version, ...settings }: SettingsRow, set: { headers: Record<string, unknown> }) {
   set.headers.etag = etagOf(TAG, version)
+  // Every user's settings have the same URL and tags of the same shape: a
+  // cache must not answer one user's revalidation with another's settings.
+  set.headers.vary = 'Authorization'
+  set.headers['cache-control'] = 'private, no-cache'
   return settings
 }
 

@@ -9,18 +9,22 @@ const CANONICAL = new Map(Intl.supportedValuesOf('timeZone').map((name) => [name
 // Aliases met so far (US/Eastern, Asia/Calcutta, Etc/UTC...): a few hundred at most, as the database names them.
 const ALIASES = new Map<string, string>()
 const EPOCH = Temporal.Instant.fromEpochMilliseconds(0)
+// The shape of an IANA name (Area/Location, Etc/GMT+5): no offsets, dates or brackets reach Temporal.
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]{0,29}(?:\/[A-Za-z0-9_+-]{1,30}){0,2}$/
 
 /** The canonical IANA name of `name` (any case, or an alias), or undefined when it names no zone (offsets such as +02:00 included). */
 export function canonicalTimeZone(name: string): string | undefined {
   const lower = name.toLowerCase()
   const known = CANONICAL.get(lower) ?? ALIASES.get(lower)
-  if (known || name.length > 64) return known
+  if (known || !ZONE_NAME.test(name)) return known
   let zoned: Temporal.ZonedDateTime
   try {
     zoned = EPOCH.toZonedDateTimeISO(name)
   } catch {
     return undefined
   }
+  // Temporal also reads a date-time naming a zone ("2020-01-01T00:00Z"): only a name that is the zone's own id is one.
+  if (zoned.timeZoneId.toLowerCase() !== lower) return undefined
   // Temporal compares zones by their canonical name: the one equal to the alias is its name.
   for (const canonical of CANONICAL.values())
     if (zoned.equals(EPOCH.toZonedDateTimeISO(canonical))) {

@@ -31,7 +31,9 @@ const numbers = (text = '') => [...text.split(/[-:]/).map(Number), 0, 0, 0] as [
  * in the years 0001 to 9999 (a moment's in UTC). Else a 422 naming `field`.
  */
 export function readDueDate(field: string, value: string): DueDate {
-  const { date, time, offset } = value.match(PARTS)!.groups!
+  const parts = value.match(PARTS)?.groups
+  if (!parts) throw new ValidationFailed([{ field, message: 'is not a date (2026-01-31) or a date-time with a time zone' }])
+  const { date, time, offset } = parts
   const [year, month, day] = numbers(date)
   const [hour, minute, second] = numbers(time)
   const [offsetHours, offsetMinutes] = numbers(offset)

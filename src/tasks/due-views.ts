@@ -152,5 +152,5 @@ export const dueSortKey = sql`coalesce(${tasks.dueDate}, ${tasks.dueDay}::timest
  * `now`). With the user's data unchanged, the overdue moments change exactly
  * when it does. A backward step of the (user_id, due_date) index.
  */
-export const lastPassedColumn = sql<string | null>`(select max(passed.due_date)::text from ${tasks} as passed
+export const lastPassedColumn = sql<string | null>`(select extract(epoch from max(passed.due_date))::text from ${tasks} as passed
   where passed.user_id = ${placeholder('userId')} and passed.due_date < ${placeholder('now')})`
