@@ -1,13 +1,13 @@
 // Load benchmark: the service (Elysia + drizzle) against a frameworkless
 // reference server (bench/reference.ts) on the same PostgreSQL database.
 //
-//   bun bench/run.ts              both servers, every scenario, interleaved rounds (about 9 minutes)
+//   bun bench/run.ts              both servers, every scenario, interleaved rounds (about 11 minutes)
 //   bun bench/run.ts --growth     list cost as a user's tasks and lists and the table grow, filters, cold start, EXPLAIN
 //   bun bench/run.ts --embedded   the service alone on embedded PGlite
 //   bun bench/run.ts --streams    11,000 open event streams on two instances: RSS, commit-to-delivery latency
 //
 //   --rounds 4 --rounds-per-start 2 --seconds 3 --warmup 1 --prewarm 8
-//   --scenarios list,create,get-one,update,toggle,lists,list-tasks --connections 64 (64,256: also under overload)
+//   --scenarios list,revalidate,create,get-one,update,toggle,lists,list-tasks,mcp-list --connections 64 (64,256: also under overload)
 //   --log-level info (the service's) --json FILE (every run's figures; growth: the report)
 // Diagnostics:
 //   --reference-env KEY=VALUE (repeatable) passes diagnostics to bench/reference.ts:
