@@ -103,7 +103,7 @@ export function mcpRoutes({ db, now, auth, logger, notifier, publicUrl, authoriz
               description:
                 'Tools: add_task, list_tasks, get_task, update_task, complete_task, delete_task, list_lists, create_list, acting on the ' +
                 "caller's data with the REST rules. Send Accept: application/json, text/event-stream. A request answers 200 with its " +
-                'JSON-RPC response; a notification 202. No sessions: GET and DELETE are 405. A browser Origin outside CORS_ORIGINS: 403. ' +
+                'JSON-RPC response; a notification 202. No sessions: GET and DELETE are 405 (401 first without a token). A browser Origin outside CORS_ORIGINS: 403. ' +
                 '401 carries WWW-Authenticate with resource_metadata (RFC 9728).',
             },
           },
