@@ -34,7 +34,8 @@ url.pathname = `/${name}`
 const watcher = postgres(url.toString(), { max: 1, onnotice: () => {} })
 const work = await mkdtemp(join(tmpdir(), 'todo-load-'))
 const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
-const port = 20000 + Math.floor(Math.random() * 20000)
+// Below Linux's ephemeral range (32768-60999), where clients' own ports may be in use.
+const port = 20000 + Math.floor(Math.random() * 12000)
 const base = `http://127.0.0.1:${port}`
 
 const service = Bun.spawn(['bun', '--no-env-file', 'src/index.ts'], {
