@@ -36,7 +36,8 @@ export function prepared<Statement extends Executable>(
   return statement
 }
 
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
+/** A transaction's handle, as drizzle passes it to the callback of db.transaction. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 // Statements for transactions, built once per database: keyed by the dialect
 // a database shares with its transactions.

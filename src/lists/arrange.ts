@@ -4,14 +4,14 @@
 import { and, desc, eq, sql } from 'drizzle-orm'
 import { generateKeyBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { transaction } from '../db/operations'
+import { type Transaction, transaction } from '../db/operations'
 import { explainMissing, meets, type Precondition } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
 import { advance, bury, stamp } from '../sync/feed'
 import { DefaultListProtected, ListLimitReached } from './errors'
 import type { ListModel } from './model'
-import { keyNextTo, MAX_KEY_LENGTH, placedLists, renumber, type Tx } from './positions'
+import { keyNextTo, MAX_KEY_LENGTH, placedLists, renumber } from './positions'
 import { ensureDefaultList, type ListRow, listResource, listState, rowColumns } from './queries'
 
 export const MAX_LISTS_PER_USER = 1_000
@@ -54,7 +54,7 @@ export async function createList(db: Database, userId: string, input: typeof Lis
 type Locked = { version: number; isDefault: boolean }
 
 /** The user's list `id`, locked for the transaction; undefined when it is not the user's. */
-async function lockList(tx: Tx, userId: string, id: number, precondition: Precondition | undefined): Promise<Locked | undefined> {
+async function lockList(tx: Transaction, userId: string, id: number, precondition: Precondition | undefined): Promise<Locked | undefined> {
   const [list] = await tx
     .select({ version: lists.version, isDefault: lists.isDefault, open_count: rowColumns.open_count })
     .from(lists)

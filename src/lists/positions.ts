@@ -3,12 +3,11 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
 import type { Database } from '../db/client'
-import { transaction } from '../db/operations'
+import { type Transaction, transaction } from '../db/operations'
 import { lists } from '../db/schema'
 import { advance, stamp } from '../sync/feed'
 
 /** A transaction's handle, as `transaction` passes it. */
-export type Tx = Parameters<Parameters<typeof transaction>[1]>[0]
 
 // Repeated moves into one gap grow a key by about one character per six
 // moves (each halves the gap between two base-62 keys). Past this length the
@@ -19,7 +18,7 @@ export const MAX_KEY_LENGTH = 32
 export type Placed = { id: number; position: string }
 
 /** The user's lists in order, ids and positions. */
-export function placedLists(tx: Tx, userId: string): Promise<Placed[]> {
+export function placedLists(tx: Transaction, userId: string): Promise<Placed[]> {
   return tx
     .select({ id: lists.id, position: lists.position })
     .from(lists)
@@ -32,7 +31,7 @@ export function placedLists(tx: Tx, userId: string): Promise<Placed[]> {
  * advance). A list whose key changes changes version and updated_at, as its
  * ETag must, and is stamped in the feed. Returns the lists with their new positions.
  */
-export async function renumber(tx: Tx, userId: string, placed: Placed[]): Promise<Placed[]> {
+export async function renumber(tx: Transaction, userId: string, placed: Placed[]): Promise<Placed[]> {
   const keys = generateNKeysBetween(null, null, placed.length)
   const renumbered = placed.map((list, i) => ({ id: list.id, position: keys[i]! }))
   const changed = renumbered.filter((list, i) => list.position !== placed[i]!.position)

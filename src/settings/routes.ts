@@ -17,7 +17,7 @@ import {
 import { idempotency } from '../idempotency/plugin'
 import { SettingsModel } from './model'
 import { getSettings, type SettingsRow, updateSettings } from './queries'
-import { canonicalTimeZone } from './time-zones'
+import { spellZoneCanonically } from './time-zones'
 
 // One resource per user: its ETag names it, then its version.
 const TAG = 'settings'
@@ -49,9 +49,7 @@ export function settingsRoutes({ db, auth, logger }: SettingsRoutesDeps) {
       // After the guard, so the token is checked before the body is read.
       .onParse(parseJsonBody)
       .onTransform(({ body }) => {
-        // A name the runtime knows is spelt canonically before it is checked; any other fails the check.
-        const input = body as { time_zone?: unknown } | undefined
-        if (input && typeof input.time_zone === 'string') input.time_zone = canonicalTimeZone(input.time_zone) ?? input.time_zone
+        spellZoneCanonically(body, 'time_zone')
       })
       .get(
         '',

@@ -12,6 +12,17 @@ const EPOCH = Temporal.Instant.fromEpochMilliseconds(0)
 // The shape of an IANA name (Area/Location, Etc/GMT+5): no offsets, dates or brackets reach Temporal.
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]{0,29}(?:\/[A-Za-z0-9_+-]{1,30}){0,2}$/
 
+/**
+ * Before validation: `fields[key]`, when it is a zone the runtime knows, spelt
+ * canonically, so that aliases and any case pass the check (anything else
+ * is left for the check to refuse).
+ */
+export function spellZoneCanonically(fields: unknown, key: string): void {
+  const input = fields as Record<string, unknown> | undefined
+  const value = input?.[key]
+  if (typeof value === 'string') input![key] = canonicalTimeZone(value) ?? value
+}
+
 /** The canonical IANA name of `name` (any case, or an alias), or undefined when it names no zone (offsets such as +02:00 included). */
 export function canonicalTimeZone(name: string): string | undefined {
   const lower = name.toLowerCase()

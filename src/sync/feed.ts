@@ -7,11 +7,8 @@
 import type { Placeholder } from 'drizzle-orm'
 import { eq, type SQL, sql, type WithSubquery } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { prepared, preparedIn } from '../db/operations'
+import { prepared, preparedIn, type Transaction } from '../db/operations'
 import { deletions, taskQuotas } from '../db/schema'
-
-/** A transaction's handle. */
-export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 /**
  * Locks the user's row for the rest of the transaction (making it if the
@@ -20,7 +17,7 @@ export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0]
  * one at a time: two moves never decide on the same picture of the tree,
  * and two creates never compete for one key.
  */
-export async function advance(tx: Tx, userId: string): Promise<void> {
+export async function advance(tx: Transaction, userId: string): Promise<void> {
   await preparedIn(tx, 'feed_advance', (name) =>
     tx
       .insert(taskQuotas)
@@ -45,7 +42,7 @@ export function stamp(userId: string | SQL | Placeholder): SQL<number> {
  * it alone is evaluated first), so the user's row is always locked before a
  * list's or task's, as in a transaction.
  */
-export function advancing(db: Database | Tx, userId: SQL | Placeholder | string) {
+export function advancing(db: Database | Transaction, userId: SQL | Placeholder | string) {
   return db.$with('advanced').as(
     db
       .insert(taskQuotas)
@@ -60,7 +57,7 @@ export function advancing(db: Database | Tx, userId: SQL | Placeholder | string)
  * each row the CTE `gone` returns (a DELETE ... RETURNING id); `others` are
  * more CTEs the statement carries (a data-modifying CTE always runs).
  */
-export function bury(tx: Tx, userId: string, kind: 'list' | 'task', gone: WithSubquery, ...others: WithSubquery[]) {
+export function bury(tx: Transaction, userId: string, kind: 'list' | 'task', gone: WithSubquery, ...others: WithSubquery[]) {
   return tx
     .with(gone, ...others)
     .insert(deletions)

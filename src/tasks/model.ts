@@ -3,7 +3,7 @@ import { IdParams } from '../http/ids'
 import { PagingQuery } from '../http/paging'
 import { text } from '../http/text'
 import { timeZone } from '../settings/model'
-import { canonicalTimeZone } from '../settings/time-zones'
+import { spellZoneCanonically } from '../settings/time-zones'
 import { DATE_PATTERN, DATE_TIME_PATTERN } from './due-dates'
 
 // Literal unions, not t.UnionEnum: Elysia fills an optional UnionEnum with its
@@ -169,6 +169,5 @@ export function trimTaskInput(input: unknown): void {
 
 /** Before validation: a `tz` filter the runtime knows is spelt canonically, so aliases and any case pass the check. */
 export function canonicalListQuery(query: unknown): void {
-  const filters = query as { tz?: unknown } | undefined
-  if (typeof filters?.tz === 'string') filters.tz = canonicalTimeZone(filters.tz) ?? filters.tz
+  spellZoneCanonically(query, 'tz')
 }

@@ -4,26 +4,14 @@
 import { and, eq } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
-import { transaction } from '../db/operations'
+import { type Transaction, transaction } from '../db/operations'
 import { explainMissing, meets, type Precondition } from '../db/ownership'
 import { tasks } from '../db/schema'
 import { PreconditionFailed, ValidationFailed } from '../errors'
 import { advance } from '../sync/feed'
 import { resource, rowColumns, type TaskRow } from './columns'
 import type { TaskModel } from './model'
-import {
-  keyBetween,
-  lastKey,
-  MAX_ANCESTORS,
-  nextKey,
-  ownsList,
-  previousKey,
-  readNode,
-  relocate,
-  type Slot,
-  type TaskNode,
-  type Transaction,
-} from './tree'
+import { keyBetween, lastKey, MAX_ANCESTORS, nextKey, ownsList, previousKey, readNode, relocate, type Slot, type TaskNode } from './tree'
 
 export type MoveInput = typeof TaskModel.move.static
 

@@ -1,13 +1,13 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
-import { prepared, preparedIn, transaction } from '../db/operations'
+import { prepared, preparedIn, type Transaction, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, stateCheck, stateValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
 import { getSettings } from '../settings/queries'
-import { advance, advancing, bury, feedPosition, positionColumn, stamp, type Tx } from '../sync/feed'
+import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
 import { answerColumns, keyOf, resource, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
 import { type DueWindow, dueCondition, dueShape, dueSortKey, dueValues, dueWindow, lastPassedColumn, usesTimeZone } from './due-views'
@@ -292,7 +292,7 @@ export async function toggleTask(db: Database, userId: string, id: number, preco
   return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
 }
 
-function flipStatement(tx: Tx, check: SQL | undefined) {
+function flipStatement(tx: Transaction, check: SQL | undefined) {
   const target = and(owned(tasks), check)
   const stamped = tx.$with('stamped').as(
     tx

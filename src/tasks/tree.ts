@@ -6,14 +6,11 @@
 import { and, asc, desc, eq, gt, lt, ne, or, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { generateKeyBetween, generateNKeysBetween } from 'fractional-indexing'
-import type { Database } from '../db/client'
-import { preparedIn } from '../db/operations'
+import { preparedIn, type Transaction } from '../db/operations'
 import { lists, tasks } from '../db/schema'
 import { stamp } from '../sync/feed'
 
 const placeholder = (name: string) => sql.placeholder(name)
-
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 /** A top-level task and three levels below it: a task has at most this many ancestors. */
 export const MAX_ANCESTORS = 3
