@@ -128,6 +128,7 @@ export async function growthMode(workDir: string): Promise<void> {
     ['status=pending', ['service']],
     ['tag=x', ['service']],
     ['q=word', ['service']],
+    ['due=today', ['service']],
   ] as const) {
     for (const kind of kinds) {
       const m = await measure(servers[kind], db.name, {
@@ -169,6 +170,7 @@ export async function growthMode(workDir: string): Promise<void> {
     ['status=pending', ['service']],
     ['tag=x', ['service']],
     ['q=word', ['service']],
+    ['due=today', ['service']],
   ] as const)
     for (const connections of [1, 64])
       for (const kind of kinds) {

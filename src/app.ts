@@ -20,6 +20,7 @@ import { listRoutes } from './lists/routes'
 import { resourceChallenge } from './mcp/metadata'
 import { mcpRoutes } from './mcp/routes'
 import { settingsRoutes } from './settings/routes'
+import { learnDatabaseZones } from './settings/time-zones'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
@@ -52,6 +53,10 @@ export async function createApp({
   live = localLive(),
   now = () => new Date(),
 }: AppDeps) {
+  // Zones the database does not know are refused once it has said which it knows.
+  learnDatabaseZones(database.db).catch((error: unknown) =>
+    logger.warn('could not read the database time zone names; every zone the runtime knows is accepted', { cause: String(error) }),
+  )
   const tokens = await createTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,

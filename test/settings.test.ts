@@ -2,8 +2,10 @@
 // local account included), the defaults until changed; time_zone is an IANA
 // name, checked by the runtime's time zone database and kept canonically.
 import { describe, expect, test } from 'bun:test'
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { userSettings } from '../src/db/schema'
+import { TIME_ZONE_ERROR } from '../src/settings/model'
+import { canonicalTimeZone, learnDatabaseZones, limitZonesTo } from '../src/settings/time-zones'
 import { call, database, errorBody, signedInUser, signedUpUser, validationError } from './support'
 
 const settingsRows = (userId: string) => database.db.select().from(userSettings).where(eq(userSettings.userId, userId))
@@ -103,6 +105,25 @@ describe('PATCH /api/settings', () => {
     ])
     expect(await settingsRows(user.id)).toEqual([])
     expect((await user.call('GET', '/api/settings')).body).toEqual({ time_zone: 'UTC' })
+  })
+
+  test('a zone the database does not know is refused like an unknown one (older time zone data than the runtime)', async () => {
+    await learnDatabaseZones(database.db)
+    expect(canonicalTimeZone('Europe/Berlin')).toBe('Europe/Berlin')
+    const user = await signedInUser()
+    // As if the database's time zone data lacked Berlin: the runtime knows it, the database would fail on it.
+    limitZonesTo(Intl.supportedValuesOf('timeZone').filter((zone) => zone !== 'Europe/Berlin'))
+    try {
+      const reply = await user.call('PATCH', '/api/settings', { body: { time_zone: 'Europe/Berlin' } })
+      expect([reply.status, reply.body.errors]).toEqual([422, [{ field: 'time_zone', message: TIME_ZONE_ERROR }]])
+      const list = await user.call('GET', '/api/tasks?due=today&tz=Europe/Berlin')
+      expect([list.status, list.body.errors?.[0]?.field]).toEqual([422, 'tz'])
+      expect((await user.call('PATCH', '/api/settings', { body: { time_zone: 'Europe/Paris' } })).status).toBe(200)
+    } finally {
+      const names = await database.db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`)
+      limitZonesTo(names.map((row) => row.name))
+    }
+    expect(canonicalTimeZone('Europe/Berlin')).toBe('Europe/Berlin')
   })
 
   test('If-Match: the current tag proceeds, a stale one is 412 and writes nothing; "settings.0" means never changed', async () => {

@@ -4,6 +4,8 @@
 // is America/New_York. PostgreSQL and PGlite know every canonical name, and
 // read them as zones, whereas an alias such as CET would be read there as a
 // fixed-offset abbreviation, without its daylight saving time.
+import { sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
 
 const CANONICAL = new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase(), name]))
 // Aliases met so far (US/Eastern, Asia/Calcutta, Etc/UTC...): a few hundred at most, as the database names them.
@@ -23,8 +25,32 @@ export function spellZoneCanonically(fields: unknown, key: string): void {
   if (typeof value === 'string') input![key] = canonicalTimeZone(value) ?? value
 }
 
-/** The canonical IANA name of `name` (any case, or an alias), or undefined when it names no zone (offsets such as +02:00 included). */
+// The database evaluates day views in the zone too (AT TIME ZONE): a zone this
+// runtime knows but an older time zone database does not would fail there.
+// Once the database has said which zones it knows, only those pass.
+let databaseZones: ReadonlySet<string> | undefined
+const asked = new WeakSet<Database>()
+
+/** Asks the database once which zones it knows (a few hundred ms on PGlite: run it in the background). */
+export async function learnDatabaseZones(db: Database): Promise<void> {
+  if (asked.has(db)) return
+  asked.add(db)
+  const rows = await db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`)
+  limitZonesTo(rows.map((row) => row.name))
+}
+
+/** Only these zones pass from now on (undefined: every zone the runtime knows). */
+export function limitZonesTo(names: Iterable<string> | undefined): void {
+  databaseZones = names && new Set(names)
+}
+
+/** The canonical IANA name of `name` (any case, or an alias), or undefined when it names no zone both the runtime and the database know (offsets such as +02:00 included). */
 export function canonicalTimeZone(name: string): string | undefined {
+  const zone = runtimeZone(name)
+  return zone !== undefined && (databaseZones?.has(zone) ?? true) ? zone : undefined
+}
+
+function runtimeZone(name: string): string | undefined {
   const lower = name.toLowerCase()
   const known = CANONICAL.get(lower) ?? ALIASES.get(lower)
   if (known || !ZONE_NAME.test(name)) return known
