@@ -23,6 +23,7 @@ import { settingsRoutes } from './settings/routes'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
+import { webhookRoutes } from './webhooks/routes'
 
 /** This instance's live streams and how changes reach them (src/events). */
 export interface Live {
@@ -90,6 +91,15 @@ export async function createApp({
     .use(listRoutes({ db: database.db, auth, logger }))
     .use(settingsRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
+    .use(
+      webhookRoutes({
+        db: database.db,
+        auth,
+        logger,
+        now,
+        policy: { allowLoopback: config.webhookAllowLoopback, requireHttps: config.production },
+      }),
+    )
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
     .use(
       mcpRoutes({
