@@ -2,18 +2,7 @@
 // deletion, limits, validation and ownership. Deliveries: webhooks-delivery.test.ts.
 import { describe, expect, test } from 'bun:test'
 import { createApp } from '../src/app'
-import {
-  app,
-  call,
-  database,
-  errorBody,
-  logger,
-  signedInUser,
-  testConfig,
-  type User,
-  userId,
-  validationError,
-} from './support'
+import { app, call, database, errorBody, logger, signedInUser, testConfig, type User, userId, validationError } from './support'
 
 const strictApp = await createApp({ database, config: testConfig({ WEBHOOK_ALLOW_LOOPBACK: 'false' }), logger })
 const productionApp = await createApp({ database, config: testConfig({ NODE_ENV: 'production' }), logger })
@@ -231,7 +220,9 @@ describe('ownership and ids', () => {
     expect((await user.call('GET', `/api/${user.id}/webhooks/${made.body.id}/deliveries`)).body).toEqual([])
     const other = userId('other')
     expect((await user.call('GET', `/api/${other}/webhooks`)).status).toBe(403)
-    expect((await user.call('POST', `/api/${other}/webhooks`, { body: { url: 'http://127.0.0.1:9/x', events: ['change'] } })).status).toBe(403)
+    expect((await user.call('POST', `/api/${other}/webhooks`, { body: { url: 'http://127.0.0.1:9/x', events: ['change'] } })).status).toBe(
+      403,
+    )
     expect((await user.call('DELETE', `/api/${user.id}/webhooks/${made.body.id}`)).status).toBe(204)
   })
 })

@@ -44,8 +44,9 @@ export function nextAttempt(attempts: number, createdAt: Date, now: Date, random
 export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: number): Promise<Taken[]> {
   const due = db.$with('due').as(
     db
-      .select({ userId: deliveries.userId, id: deliveries.id })
+      .select({ userId: deliveries.userId, id: deliveries.id, url: webhooks.url, secret: webhooks.secret })
       .from(deliveries)
+      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId)))
       .where(and(isNotNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now)))
       .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
       .limit(limit)
@@ -56,7 +57,6 @@ export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: 
     .update(deliveries)
     .set({ attempts: sql`${deliveries.attempts} + 1`, attemptedAt: now, nextAttemptAt: leaseUntil })
     .from(due)
-    .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId)))
     .where(and(eq(deliveries.userId, due.userId), eq(deliveries.id, due.id)))
     .returning({
       userId: deliveries.userId,
@@ -66,8 +66,8 @@ export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: 
       payload: deliveries.payload,
       attempts: deliveries.attempts,
       createdAt: deliveries.createdAt,
-      url: webhooks.url,
-      secret: webhooks.secret,
+      url: due.url,
+      secret: due.secret,
     })
 }
 
