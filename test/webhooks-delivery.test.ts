@@ -137,6 +137,35 @@ describe('change deliveries', () => {
     await hooks.stop()
     expect(received.map((request) => JSON.parse(request.body).data.type).sort()).toEqual(['list', 'task'])
   })
+  test('one write of more changes than a page (a list deleted with its 120 tasks): every change once', async () => {
+    const user = await signedInUser()
+    const { received, url } = receiver()
+    const made = await user.call('POST', '/api/lists', { body: { name: 'Big' } })
+    for (let i = 0; i < 120; i++) await createTask(user, { list_id: made.body.id })
+    await register(user, url, ['change'])
+    expect((await user.call('DELETE', `/api/lists/${made.body.id}`)).status).toBe(204)
+    await worker().tick()
+    const sent = received.map((request) => JSON.parse(request.body).data)
+    expect(sent.filter((change) => change.op === 'delete' && change.type === 'task')).toHaveLength(120)
+    expect(sent).toContainEqual({ type: 'list', op: 'delete', id: made.body.id })
+    expect(new Set(received.map((request) => request.headers['webhook-id'])).size).toBe(received.length)
+  })
+
+  test("a worker that died while making a webhook's change deliveries: another goes on from its cursor once the claim lapses", async () => {
+    const user = await signedInUser()
+    const { received, url } = receiver()
+    const made = await register(user, url, ['change'])
+    const start = new Date()
+    await database.db
+      .update(webhooks)
+      .set({ feedClaim: 'a worker that died', feedClaimUntil: seconds(start, 60) })
+      .where(and(eq(webhooks.userId, user.id), eq(webhooks.id, made.id)))
+    await createTask(user)
+    await worker().tick(seconds(start, 30))
+    expect(received).toHaveLength(0)
+    await worker().tick(seconds(start, 61))
+    expect(received.map((request) => JSON.parse(request.body).data.type).sort()).toEqual(['list', 'task'])
+  })
 })
 
 describe('reminder deliveries: enqueueWebhookEvent', () => {

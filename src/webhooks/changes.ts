@@ -38,7 +38,8 @@ async function claimBehind(db: Database, token: string, now: Date, until: Date, 
         and(
           isNull(webhooks.disabledAt),
           sql`'change' = any(${webhooks.events})`,
-          sql`${taskQuotas.changePosition} > ${webhooks.feedPosition}`,
+          // A cursor inside a position (a page that ended within one large write) is behind too.
+          sql`(${taskQuotas.changePosition} > ${webhooks.feedPosition} or ${webhooks.feedKind} <> 'end')`,
           or(isNull(webhooks.feedClaimUntil), lte(webhooks.feedClaimUntil, now)),
           users ? sql`${webhooks.userId} = any(${sql.param(users)}::text[])` : undefined,
         ),
