@@ -5,6 +5,7 @@
 // changes between the check and the connection (rebinding) cannot redirect it.
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { ValidationFailed } from '../errors'
 
 export interface DestinationPolicy {
   /** Loopback (127/8, ::1, localhost) allowed: local development and tests (WEBHOOK_ALLOW_LOOPBACK). */
@@ -172,4 +173,14 @@ export async function checkDestination(raw: string, policy: DestinationPolicy, r
       throw new DestinationRefused(`${host === address ? host : `${host} (${address})`} is not reachable from here (${kind} address)`)
   }
   return { url, address: addresses[0]! }
+}
+
+/** At registration: the same check, a refusal being a 422 naming `url`. */
+export async function checkWebhookUrl(raw: string, policy: DestinationPolicy, resolve?: Resolve): Promise<void> {
+  try {
+    await checkDestination(raw, policy, resolve)
+  } catch (error) {
+    if (error instanceof DestinationRefused) throw new ValidationFailed([{ field: 'url', message: error.message }])
+    throw error
+  }
 }

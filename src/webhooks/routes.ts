@@ -2,7 +2,6 @@ import { withHeaders } from '@elysiajs/openapi'
 import { Elysia, t } from 'elysia'
 import type { authPlugin } from '../auth/plugin'
 import type { Database } from '../db/client'
-import { ValidationFailed } from '../errors'
 import { readDecimal } from '../http/decimal'
 import { BODY_ERRORS, errorsFor, IDEMPOTENT_WRITE_ERRORS, RESOURCE_ERRORS } from '../http/errors'
 import { OWNER_PARAMS, PLAIN_PARAMS, type PrefixParams, readIdParam } from '../http/ids'
@@ -10,7 +9,7 @@ import { parseJsonBody } from '../http/json-body'
 import type { Logger } from '../http/logger'
 import { WriteHeaders } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
-import { checkDestination, type DestinationPolicy, DestinationRefused, type Resolve } from './destinations'
+import { checkWebhookUrl, type DestinationPolicy, type Resolve } from './destinations'
 import { DEFAULT_DELIVERIES_LIMIT, WebhookModel } from './model'
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, MAX_WEBHOOKS_PER_USER } from './queries'
 
@@ -68,12 +67,7 @@ function webhookRoutesAt<const Prefix extends string>({
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          try {
-            await checkDestination(body.url, policy, resolve)
-          } catch (error) {
-            if (error instanceof DestinationRefused) throw new ValidationFailed([{ field: 'url', message: error.message }])
-            throw error
-          }
+          await checkWebhookUrl(body.url, policy, resolve)
           const made = await createWebhook(db, userId, body, now())
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${made.id}`
