@@ -23,6 +23,7 @@ import { settingsRoutes } from './settings/routes'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
+import { destinationPolicy } from './webhooks/destinations'
 import { webhookRoutes } from './webhooks/routes'
 
 /** This instance's live streams and how changes reach them (src/events). */
@@ -97,7 +98,7 @@ export async function createApp({
         auth,
         logger,
         now,
-        policy: { allowLoopback: config.webhookAllowLoopback, requireHttps: config.production },
+        policy: destinationPolicy(config),
       }),
     )
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))

@@ -7,6 +7,7 @@ import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
+import { destinationPolicy } from './webhooks/destinations'
 import { createWebhookWorker, wakingWebhooks } from './webhooks/worker'
 
 const SHUTDOWN_GRACE_MS = 10_000
@@ -45,7 +46,7 @@ const notifier =
 const webhooks = createWebhookWorker({
   db: database.db,
   logger,
-  policy: { allowLoopback: config.webhookAllowLoopback, requireHttps: config.production },
+  policy: destinationPolicy(config),
 })
 const live = { hub, notifier: wakingWebhooks(notifier, webhooks) }
 const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live })).listen({

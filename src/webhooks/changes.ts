@@ -21,6 +21,8 @@ import { deliveriesFor, payloadOf } from './queries'
 
 // Changes read (and deliveries made) per transaction.
 const PAGE = 100
+// Webhooks claimed by one statement: each is caught up in turn, well within its lease.
+const CLAIMED_AT_ONCE = 10
 
 type Claimed = { userId: string; id: number; cursor: Cursor }
 
@@ -130,7 +132,7 @@ export async function deliverChanges(db: Database, now: Date, leaseMs: number, u
   let made = 0
   for (let round = 0; round < 100; round++) {
     const token = crypto.randomUUID()
-    const claimed = await claimBehind(db, token, now, until, 50, users)
+    const claimed = await claimBehind(db, token, now, until, CLAIMED_AT_ONCE, users)
     if (!claimed.length) return made
     // Claims released: what committed meanwhile is claimed by the next round.
     for (const webhook of claimed) made += await catchUpWebhook(db, webhook, token, now, until)

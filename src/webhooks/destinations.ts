@@ -5,6 +5,7 @@
 // changes between the check and the connection (rebinding) cannot redirect it.
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import type { Config } from '../config'
 import { ValidationFailed } from '../errors'
 
 export interface DestinationPolicy {
@@ -12,6 +13,11 @@ export interface DestinationPolicy {
   allowLoopback: boolean
   /** Only https URLs (NODE_ENV=production). */
   requireHttps: boolean
+}
+
+/** The policy the configuration sets: WEBHOOK_ALLOW_LOOPBACK, and https only in production. */
+export function destinationPolicy(config: Pick<Config, 'webhookAllowLoopback' | 'production'>): DestinationPolicy {
+  return { allowLoopback: config.webhookAllowLoopback, requireHttps: config.production }
 }
 
 /** A name's addresses; node:dns lookup by default (what the operating system resolves). */
