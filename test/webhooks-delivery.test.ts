@@ -299,6 +299,54 @@ describe('many workers, crashes', () => {
     expect((await deliveries(user, made.id))[0]).toMatchObject({ status: 'delivered', attempts: 2 })
   })
 
+  test('a worker stopped mid-delivery records nothing: the delivery is sent again once its lease lapses', async () => {
+    const user = await signedInUser()
+    let calls = 0
+    let arrived!: () => void
+    const first = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
+    const hanging = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch() {
+        calls++
+        if (calls > 1) return new Response(null, { status: 204 })
+        arrived()
+        // The first request is never answered.
+        return new Promise<Response>(() => {})
+      },
+    })
+    servers.push(hanging)
+    const made = await register(user, `http://127.0.0.1:${hanging.port}/hook`, ['reminder'])
+    const start = new Date()
+    await reminder(user, {}, start)
+    const stopping = worker()
+    const running = stopping.tick(start)
+    await first
+    await stopping.stop()
+    await running
+    expect((await deliveries(user, made.id))[0]).toMatchObject({ status: 'pending', attempts: 1, error: null })
+    await worker().tick(seconds(start, 61))
+    expect(calls).toBe(2)
+    expect((await deliveries(user, made.id))[0]).toMatchObject({ status: 'delivered', attempts: 2 })
+  })
+
+  test('a receiver slower than the deadline: a failed attempt, retried', async () => {
+    const user = await signedInUser()
+    const slow = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => Bun.sleep(2000).then(() => new Response()) })
+    servers.push(slow)
+    const made = await register(user, `http://127.0.0.1:${slow.port}/hook`, ['reminder'])
+    const now = new Date()
+    await reminder(user, {}, now)
+    await createWebhookWorker({ db: database.db, logger, policy: { allowLoopback: true, requireHttps: false }, timeoutMs: 200 }).tick(now)
+    expect((await deliveries(user, made.id))[0]).toMatchObject({
+      status: 'retrying',
+      response_status: null,
+      error: 'no answer within 0.2 s',
+    })
+  })
+
   test('two workers on one database never send one delivery twice', async () => {
     const users = await Promise.all([signedInUser(), signedInUser()])
     const { received, url } = receiver()

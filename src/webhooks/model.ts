@@ -42,7 +42,7 @@ const delivery = t.Object(
     event,
     status: t.Union([t.Literal('pending'), t.Literal('retrying'), t.Literal('delivered'), t.Literal('failed')], {
       description:
-        'pending: not attempted yet; retrying: the last attempt failed, another follows at next_attempt_at; delivered: a 2xx answer; failed: given up (24 hours of retries, or the webhook disabled)',
+        'pending: waiting for its first attempt, or an attempt under way; retrying: the last attempt failed, another follows at next_attempt_at; delivered: a 2xx answer; failed: given up (24 hours of retries, or the webhook disabled)',
     }),
     attempts: t.Integer({ description: 'Attempts made so far' }),
     response_status: t.Union([t.Integer(), t.Null()], { description: "The last attempt's HTTP status (null: no answer)" }),
