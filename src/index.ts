@@ -7,6 +7,8 @@ import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
+import { destinationPolicy } from './webhooks/destinations'
+import { createWebhookWorker, wakingWebhooks } from './webhooks/worker'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -40,13 +42,21 @@ const notifier =
         fail(`cannot LISTEN on the database: ${error instanceof Error ? error.message : String(error)}`),
       )
     : localNotifier(hub)
-const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live: { hub, notifier } })).listen({
+// Every instance delivers webhooks; this one's writes wake its worker at once.
+const webhooks = createWebhookWorker({
+  db: database.db,
+  logger,
+  policy: destinationPolicy(config),
+})
+const live = { hub, notifier: wakingWebhooks(notifier, webhooks) }
+const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live })).listen({
   port: config.port,
   hostname: '0.0.0.0',
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
+webhooks.start()
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -60,6 +70,8 @@ async function shutdown(signal: string) {
   }, SHUTDOWN_GRACE_MS)
   stopHousekeeping()
   stopCatchUp()
+  // Attempts under way are abandoned: their leases lapse and another instance sends them.
+  await webhooks.stop()
   // Streams never finish by themselves: they end first, and clients reconnect elsewhere.
   hub.endAll()
   await app.stop(false)
