@@ -9,6 +9,7 @@ import { prepared, preparedIn, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
+import { type RecurrenceColumns, refusedWithoutDue } from '../recurrence/columns'
 import { advance } from '../sync/feed'
 import { keyOf, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
@@ -19,8 +20,8 @@ import { keyBetween, lastKey, MAX_ANCESTORS, readNode } from './tree'
 
 export const MAX_TASKS_PER_USER = 10_000
 
-// The due date arrives as the columns it is stored in (due-dates.ts).
-type CreateInput = Omit<typeof TaskModel.create.static, 'due_date'> & Partial<DueColumns>
+// The due date and the recurrence arrive as the columns they are stored in (due-dates.ts, src/recurrence).
+type CreateInput = Omit<typeof TaskModel.create.static, 'due_date'> & Partial<DueColumns> & Partial<RecurrenceColumns>
 type Optional = Exclude<keyof CreateInput, 'title' | 'list_id' | 'parent_id'>
 
 const placeholder = (name: string) => sql.placeholder(name)
@@ -148,6 +149,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
       const state = sqlStateOf(error)
       if (state === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
       if (state === '23503') throw vanished(input, constraintOf(error))
+      if (state === '23514') throw refusedWithoutDue(error, input) ?? error
       if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
     }
   }
