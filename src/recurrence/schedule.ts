@@ -28,6 +28,8 @@ export type Next = { due: Due; start: string } | null
 // run at midnight in UTC, where no day is 23 or 25 hours long.
 const DAY_ZONE = 'UTC'
 
+const MAX_YEAR = 9999
+
 const instantOf = (date: Date) => Temporal.Instant.fromEpochMilliseconds(date.getTime())
 
 function wallStart(series: Series): Temporal.PlainDateTime {
@@ -82,7 +84,8 @@ export function nextOccurrence(series: Series, now: Date): Next {
     }
     occurrence = firstAfter(series.rule, start.toZonedDateTime(zone), after)
   }
-  if (!occurrence) return null
+  // Past the years a due date can hold (src/tasks/due-dates.ts), the series has ended.
+  if (!occurrence || occurrence.withTimeZone('UTC').year > MAX_YEAR) return null
   // COUNT counts from the series start, which therefore stays. Without it the
   // series can start again at the new occurrence (every later one is the
   // same), so that finding the next never walks years of past occurrences.
