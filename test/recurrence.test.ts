@@ -116,9 +116,18 @@ describe('recurrence on a task', () => {
     expect((await user.call('GET', `/api/tasks/${task.id}`)).body.recurrence).toBeNull()
   })
 
-  test('refuses a wrong shape: from other than due or completion, unknown fields, no rule', async () => {
+  test('refuses a wrong shape: from other than due or completion, unknown fields, no rule, NUL, over 500 characters', async () => {
     const user = await userIn()
-    for (const recurrence of [{ rule: 'FREQ=DAILY', from: 'later' }, { rule: 'FREQ=DAILY', every: 2 }, { from: 'due' }, 'FREQ=DAILY', 7]) {
+    const shapes = [
+      { rule: 'FREQ=DAILY', from: 'later' },
+      { rule: 'FREQ=DAILY', every: 2 },
+      { from: 'due' },
+      { rule: 'FREQ=DAILY\u0000' },
+      { rule: `FREQ=DAILY;${'INTERVAL=1;'.repeat(50)}` },
+      'FREQ=DAILY',
+      7,
+    ]
+    for (const recurrence of shapes) {
       const reply = await user.call('POST', '/api/tasks', { body: { title: 'x', due_date: '2026-05-01', recurrence } })
       expect([recurrence, reply.status, reply.body]).toEqual([recurrence, 422, validationError('recurrence', true)])
     }

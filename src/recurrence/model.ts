@@ -1,5 +1,6 @@
 import { t } from 'elysia'
 import { decimal, readDecimal } from '../http/decimal'
+import { text } from '../http/text'
 
 const from = t.Union([t.Literal('due'), t.Literal('completion')], {
   description:
@@ -7,12 +8,12 @@ const from = t.Union([t.Literal('due'), t.Literal('completion')], {
   error: 'must be due or completion',
 })
 
-const rule = t.String({
+// Text, not t.String: NUL and unpaired surrogates are refused before the rule is read.
+const rule = text({
   minLength: 1,
   maxLength: 500,
-  examples: ['FREQ=WEEKLY;BYDAY=MO,WE', 'FREQ=MONTHLY;BYDAY=-1FR', 'FREQ=DAILY;COUNT=10'],
   description:
-    'An RFC 5545 RRULE value (an RRULE: prefix is accepted) of FREQ (DAILY, WEEKLY, MONTHLY, YEARLY), INTERVAL, BYDAY (ordinals such as -1FR for monthly and yearly), ' +
+    'An RFC 5545 RRULE value such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;BYDAY=-1FR (an RRULE: prefix is accepted) of FREQ (DAILY, WEEKLY, MONTHLY, YEARLY), INTERVAL, BYDAY (ordinals such as -1FR for monthly and yearly), ' +
     'BYMONTHDAY (negative counts from the month end), BYMONTH, BYSETPOS, COUNT, UNTIL (a date, or a date-time in UTC). Answered normalized.',
   error: 'must be an RRULE value of 1 to 500 characters',
 })
