@@ -178,6 +178,15 @@ describe('completing a recurring task', () => {
     expect(local.format(new Date(again.due_date))).toBe('09:00')
   })
 
+  test('RFC 5545: a wall time the day does not have is no occurrence; one it has twice is the first', async () => {
+    const user = await userIn('Europe/Berlin')
+    // 02:30 in Berlin: 29 March has no 02:30; 25 October has two, the first at 00:30 UTC.
+    const spring = await create(user, { due_date: '2026-03-28T01:30:00Z', recurrence: { rule: 'FREQ=DAILY' } })
+    expect(await occurrences(user, spring.id, 2)).toEqual(['2026-03-30T00:30:00.000Z', '2026-03-31T00:30:00.000Z'])
+    const autumn = await create(user, { due_date: '2026-10-24T00:30:00Z', recurrence: { rule: 'FREQ=DAILY' } })
+    expect(await occurrences(user, autumn.id, 2)).toEqual(['2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z'])
+  })
+
   test('an overdue daily task completed days late moves to the first occurrence after now', async () => {
     const user = await userIn('Europe/Berlin')
     const timedTask = await create(user, { due_date: '2026-03-01T08:00:00Z', recurrence: { rule: 'FREQ=DAILY' } })
