@@ -373,6 +373,19 @@ describe('completing a recurring task', () => {
     expect(staleSet.status).toBe(412)
   })
 
+  test('a retried completion with the same Idempotency-Key rolls forward once', async () => {
+    const user = await userIn()
+    const task = await create(user, { due_date: '2026-05-01', recurrence: { rule: 'FREQ=DAILY' } })
+    clock = new Date('2026-05-01T10:00:00Z')
+    const headers = { 'idempotency-key': crypto.randomUUID() }
+    const first = await user.call('PATCH', `/api/tasks/${task.id}/complete`, { headers })
+    const retried = await user.call('PATCH', `/api/tasks/${task.id}/complete`, { headers })
+    expect(first.body).toMatchObject({ due_date: '2026-05-02', completed: false })
+    expect(retried.body).toEqual(first.body)
+    expect((await user.call('GET', `/api/tasks/${task.id}`)).body.due_date).toBe('2026-05-02')
+    expect((await user.call('GET', `/api/tasks/${task.id}/completions`)).body).toHaveLength(1)
+  })
+
   test('sync sends the rolled-forward task (and its list) after the cursor', async () => {
     const user = await userIn('Europe/Berlin')
     const task = await create(user, { due_date: '2026-05-01', recurrence: { rule: 'FREQ=DAILY' } })

@@ -146,7 +146,8 @@ export const TOOLS: Tool[] = [
       'Marks a task as done (or, with completed: false, as not done) and returns it. Use it when the user says a task is finished. ' +
       'It sets the state rather than toggling it, so calling it twice is safe. Completing a task also completes its open subtasks; ' +
       'reopening it does not reopen them. A recurring task is not left completed: it moves to its next due date, reopened with its subtasks ' +
-      '(it stays completed only when its series has ended), so call it once per occurrence.',
+      '(it stays completed only when its series has ended), so call it once per occurrence, with an idempotency_key if you may retry: ' +
+      'each completion moves it one occurrence on.',
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: writeArguments({
       task_id: taskId,
