@@ -313,7 +313,12 @@ describe('completing a recurring task', () => {
     expect(await completeAt(user, task.id, '2026-06-01T08:00:00Z')).toMatchObject({ due_date: '2026-06-02T07:00:00.000Z' })
     await user.call('PATCH', '/api/settings', { body: { time_zone: 'America/New_York' } })
     // 09:00 in New York, on 3 June (the 2nd's 09:00 there has passed by now).
-    expect(await completeAt(user, task.id, '2026-06-02T14:00:00Z')).toMatchObject({ due_date: '2026-06-03T13:00:00.000Z' })
+    expect(await completeAt(user, task.id, '2026-06-02T14:00:00Z')).toMatchObject({ due_date: '2026-06-03T13:00:00.000Z' }) // Set before the change and never completed: the same. 09:00 in New York on
+    // 1 June comes after the current due date (09:00 in Berlin that day).
+    await user.call('PATCH', '/api/settings', { body: { time_zone: 'Europe/Berlin' } })
+    const fresh = await create(user, { due_date: '2026-06-01T07:00:00Z', recurrence: { rule: 'FREQ=DAILY' } })
+    await user.call('PATCH', '/api/settings', { body: { time_zone: 'America/New_York' } })
+    expect(await occurrences(user, fresh.id, 2)).toEqual(['2026-06-01T13:00:00.000Z', '2026-06-02T13:00:00.000Z'])
   })
 
   test('completing reopens the subtasks; a recurring subtask rolls forward alone', async () => {

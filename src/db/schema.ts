@@ -82,9 +82,9 @@ export const tasks = pgTable(
     // next due date counts from. Null for a task that does not recur.
     recurrenceRule: text('recurrence_rule'),
     recurrenceFrom: text('recurrence_from', { enum: ['due', 'completion'] }),
-    // The series start (DTSTART) as a wall-clock date and time in the user's
-    // zone: occurrences keep it across daylight saving and a change of zone.
-    // Null until the first completion: the series then starts at the due date.
+    // The series start (DTSTART): the due date's wall-clock date and time in
+    // the user's zone when the series (re)started. Occurrences keep that time
+    // of day across daylight saving changes and a change of the user's zone.
     recurrenceStart: timestamp('recurrence_start', { precision: 3, mode: 'string' }),
     // Occurrences completed since the series start (COUNT of a series counted from completion).
     recurrenceDone: integer('recurrence_done').notNull().default(0),

@@ -3,8 +3,9 @@
 // sets, and the series start that a new rule or due date resets.
 import { type SQL, sql } from 'drizzle-orm'
 import { constraintOf, sqlStateOf } from '../db/errors'
-import { tasks } from '../db/schema'
+import { tasks, userSettings } from '../db/schema'
 import { ValidationFailed } from '../errors'
+import { DEFAULT_TIME_ZONE } from '../settings/model'
 import type { RecurrenceModel } from './model'
 import { normalizeRule } from './rule'
 
@@ -27,10 +28,24 @@ export function recurrenceColumns(value: Input | undefined): RecurrenceColumns |
 /** The task fields whose change starts a series again from the (new) due date. */
 export const RESTARTING_FIELDS = ['due_date', 'recurrence']
 
+/**
+ * The series start a write gives a task whose series (re)starts: the wall
+ * time of its due date in the user's zone now (a whole day's midnight). A
+ * change of zone later leaves it as it is, so later occurrences keep their
+ * time of day in the new zone. `dueSent`: the write binds the new due date
+ * (the placeholders due_date and due_day); else the task keeps its own.
+ */
+export function seriesStart(dueSent: boolean): SQL {
+  const moment = dueSent ? sql`${sql.placeholder('due_date')}::timestamptz` : sql`${tasks.dueDate}`
+  const day = dueSent ? sql`${sql.placeholder('due_day')}::date` : sql`${tasks.dueDay}`
+  const zone = sql`coalesce((select ${userSettings.timeZone} from ${userSettings} where ${userSettings.userId} = ${sql.placeholder('userId')}), ${DEFAULT_TIME_ZONE})`
+  return sql`coalesce((${moment}) at time zone ${zone}, (${day})::timestamp)`
+}
+
 /** What a write sets when `changed` (its restarting columns changed): the series starts again at the due date. */
-export function restartedSeries(changed: SQL) {
+export function restartedSeries(changed: SQL, dueSent: boolean) {
   return {
-    recurrenceStart: sql`case when ${changed} then null else ${tasks.recurrenceStart} end`,
+    recurrenceStart: sql`case when ${changed} then ${seriesStart(dueSent)} else ${tasks.recurrenceStart} end`,
     recurrenceDone: sql`case when ${changed} then 0 else ${tasks.recurrenceDone} end`,
   }
 }

@@ -9,7 +9,7 @@ import { prepared, preparedIn, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
-import { type RecurrenceColumns, refusedWithoutDue } from '../recurrence/columns'
+import { type RecurrenceColumns, refusedWithoutDue, seriesStart } from '../recurrence/columns'
 import { advance } from '../sync/feed'
 import { keyOf, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
@@ -69,6 +69,8 @@ function insertStatement(db: Database, given: Optional[]) {
     position: placeholder('position'),
   }
   for (const field of ['title', ...given]) for (const column of storedColumnsOf(field)) values[keyOf(column)] = placeholder(column.name)
+  // A recurring task's series starts at its due date (without one, the insert is refused).
+  if (given.includes('recurrence') && given.includes('due_date')) values[keyOf(tasks.recurrenceStart)] = seriesStart(true)
   return db
     .with(slot, listStamped)
     .insert(tasks)

@@ -228,7 +228,7 @@ function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], chec
   const changed = changedAmong(columns)
   const set: Record<string, unknown> = Object.fromEntries(columns.map((column) => [keyOf(column), placeholder(column.name)]))
   const restarting = fields.filter((field) => RESTARTING_FIELDS.includes(field))
-  if (restarting.length) Object.assign(set, restartedSeries(changedAmong(restarting.flatMap(storedColumnsOf))))
+  if (restarting.length) Object.assign(set, restartedSeries(changedAmong(restarting.flatMap(storedColumnsOf)), fields.includes('due_date')))
   const advanced = advancing(db, placeholder('userId'))
   const position = inTransaction ? stamp(placeholder('userId')) : sql`(select change_position from ${advanced})`
   return (
