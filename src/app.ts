@@ -19,6 +19,7 @@ import { accessLog, requestLog } from './http/request-log'
 import { listRoutes } from './lists/routes'
 import { resourceChallenge } from './mcp/metadata'
 import { mcpRoutes } from './mcp/routes'
+import { recurrenceRoutes } from './recurrence/routes'
 import { settingsRoutes } from './settings/routes'
 import { learnDatabaseZones } from './settings/time-zones'
 import { cursorCodec } from './sync/cursor'
@@ -95,6 +96,7 @@ export async function createApp({
     )
     .use(taskRoutes({ db: database.db, auth, logger, now }))
     .use(listRoutes({ db: database.db, auth, logger }))
+    .use(recurrenceRoutes({ db: database.db, auth }))
     .use(settingsRoutes({ db: database.db, auth, logger }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(

@@ -78,6 +78,16 @@ export const tasks = pgTable(
     dueDate: timestamp('due_date', { withTimezone: true, precision: 3, mode: 'string' }),
     dueDay: date('due_day', { mode: 'string' }),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    // A recurring task (src/recurrence): its RRULE, normalized, and what the
+    // next due date counts from. Null for a task that does not recur.
+    recurrenceRule: text('recurrence_rule'),
+    recurrenceFrom: text('recurrence_from', { enum: ['due', 'completion'] }),
+    // The series start (DTSTART): the due date's wall-clock date and time in
+    // the user's zone when the series (re)started. Occurrences keep that time
+    // of day across daylight saving changes and a change of the user's zone.
+    recurrenceStart: timestamp('recurrence_start', { precision: 3, mode: 'string' }),
+    // Occurrences completed since the series start (COUNT of a series counted from completion).
+    recurrenceDone: integer('recurrence_done').notNull().default(0),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
     // Where the task's last change sits in the user's change feed (src/sync/feed.ts).
@@ -97,6 +107,15 @@ export const tasks = pgTable(
     // Most tasks have no whole day: only those that do are indexed.
     index('tasks_user_due_day_idx').on(table.userId, table.dueDay, table.id).where(sql`${table.dueDay} is not null`),
     check('tasks_due_one_kind', sql`${table.dueDate} is null or ${table.dueDay} is null`),
+    check(
+      'tasks_recurrence_from',
+      sql`${table.recurrenceFrom} in ('due', 'completion') and ${table.recurrenceRule} is not null or ${table.recurrenceFrom} is null and ${table.recurrenceRule} is null`,
+    ),
+    // A series counts from its due date: the write that would leave a recurring task without one is refused.
+    check(
+      'tasks_recurrence_needs_due',
+      sql`${table.recurrenceRule} is null or ${table.dueDate} is not null or ${table.dueDay} is not null`,
+    ),
     // Never two siblings at one position, also under concurrent moves; serves
     // the siblings in order (top-level tasks have parent 0 here).
     uniqueIndex('tasks_sibling_position_idx').on(table.userId, table.listId, sql`coalesce(${table.parentId}, 0)`, table.position),
@@ -104,6 +123,26 @@ export const tasks = pgTable(
     // if a statement forgot to: the service deletes them itself, counting them.
     foreignKey({ columns: [table.userId, table.listId], foreignColumns: [lists.userId, lists.id] }).onDelete('cascade'),
     foreignKey({ columns: [table.userId, table.parentId], foreignColumns: [table.userId, table.id] }).onDelete('cascade'),
+  ],
+)
+
+// Each completion of a recurring task (src/recurrence): when, and the due
+// date it had then (a moment or a whole day, as the task had it). Keyed by
+// user_id first, like every table of user data; gone with its task.
+export const taskCompletions = pgTable(
+  'task_completions',
+  {
+    userId: text('user_id').notNull(),
+    taskId: bigint('task_id', { mode: 'number' }).notNull(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
+    completedAt: timestamp('completed_at', { withTimezone: true, precision: 3, mode: 'string' }).notNull(),
+    dueDate: timestamp('due_date', { withTimezone: true, precision: 3, mode: 'string' }),
+    dueDay: date('due_day', { mode: 'string' }),
+  },
+  (table) => [
+    // Also serves a task's completions newest first.
+    primaryKey({ columns: [table.userId, table.taskId, table.id] }),
+    foreignKey({ columns: [table.userId, table.taskId], foreignColumns: [tasks.userId, tasks.id] }).onDelete('cascade'),
   ],
 )
 

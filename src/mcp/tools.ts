@@ -9,6 +9,7 @@ import { PagingQuery, pageOf } from '../http/paging'
 import { createList } from '../lists/arrange'
 import { ListModel, trimListInput } from '../lists/model'
 import { listLists, toList } from '../lists/queries'
+import { recurrenceColumns } from '../recurrence/columns'
 import { toTask } from '../tasks/columns'
 import { createTask } from '../tasks/create'
 import { dueColumns } from '../tasks/due-dates'
@@ -21,7 +22,7 @@ import { Answers, taskId, toolArguments, writeArguments } from './schemas'
 export interface ToolContext {
   db: Database
   userId: string
-  /** The clock the due filters count days by. */
+  /** The clock the due filters count days by, and completions of recurring tasks are made at. */
   now: () => Date
 }
 
@@ -54,8 +55,14 @@ const READS: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, ide
 
 const TASK_FIELDS =
   'A task has: id; list_id (the list it is in); parent_id (null, or the task it is a subtask of); title; description (or null); ' +
-  "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); position " +
+  "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); " +
+  'recurrence (null, or {rule, from}: how the task repeats); position ' +
   '(orders it among its siblings); created_at and updated_at.'
+
+const RECURRENCE =
+  'recurrence makes the task repeat (it needs a due_date): {rule, from}, rule an RFC 5545 RRULE value such as FREQ=DAILY, FREQ=WEEKLY;BYDAY=MO,WE, ' +
+  'FREQ=MONTHLY;BYMONTHDAY=-1 (the last day of each month), FREQ=MONTHLY;BYDAY=-1FR or FREQ=YEARLY;COUNT=5 (FREQ DAILY, WEEKLY, MONTHLY or YEARLY; ' +
+  'INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, COUNT, UNTIL); from: due (the default, the schedule) or completion (counted from when it is completed). '
 
 // The update's fields: whichever the caller names, at least one (as the REST body's minProperties says).
 const UPDATE_RULE = (TaskModel.update as unknown as { error: string }).error
@@ -71,13 +78,15 @@ export const TOOLS: Tool[] = [
       `parent_id makes it a subtask of another task (same list, at most ${MAX_ANCESTORS} levels below a top-level task). ` +
       "due_date is a moment, an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z), or a whole day (2026-01-31), that day in the user's time zone; " +
       `tags are up to ${TAGS.maxItems} distinct short labels. ` +
+      RECURRENCE +
       TASK_FIELDS,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: writeArguments(TaskModel.create.properties),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, fields) => toTask(await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date) })),
+    run: async ({ db, userId }, fields) =>
+      toTask(await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date), ...recurrenceColumns(fields.recurrence) })),
   }),
   tool({
     name: 'list_tasks',
@@ -118,15 +127,16 @@ export const TOOLS: Tool[] = [
       'Changes the fields given of one task and returns it; fields not given are kept. Use it to rename a task, change its description, ' +
       'priority, due date or tags, move it to another list (list_id; its subtasks move with it; a subtask cannot move alone), ' +
       'or mark it done or not (completed; completing also completes its open subtasks). Set description or due_date to null to clear them. ' +
-      'tags replaces the whole set. Give at least one field besides task_id.',
+      'tags replaces the whole set. recurrence: {rule, from} makes it repeat (or changes how), null stops it. Give at least one field besides task_id.',
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     input: writeArguments({ task_id: taskId, ...TaskModel.update.properties }),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, { task_id, ...changes }) => {
+    run: async ({ db, userId, now }, { task_id, ...changes }) => {
       if (Object.keys(changes).length === 0) throw new ValidationFailed([{ field: 'arguments', message: UPDATE_RULE }])
-      return toTask(await updateTask(db, userId, task_id, { ...changes, ...dueColumns(changes.due_date) }))
+      const columns = { ...changes, ...dueColumns(changes.due_date), ...recurrenceColumns(changes.recurrence) }
+      return toTask(await updateTask(db, userId, task_id, columns, undefined, now()))
     },
   }),
   tool({
@@ -135,7 +145,9 @@ export const TOOLS: Tool[] = [
     description:
       'Marks a task as done (or, with completed: false, as not done) and returns it. Use it when the user says a task is finished. ' +
       'It sets the state rather than toggling it, so calling it twice is safe. Completing a task also completes its open subtasks; ' +
-      'reopening it does not reopen them.',
+      'reopening it does not reopen them. A recurring task is not left completed: it moves to its next due date, reopened with its subtasks ' +
+      '(it stays completed only when its series has ended), so call it once per occurrence, with an idempotency_key if you may retry: ' +
+      'each completion moves it one occurrence on.',
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     input: writeArguments({
       task_id: taskId,
@@ -147,7 +159,8 @@ export const TOOLS: Tool[] = [
     }),
     output: Answers.task,
     writes: true,
-    run: async ({ db, userId }, { task_id, completed = true }) => toTask(await updateTask(db, userId, task_id, { completed })),
+    run: async ({ db, userId, now }, { task_id, completed = true }) =>
+      toTask(await updateTask(db, userId, task_id, { completed }, undefined, now())),
   }),
   tool({
     name: 'delete_task',

@@ -3,6 +3,7 @@
 import { getTableColumns, type SQL, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import { tasks } from '../db/schema'
+import { recurrenceAnswer } from '../recurrence/columns'
 import { TaskNotFound } from './errors'
 import { type Task, TaskModel } from './model'
 
@@ -27,10 +28,15 @@ export function keyOf(column: PgColumn): string {
 const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 // A due date is kept in one of two columns (src/tasks/due-dates.ts): it is
-// answered as it was given, a moment in UTC or the whole day as a date.
-const STORED_IN: Record<string, PgColumn[]> = { due_date: [tasks.dueDate, tasks.dueDay] }
+// answered as it was given, a moment in UTC or the whole day as a date. A
+// recurrence is kept as its rule and what it counts from (src/recurrence).
+const STORED_IN: Record<string, PgColumn[]> = {
+  due_date: [tasks.dueDate, tasks.dueDay],
+  recurrence: [tasks.recurrenceRule, tasks.recurrenceFrom],
+}
 const ANSWERED_AS: Record<string, SQL> = {
   due_date: sql`coalesce(${iso(tasks.dueDate)}, to_char(${tasks.dueDay}::timestamp, 'YYYY-MM-DD'))`,
+  recurrence: recurrenceAnswer,
 }
 
 /** The columns a writable field is stored in, each bound by its column's name. */
@@ -39,8 +45,9 @@ export const storedColumnsOf = (field: string): PgColumn[] => STORED_IN[field] ?
 /** What every statement returns: the answer's fields (never user_id), in the answer's order. */
 export const answerColumns = Object.fromEntries(
   Object.keys(TaskModel.task.properties).map((field) => {
+    if (ANSWERED_AS[field]) return [field, ANSWERED_AS[field]]
     const column = columnOf(field)
-    return [field, ANSWERED_AS[field] ?? (column.getSQLType().startsWith('timestamp') ? iso(column) : column)]
+    return [field, column.getSQLType().startsWith('timestamp') ? iso(column) : column]
   }),
 ) as unknown as { [F in keyof Task]: SQL<Task[F]> }
 

@@ -9,6 +9,7 @@ import { prepared, preparedIn, transaction } from '../db/operations'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
+import { type RecurrenceColumns, refusedWithoutDue, seriesStart } from '../recurrence/columns'
 import { advance } from '../sync/feed'
 import { keyOf, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
@@ -19,8 +20,8 @@ import { keyBetween, lastKey, MAX_ANCESTORS, readNode } from './tree'
 
 export const MAX_TASKS_PER_USER = 10_000
 
-// The due date arrives as the columns it is stored in (due-dates.ts).
-type CreateInput = Omit<typeof TaskModel.create.static, 'due_date'> & Partial<DueColumns>
+// The due date and the recurrence arrive as the columns they are stored in (due-dates.ts, src/recurrence).
+type CreateInput = Omit<typeof TaskModel.create.static, 'due_date'> & Partial<DueColumns> & Partial<RecurrenceColumns>
 type Optional = Exclude<keyof CreateInput, 'title' | 'list_id' | 'parent_id'>
 
 const placeholder = (name: string) => sql.placeholder(name)
@@ -68,6 +69,8 @@ function insertStatement(db: Database, given: Optional[]) {
     position: placeholder('position'),
   }
   for (const field of ['title', ...given]) for (const column of storedColumnsOf(field)) values[keyOf(column)] = placeholder(column.name)
+  // A recurring task's series starts at its due date (without one, the insert is refused).
+  if (given.includes('recurrence') && given.includes('due_date')) values[keyOf(tasks.recurrenceStart)] = seriesStart(true)
   return db
     .with(slot, listStamped)
     .insert(tasks)
@@ -148,6 +151,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
       const state = sqlStateOf(error)
       if (state === '23502') throw new TaskLimitReached(MAX_TASKS_PER_USER)
       if (state === '23503') throw vanished(input, constraintOf(error))
+      if (state === '23514') throw refusedWithoutDue(error, input) ?? error
       if (state !== '23505' || attempt === MAX_PLACEMENT_ATTEMPTS) throw error
     }
   }

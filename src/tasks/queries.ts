@@ -1,10 +1,13 @@
 import { and, asc, desc, eq, ilike, or, type SQL, sql } from 'drizzle-orm'
+import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { prepared, preparedIn, type Transaction, transaction } from '../db/operations'
 import { explainMissing, owned, type Precondition, stateCheck, stateValues } from '../db/ownership'
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
+import { RESTARTING_FIELDS, type RecurrenceColumns, refusedWithoutDue, restartedSeries } from '../recurrence/columns'
+import { rollForward } from '../recurrence/roll'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
 import { getSettings } from '../settings/queries'
 import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
@@ -208,20 +211,24 @@ export async function getTask(db: Database, userId: string, id: number): Promise
 // list_id moves the task and its subtasks (src/tasks/moves.ts); the rest are plain column writes.
 const WRITABLE = Object.keys(TaskModel.update.properties).filter((field) => field !== 'list_id') as Exclude<Field, 'list_id'>[]
 
-// The due date arrives as the columns it is stored in (due-dates.ts).
-type Changes = Omit<UpdateInput, 'due_date'> & Partial<DueColumns>
+// The due date and the recurrence arrive as the columns they are stored in (due-dates.ts, src/recurrence).
+type Changes = Omit<UpdateInput, 'due_date'> & Partial<DueColumns> & Partial<RecurrenceColumns>
 
 // The field update, on the database (prepared once, advancing the user's
 // feed itself) or inside a transaction (which has advanced it).
 function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], check: SQL | undefined, inTransaction: boolean) {
   const columns = fields.flatMap(storedColumnsOf)
-  const changed = columns.length
-    ? sql.join(
-        columns.map((column) => sql`${column} is distinct from ${sql.param(placeholder(column.name), column)}`),
-        sql` or `,
-      )
-    : sql`false`
+  const changedAmong = (columns: PgColumn[]) =>
+    columns.length
+      ? sql.join(
+          columns.map((column) => sql`${column} is distinct from ${sql.param(placeholder(column.name), column)}`),
+          sql` or `,
+        )
+      : sql`false`
+  const changed = changedAmong(columns)
   const set: Record<string, unknown> = Object.fromEntries(columns.map((column) => [keyOf(column), placeholder(column.name)]))
+  const restarting = fields.filter((field) => RESTARTING_FIELDS.includes(field))
+  if (restarting.length) Object.assign(set, restartedSeries(changedAmong(restarting.flatMap(storedColumnsOf)), fields.includes('due_date')))
   const advanced = advancing(db, placeholder('userId'))
   const position = inTransaction ? stamp(placeholder('userId')) : sql`(select change_position from ${advanced})`
   return (
@@ -243,39 +250,57 @@ function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], chec
  * Applies the given fields. `version` and `updated_at` move only when a value
  * really changes, so repeating a write is idempotent and keeps its ETag.
  * A new list, or completion, takes a transaction: the subtasks move or
- * complete with it, and the lists' open_count changes.
+ * complete with it, and the lists' open_count changes. Completing an open
+ * recurring task moves it to its next occurrence instead (src/recurrence),
+ * by the clock `now`.
  */
 export async function updateTask(
   db: Database,
   userId: string,
   id: number,
   changes: Changes,
-  precondition?: Precondition,
+  precondition: Precondition | undefined,
+  now: Date,
 ): Promise<TaskRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
   const name = `tasks_update_${fields.join('_')}`
-  if (changes.list_id !== undefined || changes.completed !== undefined)
-    return withLockedTask(db, userId, id, precondition, async (tx, node) => {
-      if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
-      const [row] = await preparedIn(tx, `${name}_locked`, (name) => updateStatement(tx, fields, undefined, true).prepare(name)).execute({
-        userId,
-        id,
-        ...changes,
+  try {
+    if (changes.list_id !== undefined || changes.completed !== undefined)
+      return await withLockedTask(db, userId, id, precondition, async (tx, node) => {
+        if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
+        const [row] = await preparedIn(tx, `${name}_locked`, (name) => updateStatement(tx, fields, undefined, true).prepare(name)).execute({
+          userId,
+          id,
+          ...changes,
+        })
+        const rolled = changes.completed === true && !node.completed && row!.recurrence && (await rollForward(tx, userId, id, now))
+        if (changes.completed === true && !rolled) await completeDescendants(tx, userId, row!.list_id, id)
+        if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
       })
-      if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
-      if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
-    })
-  const check = stateCheck([tasks.version], precondition)
-  const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check, false).prepare(name))
-  const [row] = await update.execute({ userId, id, ...changes, ...stateValues(precondition) })
-  return row ?? explainMissing(db, tasks, resource, userId, id, precondition)
+    const check = stateCheck([tasks.version], precondition)
+    const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check, false).prepare(name))
+    const [row] = await update.execute({ userId, id, ...changes, ...stateValues(precondition) })
+    return row ?? (await explainMissing(db, tasks, resource, userId, id, precondition))
+  } catch (error) {
+    throw refusedWithoutDue(error, changes) ?? error
+  }
 }
 
-/** Completed becomes not completed and back; completing completes the open subtasks too. */
+/**
+ * Completed becomes not completed and back; completing completes the open
+ * subtasks too, or, for a recurring task, moves it to its next occurrence
+ * (src/recurrence) by the clock `now`.
+ */
 // The toggle needs neither the task's ancestors nor its height (as a move
 // does): one statement flips the row and stamps its list (its open_count
 // moved), both under the If-Match check.
-export async function toggleTask(db: Database, userId: string, id: number, precondition?: Precondition): Promise<TaskRow> {
+export async function toggleTask(
+  db: Database,
+  userId: string,
+  id: number,
+  precondition: Precondition | undefined,
+  now: Date,
+): Promise<TaskRow> {
   const check = stateCheck([tasks.version], precondition)
   const row = await transaction(db, async (tx) => {
     await advance(tx, userId)
@@ -284,6 +309,8 @@ export async function toggleTask(db: Database, userId: string, id: number, preco
       id,
       ...stateValues(precondition),
     })
+    const rolled = flipped?.completed && flipped.recurrence && (await rollForward(tx, userId, id, now))
+    if (rolled) return rolled
     // The subtasks change, not the task itself: the answer is the row as flipped.
     if (flipped?.completed) await completeDescendants(tx, userId, flipped.list_id, id)
     return flipped

@@ -22,6 +22,7 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
+import { recurrenceColumns } from '../recurrence/columns'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
 import { dueColumns } from './due-dates'
@@ -53,7 +54,7 @@ export interface TaskRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
   logger: Logger
-  /** The clock the due filters count days by. */
+  /** The clock the due filters count days by, and completions of recurring tasks are made at. */
   now: () => Date
 }
 
@@ -92,7 +93,8 @@ function taskRoutesAt<const Prefix extends string>({
     ifMatch: string | undefined,
     set: { headers: Record<string, unknown> },
   ) {
-    const row = await updateTask(db, userId, id, { ...body, ...dueColumns(body.due_date) }, preconditionOf(ifMatch, id))
+    const changes = { ...body, ...dueColumns(body.due_date), ...recurrenceColumns(body.recurrence) }
+    const row = await updateTask(db, userId, id, changes, preconditionOf(ifMatch, id), now())
     return answerTask(row, set)
   }
 
@@ -148,7 +150,7 @@ function taskRoutesAt<const Prefix extends string>({
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date) })
+          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date), ...recurrenceColumns(body.recurrence) })
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
           return answerTask(row, set)
@@ -229,8 +231,8 @@ function taskRoutesAt<const Prefix extends string>({
           if (body && typeof body.completed !== 'boolean')
             throw new ValidationFailed([{ field: 'completed', message: 'is required when a body is sent' }])
           const row = body
-            ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
-            : await toggleTask(db, userId, params.id, precondition)
+            ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition, now())
+            : await toggleTask(db, userId, params.id, precondition, now())
           return answerTask(row, set)
         },
         {
@@ -239,7 +241,11 @@ function taskRoutesAt<const Prefix extends string>({
           parse: 'json',
           body: TaskModel.complete,
           response: { 200: withHeaders(TaskModel.task, ETagHeader), ...RESOURCE_ERRORS, ...BODY_ERRORS, ...IDEMPOTENT_WRITE_ERRORS },
-          detail: { summary: 'Toggle completion, or set it with {completed}', description: 'Honours If-Match.' },
+          detail: {
+            summary: 'Toggle completion, or set it with {completed}',
+            description:
+              'Completing a recurring task records a completion and moves it to its next due date, reopened with its subtasks (completed for good when its series has ended). Honours If-Match.',
+          },
         },
       )
   )

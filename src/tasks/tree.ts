@@ -63,6 +63,7 @@ export type TaskNode = {
   parentId: number | null
   position: string
   version: number
+  completed: boolean
   /** Parent first, then its parent, and so on. */
   ancestors: number[]
   /** Levels of subtasks below this task. */
@@ -81,6 +82,7 @@ export async function readNode(tx: Transaction, userId: string, id: number, lock
       parentId: tasks.parentId,
       position: tasks.position,
       version: tasks.version,
+      completed: tasks.completed,
       up1: up1.parentId,
       up2: up2.parentId,
       height: heightOf(userId),
@@ -239,18 +241,27 @@ export async function relocate(tx: Transaction, userId: string, node: TaskNode, 
 }
 
 /** Completes the open subtasks (all levels) of task `id`; reopening a task leaves them as they are. */
-export async function completeDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
+export function completeDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
+  return markDescendants(tx, userId, listId, id, true)
+}
+
+/** Reopens the completed subtasks (all levels) of task `id`: a recurring task's next occurrence starts afresh. */
+export function reopenDescendants(tx: Transaction, userId: string, listId: number, id: number): Promise<void> {
+  return markDescendants(tx, userId, listId, id, false)
+}
+
+async function markDescendants(tx: Transaction, userId: string, listId: number, id: number, completed: boolean): Promise<void> {
   // Built once (as every toggle to completed runs it), and planned once per connection.
-  await preparedIn(tx, 'tasks_complete_descendants', (name) =>
+  await preparedIn(tx, completed ? 'tasks_complete_descendants' : 'tasks_reopen_descendants', (name) =>
     tx
       .update(tasks)
-      .set({ completed: true, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(placeholder('userId')) })
+      .set({ completed, version: sql`${tasks.version} + 1`, updatedAt: sql`now()`, changePosition: stamp(placeholder('userId')) })
       .where(
         and(
           eq(tasks.userId, placeholder('userId')),
           eq(tasks.listId, placeholder('listId')),
           sql`coalesce(${tasks.parentId}, 0) in (${subtreeParents(placeholder('userId'), placeholder('listId'), placeholder('id'))})`,
-          eq(tasks.completed, sql`false`),
+          eq(tasks.completed, completed ? sql`false` : sql`true`),
         ),
       )
       .prepare(name),
