@@ -31,9 +31,10 @@ import {
 import { CreateList, DeleteList, MoveList, ReadLists, UpdateList } from './isolation/list-commands'
 import { emptyModel, type Model, USERS } from './isolation/model'
 import { Move } from './isolation/move-command'
+import { ReadSeries } from './isolation/recurrence'
 import { SetTimeZone } from './isolation/settings-commands'
 import { label, type Real } from './isolation/steps'
-import { Create, OwnDelete, OwnGet, OwnWrite, Query, writeArb } from './isolation/task-commands'
+import { Create, OwnDelete, OwnGet, OwnWrite, Query, type Write, writeArb } from './isolation/task-commands'
 import { signedInUser } from './support'
 
 type Command = fc.Arbitrary<fc.AsyncCommand<Model, Real>>
@@ -56,6 +57,13 @@ const commandArbs: Command[] = [
     3,
     fc.tuple(actorArb, taskPickArb, writeArb, viaArb, ifMatchArb).map(([a, p, w, via, m]) => new OwnWrite(a, p, w, via, m)),
   ),
+  // Completing a recurring task: it rolls forward, or its series ends.
+  ...weighted(
+    2,
+    fc
+      .tuple(actorArb, fc.constantFrom<Write>({ kind: 'toggle' }, { kind: 'set', completed: true }), viaArb, ifMatchArb)
+      .map(([a, w, via, m]) => new OwnWrite(a, 'recurring', w, via, m)),
+  ),
   fc.tuple(actorArb, taskPickArb, viaArb, ifMatchArb).map(([a, p, via, m]) => new OwnDelete(a, p, via, m)),
   fc
     .tuple(actorArb, fc.constantFrom('tasks' as const, 'lists' as const), pickArb, viaArb)
@@ -64,6 +72,9 @@ const commandArbs: Command[] = [
     2,
     fc.tuple(actorArb, querySpecArb, viaArb).map(([a, spec, via]) => new Query(a, spec, via)),
   ),
+  fc
+    .tuple(actorArb, fc.oneof(taskPickArb, fc.constant('recurring' as const)), fc.integer({ min: 1, max: 5 }), viaArb)
+    .map(([a, p, limit, via]) => new ReadSeries(a, p, limit, via)),
   ...weighted(
     3,
     fc.tuple(actorArb, taskPickArb, moveSpecArb, viaArb, ifMatchArb).map(([a, p, spec, via, m]) => new Move(a, p, spec, via, m)),

@@ -255,11 +255,13 @@ export function expectWrite<T extends Task | List>(
 }
 
 export function store(mine: UserModel, reply: Reply<Task>) {
+  mine.held.add(`task:${reply.body.id}`)
   mine.tasks.set(reply.body.id, reply.body)
   mine.etags.set(reply.body.id, reply.headers.get('etag')!)
 }
 
 export function storeList(mine: UserModel, reply: Reply<List>) {
+  mine.held.add(`list:${reply.body.id}`)
   mine.lists.set(reply.body.id, reply.body)
   mine.listEtags.set(reply.body.id, reply.headers.get('etag')!)
 }
