@@ -9,10 +9,18 @@
 // path of a failure; replay one with FC_SEED=<seed> FC_PATH=<path> (and
 // FC_REPLAY_PATH=<replayPath> from the counterexample); FC_RUNS=<n> runs more
 // than the default 15.
-import { test } from 'bun:test'
+import { afterAll, test } from 'bun:test'
 import fc from 'fast-check'
 import { AgentAttack, agentAimArb } from './isolation/agent-commands'
-import { Attack, CollectionAttack, OnDeleted, ReferenceAttack, referenceArb, targetArb } from './isolation/attack-commands'
+import {
+  Attack,
+  CollectionAttack,
+  type CollectionRequest,
+  OnDeleted,
+  ReferenceAttack,
+  referenceArb,
+  targetArb,
+} from './isolation/attack-commands'
 import {
   actorArb,
   createBodyArb,
@@ -35,6 +43,16 @@ import { ReadSeries } from './isolation/recurrence'
 import { SetTimeZone } from './isolation/settings-commands'
 import { label, type Real } from './isolation/steps'
 import { Create, OwnDelete, OwnGet, OwnWrite, Query, type Write, writeArb } from './isolation/task-commands'
+import {
+  DeleteWebhook,
+  DeliverWebhooks,
+  eventsArb,
+  newWebhookRun,
+  OwnDeliveries,
+  RegisterWebhook,
+  stopReceiver,
+  webhookAttackArb,
+} from './isolation/webhook-commands'
 import { signedInUser } from './support'
 
 type Command = fc.Arbitrary<fc.AsyncCommand<Model, Real>>
@@ -96,6 +114,15 @@ const commandArbs: Command[] = [
   fc
     .tuple(actorArb, zoneArb, fc.constantFrom('none' as const, 'none' as const, 'current' as const, 'stale' as const))
     .map(([a, zone, m]) => new SetTimeZone(a, zone, m)),
+  // Webhooks
+  ...weighted(
+    3,
+    fc.tuple(actorArb, eventsArb, viaArb).map(([a, events, via]) => new RegisterWebhook(a, events, via)),
+  ),
+  fc.tuple(actorArb, pickArb, viaArb).map(([a, p, via]) => new DeleteWebhook(a, p, via)),
+  ...weighted(3, fc.constant(new DeliverWebhooks())),
+  fc.tuple(actorArb, pickArb, viaArb).map(([a, p, via]) => new OwnDeliveries(a, p, via)),
+  ...weighted(2, webhookAttackArb(actorArb, victimOffsetArb, pickArb)),
   // Attacks
   ...weighted(
     2,
@@ -114,7 +141,7 @@ const commandArbs: Command[] = [
     .tuple(
       actorArb,
       victimOffsetArb,
-      fc.constantFrom('GET tasks' as const, 'POST tasks' as const, 'GET lists' as const, 'POST lists' as const),
+      fc.constantFrom<CollectionRequest>('GET tasks', 'POST tasks', 'GET lists', 'POST lists', 'GET webhooks', 'POST webhooks'),
     )
     .map(([a, v, request]) => new CollectionAttack(a, v, request)),
   ...weighted(
@@ -138,6 +165,8 @@ const commandArbs: Command[] = [
   ),
 ]
 
+afterAll(stopReceiver)
+
 const numRuns = Number(process.env.FC_RUNS ?? 15)
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)
 // Shrinking a long failing run can take minutes on a busy machine. Past this
@@ -154,7 +183,11 @@ test(
         async (commands) => {
           const setup = async () => ({
             model: emptyModel(),
-            real: { users: await Promise.all(Array.from({ length: USERS }, (_, i) => signedInUser(label(i)))), trace: [] } satisfies Real,
+            real: {
+              users: await Promise.all(Array.from({ length: USERS }, (_, i) => signedInUser(label(i)))),
+              trace: [],
+              webhooks: newWebhookRun(),
+            } satisfies Real,
           })
           await fc.asyncModelRun(setup, commands)
         },

@@ -102,7 +102,13 @@ export class Attack extends Step {
   }
 }
 
-export type CollectionRequest = 'GET tasks' | 'POST tasks' | 'GET lists' | 'POST lists'
+export type CollectionRequest = `${'GET' | 'POST'} ${'tasks' | 'lists' | 'webhooks'}`
+
+const PLANTED = {
+  tasks: { title: 'planted' },
+  lists: { name: 'planted' },
+  webhooks: { url: 'http://127.0.0.1:9/planted', events: ['change'] },
+}
 
 /** The attacker reads or adds to the victim's collections through the alias naming the victim: 403, nothing made. */
 export class CollectionAttack extends Step {
@@ -117,9 +123,9 @@ export class CollectionAttack extends Step {
   check = () => true
   toString = () => `${label(this.attacker)} attacks: ${this.request.replace(' ', ` /api/{${label(this.victim())}}/`)}`
   async step(_: Model, real: Real) {
-    const [method, kind] = this.request.split(' ') as ['GET' | 'POST', 'tasks' | 'lists']
+    const [method, kind] = this.request.split(' ') as ['GET' | 'POST', 'tasks' | 'lists' | 'webhooks']
     const path = `/api/${real.users[this.victim()]!.id}/${kind}`
-    const body = method === 'GET' ? undefined : kind === 'tasks' ? { title: 'planted' } : { name: 'planted' }
+    const body = method === 'GET' ? undefined : PLANTED[kind]
     const reply = await real.users[this.attacker]!.call(method, method === 'GET' ? `${path}?limit=1000` : path, { body })
     expectError(reply, 403, 'forbidden')
     return `${this.toString()} → 403`
