@@ -1,8 +1,11 @@
 // Model-based property: three users run random sequences of list and task
 // operations (lists made, renamed, moved and deleted; tasks made in a list or
 // under another task, changed, completed, moved and deleted with their
-// subtasks; time zones set), and after every step each user's lists, tasks
-// and settings equal a model kept in the test (test/isolation/). As the
+// subtasks; recurring tasks completed and rolled forward; time zones set;
+// webhooks registered and deleted), and after every step each user's lists,
+// tasks, settings and webhooks equal a model kept in the test
+// (test/isolation/). A step runs the webhook worker: every delivery verifies
+// with its own webhook's secret and carries only that user's data. As the
 // attacker, a user also aims at other users' ids: in a path they are 403, in
 // a body or query 422 naming the field, and nothing changes; through the MCP
 // tools, the same refusals as tool errors. fast-check prints the seed and

@@ -63,7 +63,10 @@ export const newWebhookRun = (): WebhookRun => ({
   baselines: new Map(),
 })
 
-const taskSnapshot = (mine: UserModel) => new Map([...mine.tasks.values()].map((task) => [`task:${task.id}`, JSON.stringify(task)]))
+/** JSON with keys in one order, whatever order the model's objects were built in. */
+const canonical = (value: unknown) =>
+  JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v))
+const taskSnapshot = (mine: UserModel) => new Map([...mine.tasks.values()].map((task) => [`task:${task.id}`, canonical(task)]))
 
 const verifies = (secret: string, request: Received) => {
   try {
