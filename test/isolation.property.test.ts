@@ -50,10 +50,10 @@ import {
   DeleteWebhook,
   DeliverWebhooks,
   eventsArb,
+  finishWebhooks,
   newWebhookRun,
   OwnDeliveries,
   RegisterWebhook,
-  stopReceiver,
   webhookAttackArb,
 } from './isolation/webhook-commands'
 import { signedInUser } from './support'
@@ -168,7 +168,7 @@ const commandArbs: Command[] = [
   ),
 ]
 
-afterAll(stopReceiver)
+afterAll(finishWebhooks)
 
 const numRuns = Number(process.env.FC_RUNS ?? 15)
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)

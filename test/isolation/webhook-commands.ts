@@ -34,10 +34,17 @@ function receiverOrigin(): string {
   return `http://127.0.0.1:${receiver.port}`
 }
 
-export const stopReceiver = () => receiver?.stop(true)
-
 // The worker, as every instance runs one, ticked by hand at the time a step gives it.
 const worker = createWebhookWorker({ db: database.db, logger, policy: { allowLoopback: true, requireHttps: false } })
+
+/**
+ * After the last run: one more round, so that no webhook of the property is
+ * left behind its feed (later files count what a round makes), then the receiver stops.
+ */
+export async function finishWebhooks() {
+  await worker.tick()
+  receiver?.stop(true)
+}
 
 /** What the test keeps of the webhooks of one run: never in the model, which knows only what the API answers. */
 export interface WebhookRun {
