@@ -1,17 +1,26 @@
 // What expires: deletions the change feed remembers (30 days), idempotency
-// keys (24 hours) and event tickets (60 s). Every instance sweeps now and then; sweeps of several
+// keys (24 hours), event tickets (60 s) and reminder notices (an hour). Every instance sweeps now and then; sweeps of several
 // instances overlap harmlessly (each deletes what is still there).
 import type { Database } from './db/client'
 import { purgeTickets } from './events/tickets'
 import type { Logger } from './http/logger'
 import { purgeKeys } from './idempotency/store'
+import { purgeNotices } from './reminders/notices'
 import { forgetDeletions } from './sync/purge'
 
 const SWEEP_EVERY_MS = 60 * 60 * 1000
 
 /** One sweep at `now`. */
-export async function sweep(db: Database, now: Date): Promise<{ deletions: number; idempotencyKeys: number; tickets: number }> {
-  return { deletions: await forgetDeletions(db, now), idempotencyKeys: await purgeKeys(db, now), tickets: await purgeTickets(db, now) }
+export async function sweep(
+  db: Database,
+  now: Date,
+): Promise<{ deletions: number; idempotencyKeys: number; tickets: number; reminderNotices: number }> {
+  return {
+    deletions: await forgetDeletions(db, now),
+    idempotencyKeys: await purgeKeys(db, now),
+    tickets: await purgeTickets(db, now),
+    reminderNotices: await purgeNotices(db, now),
+  }
 }
 
 /** Sweeps every hour, the first a minute after start; returns a stop function. */

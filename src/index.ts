@@ -7,6 +7,7 @@ import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
+import { reminderScheduler } from './reminders/scheduler'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -47,6 +48,8 @@ const app = (await createApp({ database, config: { ...config, jwtSecret }, logge
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
+// Every instance runs the schedule; each reminder fires on one of them (src/reminders/scheduler.ts).
+const stopReminders = reminderScheduler({ db: database.db, notifier, logger }).start()
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -60,6 +63,8 @@ async function shutdown(signal: string) {
   }, SHUTDOWN_GRACE_MS)
   stopHousekeeping()
   stopCatchUp()
+  // A claim under way commits or rolls back before the database closes; a later one is another instance's.
+  await stopReminders()
   // Streams never finish by themselves: they end first, and clients reconnect elsewhere.
   hub.endAll()
   await app.stop(false)

@@ -21,6 +21,7 @@ describe('POST /api/tasks', () => {
       priority: 'medium',
       due_date: null,
       tags: [],
+      reminders: [],
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
     })

@@ -78,6 +78,9 @@ export const tasks = pgTable(
     dueDate: timestamp('due_date', { withTimezone: true, precision: 3, mode: 'string' }),
     dueDay: date('due_day', { mode: 'string' }),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    // As the client gave them ({before_minutes} or {at}, at in UTC), so reads need no join;
+    // when each fires next is kept in reminder_firings (src/reminders/schedule.ts).
+    reminders: jsonb('reminders').$type<({ before_minutes: number } | { at: string })[]>().notNull().default(sql`'[]'::jsonb`),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
     // Where the task's last change sits in the user's change feed (src/sync/feed.ts).
@@ -207,4 +210,46 @@ export const userSettings = pgTable('user_settings', {
   timeZone: text('time_zone').notNull().default('UTC'),
   // Bumped on every change: the ETag, and the compare-and-set behind If-Match. 0 = the defaults.
   version: integer('version').notNull().default(0),
+})
+
+// Reminders not yet fired, with when each fires next (src/reminders/schedule.ts):
+// recomputed from the task row whenever what they count from changes, and
+// deleted when the scheduler claims them. Every row is pending, so the index
+// on fire_at is the scheduler's whole work list.
+export const reminderFirings = pgTable(
+  'reminder_firings',
+  {
+    userId: text('user_id').notNull(),
+    taskId: bigint('task_id', { mode: 'number' }).notNull(),
+    // The reminder's index in tasks.reminders.
+    reminder: integer('reminder').notNull(),
+    fireAt: timestamp('fire_at', { withTimezone: true, precision: 3, mode: 'string' }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.taskId, table.reminder] }),
+    index('reminder_firings_fire_at_idx').on(table.fireAt),
+    foreignKey({ columns: [table.userId, table.taskId], foreignColumns: [tasks.userId, tasks.id] }).onDelete('cascade'),
+  ],
+)
+
+// What fired, per user, for the live streams to send (src/reminders/notices.ts):
+// written in the transaction that claims the firing, kept an hour.
+export const reminderNotices = pgTable(
+  'reminder_notices',
+  {
+    userId: text('user_id').notNull(),
+    // The user's notices in commit order (reminder_counters): a stream never skips one.
+    number: bigint('number', { mode: 'number' }).notNull(),
+    // The event's data as sent: {task_id, title, due_date, remind_at}.
+    data: jsonb('data').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.number] }), index('reminder_notices_created_idx').on(table.createdAt)],
+)
+
+// The number of each user's last notice. Claims lock it, so notice numbers
+// commit in order; only claims touch it, so it never waits on a task write.
+export const reminderCounters = pgTable('reminder_counters', {
+  userId: text('user_id').primaryKey(),
+  lastNotice: bigint('last_notice', { mode: 'number' }).notNull().default(0),
 })

@@ -9,6 +9,8 @@ import { PagingQuery, pageOf } from '../http/paging'
 import { createList } from '../lists/arrange'
 import { ListModel, trimListInput } from '../lists/model'
 import { listLists, toList } from '../lists/queries'
+import { MAX_BEFORE_MINUTES, MAX_REMINDERS, readReminders } from '../reminders/model'
+import { WHOLE_DAY_REMINDS_FROM } from '../reminders/schedule'
 import { toTask } from '../tasks/columns'
 import { createTask } from '../tasks/create'
 import { dueColumns } from '../tasks/due-dates'
@@ -54,8 +56,12 @@ const READS: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, ide
 
 const TASK_FIELDS =
   'A task has: id; list_id (the list it is in); parent_id (null, or the task it is a subtask of); title; description (or null); ' +
-  "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); position " +
-  '(orders it among its siblings); created_at and updated_at.'
+  "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); " +
+  'reminders ({before_minutes} or {at}, at in UTC); position (orders it among its siblings); created_at and updated_at.'
+
+const REMINDERS =
+  `reminders: up to ${MAX_REMINDERS}, each {before_minutes: 0 to ${MAX_BEFORE_MINUTES}} (before due_date; a whole day counts from ${WHOLE_DAY_REMINDS_FROM} in the user's time zone) ` +
+  'or {at: an ISO 8601 date-time}; the user is reminded on their live streams at that time, unless the task is completed by then. '
 
 // The update's fields: whichever the caller names, at least one (as the REST body's minProperties says).
 const UPDATE_RULE = (TaskModel.update as unknown as { error: string }).error
@@ -71,13 +77,17 @@ export const TOOLS: Tool[] = [
       `parent_id makes it a subtask of another task (same list, at most ${MAX_ANCESTORS} levels below a top-level task). ` +
       "due_date is a moment, an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z), or a whole day (2026-01-31), that day in the user's time zone; " +
       `tags are up to ${TAGS.maxItems} distinct short labels. ` +
+      REMINDERS +
       TASK_FIELDS,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: writeArguments(TaskModel.create.properties),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, fields) => toTask(await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date) })),
+    run: async ({ db, userId, now }, fields) =>
+      toTask(
+        await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date), reminders: readReminders(fields.reminders) }, now()),
+      ),
   }),
   tool({
     name: 'list_tasks',
@@ -118,15 +128,18 @@ export const TOOLS: Tool[] = [
       'Changes the fields given of one task and returns it; fields not given are kept. Use it to rename a task, change its description, ' +
       'priority, due date or tags, move it to another list (list_id; its subtasks move with it; a subtask cannot move alone), ' +
       'or mark it done or not (completed; completing also completes its open subtasks). Set description or due_date to null to clear them. ' +
-      'tags replaces the whole set. Give at least one field besides task_id.',
+      'tags and reminders replace the whole set. ' +
+      REMINDERS +
+      'Give at least one field besides task_id.',
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     input: writeArguments({ task_id: taskId, ...TaskModel.update.properties }),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, { task_id, ...changes }) => {
+    run: async ({ db, userId, now }, { task_id, ...changes }) => {
       if (Object.keys(changes).length === 0) throw new ValidationFailed([{ field: 'arguments', message: UPDATE_RULE }])
-      return toTask(await updateTask(db, userId, task_id, { ...changes, ...dueColumns(changes.due_date) }))
+      const columns = { ...changes, ...dueColumns(changes.due_date), reminders: readReminders(changes.reminders) }
+      return toTask(await updateTask(db, userId, task_id, columns, undefined, now()))
     },
   }),
   tool({
@@ -147,7 +160,8 @@ export const TOOLS: Tool[] = [
     }),
     output: Answers.task,
     writes: true,
-    run: async ({ db, userId }, { task_id, completed = true }) => toTask(await updateTask(db, userId, task_id, { completed })),
+    run: async ({ db, userId, now }, { task_id, completed = true }) =>
+      toTask(await updateTask(db, userId, task_id, { completed }, undefined, now())),
   }),
   tool({
     name: 'delete_task',

@@ -2,6 +2,7 @@ import { t } from 'elysia'
 import { IdParams } from '../http/ids'
 import { PagingQuery } from '../http/paging'
 import { text } from '../http/text'
+import { answeredReminders, reminders } from '../reminders/model'
 import { timeZone } from '../settings/model'
 import { spellZoneCanonically } from '../settings/time-zones'
 import { DATE_PATTERN, DATE_TIME_PATTERN } from './due-dates'
@@ -69,6 +70,7 @@ const task = t.Object(
       description: 'A moment, in UTC, or a whole day (YYYY-MM-DD, that day in your time zone), as it was given; or null.',
     }),
     tags: t.Array(t.String()),
+    reminders: answeredReminders,
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -77,7 +79,7 @@ const task = t.Object(
 
 // What a client may set; create takes them all but completed, title required.
 // A task's list changes with its subtasks; its parent only through move.
-const writable = t.Object({ title, description, completed, priority, due_date: dueDate, tags, list_id: listId })
+const writable = t.Object({ title, description, completed, priority, due_date: dueDate, tags, reminders, list_id: listId })
 
 export const TaskModel = {
   task,

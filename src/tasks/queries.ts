@@ -5,6 +5,7 @@ import { explainMissing, owned, type Precondition, stateCheck, stateValues } fro
 import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
+import { scheduleReminders } from '../reminders/schedule'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
 import { getSettings } from '../settings/queries'
 import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
@@ -243,18 +244,22 @@ function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], chec
  * Applies the given fields. `version` and `updated_at` move only when a value
  * really changes, so repeating a write is idempotent and keeps its ETag.
  * A new list, or completion, takes a transaction: the subtasks move or
- * complete with it, and the lists' open_count changes.
+ * complete with it, and the lists' open_count changes. So does a new due
+ * date or new reminders: the reminders' schedule changes with them, counted
+ * from `now`.
  */
 export async function updateTask(
   db: Database,
   userId: string,
   id: number,
   changes: Changes,
-  precondition?: Precondition,
+  precondition: Precondition | undefined,
+  now: Date,
 ): Promise<TaskRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
   const name = `tasks_update_${fields.join('_')}`
-  if (changes.list_id !== undefined || changes.completed !== undefined)
+  const reschedules = changes.reminders !== undefined || changes.due_date !== undefined || changes.due_day !== undefined
+  if (changes.list_id !== undefined || changes.completed !== undefined || reschedules)
     return withLockedTask(db, userId, id, precondition, async (tx, node) => {
       if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
       const [row] = await preparedIn(tx, `${name}_locked`, (name) => updateStatement(tx, fields, undefined, true).prepare(name)).execute({
@@ -264,6 +269,7 @@ export async function updateTask(
       })
       if (changes.completed === true) await completeDescendants(tx, userId, row!.list_id, id)
       if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])
+      if (reschedules) await scheduleReminders(tx, userId, [id], now)
     })
   const check = stateCheck([tasks.version], precondition)
   const update = prepared(db, `${name}_${Boolean(check)}`, (name) => updateStatement(db, fields, check, false).prepare(name))

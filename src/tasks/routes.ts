@@ -22,6 +22,7 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
+import { readReminders } from '../reminders/model'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
 import { dueColumns } from './due-dates'
@@ -92,7 +93,8 @@ function taskRoutesAt<const Prefix extends string>({
     ifMatch: string | undefined,
     set: { headers: Record<string, unknown> },
   ) {
-    const row = await updateTask(db, userId, id, { ...body, ...dueColumns(body.due_date) }, preconditionOf(ifMatch, id))
+    const changes = { ...body, ...dueColumns(body.due_date), reminders: readReminders(body.reminders) }
+    const row = await updateTask(db, userId, id, changes, preconditionOf(ifMatch, id), now())
     return answerTask(row, set)
   }
 
@@ -148,7 +150,12 @@ function taskRoutesAt<const Prefix extends string>({
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date) })
+          const row = await createTask(
+            db,
+            userId,
+            { ...body, ...dueColumns(body.due_date), reminders: readReminders(body.reminders) },
+            now(),
+          )
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
           return answerTask(row, set)
@@ -229,7 +236,7 @@ function taskRoutesAt<const Prefix extends string>({
           if (body && typeof body.completed !== 'boolean')
             throw new ValidationFailed([{ field: 'completed', message: 'is required when a body is sent' }])
           const row = body
-            ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition)
+            ? await updateTask(db, userId, params.id, { completed: body.completed }, precondition, now())
             : await toggleTask(db, userId, params.id, precondition)
           return answerTask(row, set)
         },

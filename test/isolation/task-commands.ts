@@ -107,6 +107,7 @@ export class Create extends Step {
           priority: fields.priority ?? 'medium',
           due_date: normalDueDate(fields.due_date ?? null),
           tags: fields.tags ?? [],
+          reminders: [],
           created_at: expect.stringMatching(ISO),
           updated_at: expect.stringMatching(ISO),
         },
