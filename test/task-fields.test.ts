@@ -27,6 +27,10 @@ const SAMPLES: Record<string, Sample> = {
   priority: { value: 'high' },
   due_date: { value: '2031-05-06T07:08:09+02:00', answered: '2031-05-06T05:08:09.000Z' },
   tags: { value: ['one', 'two'] },
+  reminders: {
+    value: [{ before_minutes: 30 }, { at: '2031-05-06T06:00:00+02:00' }],
+    answered: [{ before_minutes: 30 }, { at: '2031-05-06T04:00:00.000Z' }],
+  },
   list_id: { make: (user) => makeList(user) },
   parent_id: { make: async (user, body) => (await createTask(user, { list_id: body.list_id })).id },
 }
