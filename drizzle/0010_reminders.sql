@@ -8,7 +8,7 @@ CREATE TABLE "reminder_firings" (
 	"task_id" bigint NOT NULL,
 	"reminder" integer NOT NULL,
 	"fire_at" timestamp(3) with time zone NOT NULL,
-	CONSTRAINT "reminder_firings_user_id_task_id_reminder_pk" PRIMARY KEY("user_id","task_id","reminder")
+	CONSTRAINT "reminder_firings_user_id_task_id_reminder_fire_at_pk" PRIMARY KEY("user_id","task_id","reminder","fire_at")
 );
 --> statement-breakpoint
 CREATE TABLE "reminder_notices" (

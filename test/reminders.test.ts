@@ -243,6 +243,23 @@ describe('when reminders fire', () => {
     expect(await firings(user, task.id)).toEqual({})
   })
 
+  test('one already due but not yet claimed still fires when the task is written again that second, beside its recomputed one', async () => {
+    clock = new Date('2026-04-01T13:00:00Z')
+    const user = await userIn()
+    const task = await create(user, { title: 'Lunch', due_date: '2026-04-01T13:30:00Z', reminders: [{ before_minutes: 15 }] })
+    // 13:15: due, and the scheduler has not run yet when the client PUTs the whole task with a later due date.
+    clock = new Date('2026-04-01T13:15:00.400Z')
+    const put = await user.call('PUT', `/api/tasks/${task.id}`, {
+      body: { title: 'Lunch', due_date: '2026-04-01T14:00:00Z', reminders: [{ before_minutes: 15 }] },
+    })
+    expect(put.status).toBe(200)
+    await scheduler.runOnce(new Date('2026-04-01T13:15:01Z'))
+    expect((await noticesOf(user)).map((notice) => notice.remind_at)).toEqual(['2026-04-01T13:15:00.000Z'])
+    expect(await firings(user, task.id)).toEqual({ 0: '2026-04-01T13:45:00.000Z' })
+    await scheduler.runOnce(new Date('2026-04-01T13:45:00Z'))
+    expect((await noticesOf(user)).map((notice) => notice.remind_at)).toEqual(['2026-04-01T13:15:00.000Z', '2026-04-01T13:45:00.000Z'])
+  })
+
   test("a completed task's reminders do not fire; reopened before their time, they do; deleting the task deletes them", async () => {
     clock = new Date('2026-04-02T08:00:00Z')
     const user = await userIn()

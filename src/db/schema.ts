@@ -215,7 +215,9 @@ export const userSettings = pgTable('user_settings', {
 // Reminders not yet fired, with when each fires next (src/reminders/schedule.ts):
 // recomputed from the task row whenever what they count from changes, and
 // deleted when the scheduler claims them. Every row is pending, so the index
-// on fire_at is the scheduler's whole work list.
+// on fire_at is the scheduler's whole work list. fire_at is in the key: a
+// firing already due but not yet claimed stays when the task's reminders are
+// recomputed, beside the one they now give.
 export const reminderFirings = pgTable(
   'reminder_firings',
   {
@@ -226,7 +228,7 @@ export const reminderFirings = pgTable(
     fireAt: timestamp('fire_at', { withTimezone: true, precision: 3, mode: 'string' }).notNull(),
   },
   (table) => [
-    primaryKey({ columns: [table.userId, table.taskId, table.reminder] }),
+    primaryKey({ columns: [table.userId, table.taskId, table.reminder, table.fireAt] }),
     index('reminder_firings_fire_at_idx').on(table.fireAt),
     foreignKey({ columns: [table.userId, table.taskId], foreignColumns: [tasks.userId, tasks.id] }).onDelete('cascade'),
   ],

@@ -3,7 +3,7 @@
 // counts from (the due date, the reminders, the recurrence moving the due
 // date on, the user's time zone for whole days) calls this in the same
 // transaction, so the schedule never disagrees with a committed task.
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm'
+import { and, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Transaction } from '../db/operations'
 import { reminderFirings, tasks, userSettings } from '../db/schema'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
@@ -18,8 +18,10 @@ export const WHOLE_DAY_REMINDS_FROM = '09:00'
  * Recomputes the reminders of the user's tasks `taskIds` from their rows, at
  * `now`: each one whose time is still ahead is (re)scheduled; one whose time
  * has passed, or a relative one of a task without a due date, is not. A
- * completed task keeps its schedule (reopened, it reminds again); the
- * scheduler skips it while it is completed.
+ * firing already due that the scheduler has not claimed yet (it runs about
+ * once a second) is left to fire: a client that PUTs the whole task in that
+ * second must not lose it. A completed task keeps its schedule (reopened, it
+ * reminds again); the scheduler skips it while it is completed.
  */
 export async function scheduleReminders(tx: Transaction, userId: string, taskIds: readonly number[], now: Date): Promise<void> {
   if (taskIds.length > 0) await reschedule(tx, userId, inArray(tasks.id, [...taskIds]), now)
@@ -32,9 +34,16 @@ export async function rescheduleWholeDays(tx: Transaction, userId: string, now: 
 
 async function reschedule(tx: Transaction, userId: string, which: SQL, now: Date): Promise<void> {
   const chosen = and(eq(tasks.userId, userId), which)
+  const nowText = now.toISOString()
   await tx
     .delete(reminderFirings)
-    .where(and(eq(reminderFirings.userId, userId), inArray(reminderFirings.taskId, tx.select({ id: tasks.id }).from(tasks).where(chosen))))
+    .where(
+      and(
+        eq(reminderFirings.userId, userId),
+        inArray(reminderFirings.taskId, tx.select({ id: tasks.id }).from(tasks).where(chosen)),
+        gt(reminderFirings.fireAt, nowText),
+      ),
+    )
   const zone = sql`coalesce((select ${userSettings.timeZone} from ${userSettings} where ${userSettings.userId} = ${tasks.userId}), ${DEFAULT_TIME_ZONE})`
   const dueMoment = sql`coalesce(${tasks.dueDate}, (${tasks.dueDay} + time '${sql.raw(WHOLE_DAY_REMINDS_FROM)}') at time zone ${zone})`
   // Null for a relative reminder without a due date: not scheduled.
@@ -46,5 +55,6 @@ async function reschedule(tx: Transaction, userId: string, which: SQL, now: Date
       from ${tasks} cross join lateral jsonb_array_elements(${tasks.reminders}) with ordinality as given(item, ordinal)
       where ${chosen}
     ) as due
-    where fire_at > ${now.toISOString()}::timestamptz`)
+    where fire_at > ${nowText}::timestamptz
+    on conflict do nothing`)
 }

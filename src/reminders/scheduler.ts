@@ -97,8 +97,8 @@ export function reminderScheduler({ db, notifier, logger, now = () => new Date()
 
 /** Deletes up to `limit` due firings no other transaction holds, and answers them with their task. */
 async function claim(tx: Transaction, now: string, limit: number) {
-  const picked = sql`(${reminderFirings.userId}, ${reminderFirings.taskId}, ${reminderFirings.reminder}) in (
-    select user_id, task_id, reminder from ${reminderFirings} where fire_at <= ${now}::timestamptz
+  const picked = sql`(${reminderFirings.userId}, ${reminderFirings.taskId}, ${reminderFirings.reminder}, ${reminderFirings.fireAt}) in (
+    select user_id, task_id, reminder, fire_at from ${reminderFirings} where fire_at <= ${now}::timestamptz
     order by fire_at limit ${limit} for update skip locked)`
   const claimed = tx.$with('claimed').as(
     tx.delete(reminderFirings).where(picked).returning({
