@@ -8,11 +8,12 @@ import { and, asc, eq } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
 import { reminderFirings } from '../src/db/schema'
 import { catchUp } from '../src/events/catch-up'
-import { readNotices } from '../src/reminders/notices'
+import { sweep } from '../src/housekeeping'
+import { NOTICES_KEPT_MS, readNotices } from '../src/reminders/notices'
 import { reminderScheduler } from '../src/reminders/scheduler'
 import { answerOf, errorOf, mcpClient } from './mcp-client'
 import { type EventReader, readEvents, waitForComment } from './sse'
-import { callAs, database, logger, signedInUser, testConfig, type User, validationError } from './support'
+import { callAs, database, logger, signedInUser, signedUpUser, testConfig, type User, validationError } from './support'
 
 let clock = new Date('2026-03-01T12:00:00Z')
 const live = localLive()
@@ -424,5 +425,34 @@ describe('event: reminder on live streams', () => {
     }
     expect([...perTask.keys()].sort((x, y) => x - y)).toEqual(tasks)
     expect(new Set(perTask.values())).toEqual(new Set([5]))
+  })
+})
+
+describe('what reminders leave behind', () => {
+  test('deleting the account deletes its pending reminders and its notices', async () => {
+    clock = new Date('2026-08-01T08:00:00Z')
+    const user = await signedUpUser()
+    const call = ((method, path, options = {}) => user.call(method, path, { on: timed, ...options })) as User['call']
+    const fired = (await call('POST', '/api/tasks', { body: { title: 'fired', reminders: [{ at: '2026-08-01T09:00:00Z' }] } })).body
+    const pending = (await call('POST', '/api/tasks', { body: { title: 'pending', reminders: [{ at: '2026-08-02T09:00:00Z' }] } })).body
+    await scheduler.runOnce(new Date('2026-08-01T09:00:00Z'))
+    expect((await noticesOf(user)).map((notice) => notice.task_id)).toEqual([fired.id])
+    expect((await call('DELETE', '/api/auth/me')).status).toBe(204)
+    expect(await noticesOf(user)).toEqual([])
+    expect(await firings(user, pending.id)).toEqual({})
+  })
+
+  // Last in the file: the sweep forgets every notice of the database older than an hour.
+  test('housekeeping forgets notices after an hour', async () => {
+    clock = new Date('2026-08-03T08:00:00Z')
+    const user = await userIn()
+    await create(user, { reminders: [{ at: '2026-08-03T09:00:00Z' }] })
+    await scheduler.runOnce(new Date('2026-08-03T09:00:00Z'))
+    expect(await noticesOf(user)).toHaveLength(1)
+    // Notices are stamped by the database's clock, the sweep counts from the one it is given.
+    await sweep(database.db, new Date(Date.now() + NOTICES_KEPT_MS - 60_000))
+    expect(await noticesOf(user)).toHaveLength(1)
+    expect((await sweep(database.db, new Date(Date.now() + NOTICES_KEPT_MS + 60_000))).reminderNotices).toBeGreaterThanOrEqual(1)
+    expect(await noticesOf(user)).toEqual([])
   })
 })
