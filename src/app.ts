@@ -24,6 +24,8 @@ import { learnDatabaseZones } from './settings/time-zones'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
+import { destinationPolicy } from './webhooks/destinations'
+import { webhookRoutes } from './webhooks/routes'
 
 /** This instance's live streams and how changes reach them (src/events). */
 export interface Live {
@@ -95,6 +97,15 @@ export async function createApp({
     .use(listRoutes({ db: database.db, auth, logger }))
     .use(settingsRoutes({ db: database.db, auth, logger, now }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
+    .use(
+      webhookRoutes({
+        db: database.db,
+        auth,
+        logger,
+        now,
+        policy: destinationPolicy(config),
+      }),
+    )
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))
     .use(
       mcpRoutes({

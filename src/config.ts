@@ -27,6 +27,8 @@ export interface Config {
   databaseTimeoutMs: number
   /** Proxies in front of the service whose X-Forwarded-For entries are trusted (0: use the socket address). */
   trustProxy: number
+  /** Whether webhook URLs may reach loopback (127/8, ::1, localhost): local development and tests. */
+  webhookAllowLoopback: boolean
 }
 
 export class ConfigError extends Error {
@@ -141,5 +143,6 @@ export function loadConfig(env: Env): Config {
     prepare: boolean(env, 'DATABASE_PREPARE', true),
     databaseTimeoutMs: integer(env, 'DATABASE_TIMEOUT_MS', 2000, 100, 600_000),
     trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
+    webhookAllowLoopback: boolean(env, 'WEBHOOK_ALLOW_LOOPBACK', !production),
   }
 }

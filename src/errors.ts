@@ -19,6 +19,8 @@ export const ErrorCode = {
   TASK_LIMIT_REACHED: 'task_limit_reached',
   LIST_LIMIT: 'list_limit',
   DEFAULT_LIST: 'default_list',
+  WEBHOOK_NOT_FOUND: 'webhook_not_found',
+  WEBHOOK_LIMIT: 'webhook_limit',
   PRECONDITION_FAILED: 'precondition_failed',
   CURSOR_EXPIRED: 'cursor_expired',
   IDEMPOTENCY_KEY_REUSED: 'idempotency_key_reused',

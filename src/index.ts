@@ -7,7 +7,9 @@ import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
-import { reminderScheduler } from './reminders/scheduler'
+import { reminderScheduler, reminderWebhooks } from './reminders/scheduler'
+import { destinationPolicy } from './webhooks/destinations'
+import { createWebhookWorker, wakingWebhooks } from './webhooks/worker'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -41,15 +43,23 @@ const notifier =
         fail(`cannot LISTEN on the database: ${error instanceof Error ? error.message : String(error)}`),
       )
     : localNotifier(hub)
-const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live: { hub, notifier } })).listen({
+// Every instance delivers webhooks; this one's writes wake its worker at once.
+const webhooks = createWebhookWorker({
+  db: database.db,
+  logger,
+  policy: destinationPolicy(config),
+})
+const live = { hub, notifier: wakingWebhooks(notifier, webhooks) }
+const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live })).listen({
   port: config.port,
   hostname: '0.0.0.0',
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
-// Every instance runs the schedule; each reminder fires on one of them (src/reminders/scheduler.ts).
-const stopReminders = reminderScheduler({ db: database.db, notifier, logger }).start()
+webhooks.start()
+// Every instance runs the schedule; each reminder fires on one of them, its webhooks queued in the same transaction.
+const stopReminders = reminderScheduler({ db: database.db, notifier: live.notifier, logger, onFired: [reminderWebhooks] }).start()
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -63,6 +73,8 @@ async function shutdown(signal: string) {
   }, SHUTDOWN_GRACE_MS)
   stopHousekeeping()
   stopCatchUp()
+  // Attempts under way are abandoned: their leases lapse and another instance sends them.
+  await webhooks.stop()
   // A claim under way commits or rolls back before the database closes; a later one is another instance's.
   await stopReminders()
   // Streams never finish by themselves: they end first, and clients reconnect elsewhere.

@@ -40,7 +40,16 @@ describe('loadConfig', () => {
       prepare: true,
       databaseTimeoutMs: 2000,
       trustProxy: 0,
+      webhookAllowLoopback: true,
     })
+  })
+
+  test('WEBHOOK_ALLOW_LOOPBACK: on outside production, off in production unless set', () => {
+    expect(loadConfig({ WEBHOOK_ALLOW_LOOPBACK: 'false' }).webhookAllowLoopback).toBe(false)
+    const production = { NODE_ENV: 'production', BETTER_AUTH_SECRET: 'x'.repeat(32) }
+    expect(loadConfig(production).webhookAllowLoopback).toBe(false)
+    expect(loadConfig({ ...production, WEBHOOK_ALLOW_LOOPBACK: 'true' }).webhookAllowLoopback).toBe(true)
+    expect(() => loadConfig({ WEBHOOK_ALLOW_LOOPBACK: 'maybe' })).toThrow('WEBHOOK_ALLOW_LOOPBACK')
   })
 
   test('blank values count as unset', () => {

@@ -6,11 +6,11 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { and, asc, eq } from 'drizzle-orm'
 import { createApp, localLive } from '../src/app'
-import { reminderFirings } from '../src/db/schema'
+import { reminderFirings, webhookDeliveries } from '../src/db/schema'
 import { catchUp } from '../src/events/catch-up'
 import { sweep } from '../src/housekeeping'
 import { NOTICES_KEPT_MS, readNotices } from '../src/reminders/notices'
-import { reminderScheduler } from '../src/reminders/scheduler'
+import { reminderScheduler, reminderWebhooks } from '../src/reminders/scheduler'
 import { answerOf, errorOf, mcpClient } from './mcp-client'
 import { type EventReader, readEvents, waitForComment } from './sse'
 import { callAs, database, logger, signedInUser, signedUpUser, testConfig, type User, validationError } from './support'
@@ -331,6 +331,33 @@ describe('the scheduler', () => {
     expect(await firings(user, task.id)).toEqual({ 0: '2026-05-02T09:00:00.000Z' })
     await scheduler.runOnce(new Date('2026-05-02T09:00:01Z'))
     expect((await noticesOf(user)).map((notice) => notice.task_id)).toEqual([task.id])
+  })
+
+  test('the reminder webhook is queued in the claim transaction, for the webhooks that take reminders', async () => {
+    clock = new Date('2026-05-05T08:00:00Z')
+    const user = await userIn()
+    const hook = async (events: string[]) =>
+      (await user.call('POST', '/api/webhooks', { body: { url: 'http://127.0.0.1:9/hook', events } })).body.id as number
+    const [reminders, changes] = [await hook(['reminder']), await hook(['change'])]
+    const task = await create(user, { title: 'hooked', due_date: '2026-05-05T10:00:00Z', reminders: [{ before_minutes: 60 }] })
+    const firing = reminderScheduler({ db: database.db, notifier: live.notifier, logger, onFired: [reminderWebhooks] })
+    await firing.runOnce(new Date('2026-05-05T09:00:00Z'))
+    const queued = await database.db
+      .select({ webhookId: webhookDeliveries.webhookId, event: webhookDeliveries.event, payload: webhookDeliveries.payload })
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.userId, user.id), eq(webhookDeliveries.event, 'reminder')))
+    expect(queued.map((row) => ({ ...row, payload: JSON.parse(row.payload) }))).toEqual([
+      {
+        webhookId: reminders,
+        event: 'reminder',
+        payload: {
+          type: 'reminder',
+          timestamp: '2026-05-05T09:00:00.000Z',
+          data: { task_id: task.id, title: 'hooked', due_date: '2026-05-05T10:00:00.000Z', remind_at: '2026-05-05T09:00:00.000Z' },
+        },
+      },
+    ])
+    expect(queued.map((row) => row.webhookId)).not.toContain(changes)
   })
 
   test('onFired hooks run in the claim transaction with what fired', async () => {

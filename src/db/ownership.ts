@@ -4,8 +4,8 @@ import { Forbidden, PreconditionFailed } from '../errors'
 import type { Database } from './client'
 import { prepared } from './operations'
 
-/** A table of user data: keyed by (user_id, id), with a version behind its ETag. */
-export type OwnedTable = PgTable & { userId: PgColumn; id: PgColumn; version: PgColumn }
+/** A table of user data: keyed by (user_id, id). */
+export type OwnedTable = PgTable & { userId: PgColumn; id: PgColumn }
 
 /**
  * What If-Match allows: any current state (`*`), or one of these states. A

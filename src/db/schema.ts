@@ -255,3 +255,79 @@ export const reminderCounters = pgTable('reminder_counters', {
   userId: text('user_id').primaryKey(),
   lastNotice: bigint('last_notice', { mode: 'number' }).notNull().default(0),
 })
+
+// A user's webhooks (src/webhooks): where their events are POSTed, signed with
+// the secret (Standard Webhooks). Keyed by (user_id, id) like every table of user data.
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    userId: text('user_id').notNull(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    // whsec_<base64>: kept to sign every delivery, shown to the user only when made.
+    secret: text('secret').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    // Set by the first failed delivery after a success; cleared by a success.
+    failingSince: timestamp('failing_since', { withTimezone: true, precision: 3 }),
+    // Set when deliveries kept failing for 24 hours: nothing more is sent.
+    disabledAt: timestamp('disabled_at', { withTimezone: true, precision: 3 }),
+    // How far into the user's change feed `change` deliveries have been made
+    // (a sync cursor's parts, src/sync/cursor.ts); starts at the feed's position when made.
+    feedFloor: bigint('feed_floor', { mode: 'number' }).notNull().default(0),
+    feedPosition: bigint('feed_position', { mode: 'number' }).notNull().default(0),
+    feedKind: text('feed_kind', { enum: ['list', 'task', 'end'] })
+      .notNull()
+      .default('end'),
+    feedId: bigint('feed_id', { mode: 'number' }).notNull().default(0),
+    // The worker turning feed changes into deliveries holds this claim until then
+    // (an instance that dies lets it lapse); the token makes its writes conditional on still holding it.
+    feedClaim: text('feed_claim'),
+    feedClaimUntil: timestamp('feed_claim_until', { withTimezone: true, precision: 3 }),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.id] }),
+    // Serves the 403-versus-404 existence check, which must not know the owner.
+    index('webhooks_id_idx').on(table.id),
+    // The webhooks whose change deliveries may be behind their user's feed: the worker's sweep.
+    index('webhooks_change_idx').on(table.userId).where(sql`${table.disabledAt} is null and 'change' = any(${table.events})`),
+  ],
+)
+
+// The outbox: one row per event to deliver to one webhook, sent by whichever
+// instance's worker claims it first (src/webhooks/worker.ts), retried with backoff.
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    userId: text('user_id').notNull(),
+    // By default, not always: rows are inserted by INSERT ... SELECT, which names every column (queries.ts).
+    id: bigint('id', { mode: 'number' }).generatedByDefaultAsIdentity({ maxValue: Number.MAX_SAFE_INTEGER }),
+    webhookId: bigint('webhook_id', { mode: 'number' }).notNull(),
+    event: text('event', { enum: ['reminder', 'change'] }).notNull(),
+    // The webhook-id header: the same on every attempt, so receivers can drop repeats.
+    messageId: text('message_id').notNull(),
+    // The exact body sent (and signed) on every attempt.
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'retrying', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    attemptedAt: timestamp('attempted_at', { withTimezone: true, precision: 3 }),
+    // When a worker may take it next: its next attempt, or the end of the lease of
+    // the attempt under way. Null once delivered or given up.
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.id] }),
+    // Deleting a webhook (or the account's webhooks) deletes its deliveries.
+    foreignKey({ columns: [table.userId, table.webhookId], foreignColumns: [webhooks.userId, webhooks.id] }).onDelete('cascade'),
+    // The worker's one query when idle: deliveries due, across users.
+    index('webhook_deliveries_due_idx').on(table.nextAttemptAt).where(sql`${table.nextAttemptAt} is not null`),
+    // A webhook's recent deliveries, newest first.
+    index('webhook_deliveries_webhook_idx').on(table.userId, table.webhookId, table.id),
+    index('webhook_deliveries_created_idx').on(table.createdAt),
+  ],
+)

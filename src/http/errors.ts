@@ -67,6 +67,8 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   task_limit_reached: 409,
   list_limit: 409,
   default_list: 409,
+  webhook_not_found: 404,
+  webhook_limit: 409,
   precondition_failed: 412,
   cursor_expired: 410,
   idempotency_key_reused: 422,

@@ -12,6 +12,7 @@ import { reminderCounters, reminderFirings, reminderNotices, tasks } from '../db
 import type { Notifier } from '../events/notifier'
 import type { Logger } from '../http/logger'
 import { answerColumns, iso } from '../tasks/columns'
+import { enqueueWebhookEvent } from '../webhooks/queries'
 import type { ReminderEvent } from './notices'
 
 // Claimed per statement: 1,000 reminders of one second take two claims.
@@ -24,10 +25,15 @@ export type FiredReminder = { userId: string; event: ReminderEvent }
 
 /**
  * Runs inside the claim transaction with the reminders it fired (never
- * empty): what it writes commits with the claim, and if it throws, nothing
- * fired. The webhooks' enqueue goes here.
+ * empty) and the claim's clock: what it writes commits with the claim, and if
+ * it throws, nothing fired.
  */
-export type OnFired = (tx: Transaction, fired: FiredReminder[]) => Promise<void>
+export type OnFired = (tx: Transaction, fired: FiredReminder[], now: Date) => Promise<void>
+
+/** The `reminder` webhook of each fired reminder, queued for the user's webhooks that receive it. */
+export const reminderWebhooks: OnFired = async (tx, fired, now) => {
+  for (const { userId, event } of fired) await enqueueWebhookEvent(tx, userId, 'reminder', event, now)
+}
 
 export interface SchedulerDeps {
   db: Database
@@ -64,7 +70,7 @@ export function reminderScheduler({ db, notifier, logger, now = () => new Date()
         const fired = claimed.filter((row) => !row.completed).map(({ completed: _, ...firing }) => firing)
         if (fired.length > 0) {
           await recordNotices(tx, fired)
-          for (const hook of onFired) await hook(tx, fired)
+          for (const hook of onFired) await hook(tx, fired, at)
         }
         return { claimed: claimed.length, fired }
       })

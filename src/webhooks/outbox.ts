@@ -1,0 +1,116 @@
+// The worker's side of the deliveries table: take the deliveries that are due
+// (each by one worker, across instances), then record how each attempt went.
+// A delivery taken is leased: its next_attempt_at moves to the end of the
+// lease, so a worker that dies mid-delivery leaves it to be taken again then.
+import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm'
+import type { Database } from '../db/client'
+import { transaction } from '../db/operations'
+import { webhookDeliveries as deliveries, webhooks } from '../db/schema'
+
+/** A delivery taken by this worker: what to send, where, and the attempt it is. */
+export type Taken = {
+  userId: string
+  id: number
+  webhookId: number
+  messageId: string
+  payload: string
+  attempts: number
+  createdAt: Date
+  url: string
+  secret: string
+}
+
+export type Outcome = { delivered: true; status: number } | { delivered: false; status: number | null; error: string }
+
+// Standard Webhooks' schedule: after the first attempt fails, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h...
+const BACKOFF_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000]
+// Deliveries are retried, and a failing webhook kept, this long.
+export const FAILING_FOR_MS = 24 * 3_600_000
+// Each delay is drawn within ±20% of the schedule, so that retries of many deliveries spread out.
+const JITTER = 0.2
+
+/** When the delivery is attempted again after failing `attempts` times, or null to give up. */
+export function nextAttempt(attempts: number, createdAt: Date, now: Date, random: () => number): Date | null {
+  if (now.getTime() - createdAt.getTime() >= FAILING_FOR_MS) return null
+  const base = BACKOFF_MS[Math.min(attempts, BACKOFF_MS.length) - 1]!
+  return new Date(now.getTime() + Math.round(base * (1 - JITTER + 2 * JITTER * random())))
+}
+
+/**
+ * Takes up to `limit` deliveries due at `now`, oldest first, skipping those
+ * another worker is taking (FOR UPDATE SKIP LOCKED), and leases them until
+ * `leaseUntil`. One short statement: nothing is held while they are sent.
+ */
+export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: number): Promise<Taken[]> {
+  const due = db.$with('due').as(
+    db
+      .select({ userId: deliveries.userId, id: deliveries.id, url: webhooks.url, secret: webhooks.secret })
+      .from(deliveries)
+      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId)))
+      .where(and(isNotNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now)))
+      .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
+      .limit(limit)
+      .for('update', { of: deliveries, skipLocked: true }),
+  )
+  return db
+    .with(due)
+    .update(deliveries)
+    .set({ attempts: sql`${deliveries.attempts} + 1`, attemptedAt: now, nextAttemptAt: leaseUntil })
+    .from(due)
+    .where(and(eq(deliveries.userId, due.userId), eq(deliveries.id, due.id)))
+    .returning({
+      userId: deliveries.userId,
+      id: deliveries.id,
+      webhookId: deliveries.webhookId,
+      messageId: deliveries.messageId,
+      payload: deliveries.payload,
+      attempts: deliveries.attempts,
+      createdAt: deliveries.createdAt,
+      url: due.url,
+      secret: due.secret,
+    })
+}
+
+/** `where` for the delivery as this worker took it: a lease that lapsed and was taken again is no longer ours. */
+const asTaken = (taken: Taken) =>
+  and(eq(deliveries.userId, taken.userId), eq(deliveries.id, taken.id), eq(deliveries.attempts, taken.attempts))
+
+/**
+ * Records the attempt. A success clears the webhook's failing_since; a
+ * failure sets it if unset, schedules the next attempt (or gives up after 24
+ * hours), and a failure 24 hours after failing_since disables the webhook,
+ * whose deliveries still waiting then fail. Answers whether the webhook was disabled.
+ */
+export async function recordAttempt(db: Database, taken: Taken, outcome: Outcome, now: Date, random: () => number): Promise<boolean> {
+  return transaction(db, async (tx) => {
+    const webhook = and(eq(webhooks.userId, taken.userId), eq(webhooks.id, taken.webhookId))
+    if (outcome.delivered) {
+      const [recorded] = await tx
+        .update(deliveries)
+        .set({ status: 'delivered', responseStatus: outcome.status, error: null, nextAttemptAt: null })
+        .where(asTaken(taken))
+        .returning({ id: deliveries.id })
+      if (recorded) await tx.update(webhooks).set({ failingSince: null }).where(webhook)
+      return false
+    }
+    const next = nextAttempt(taken.attempts, taken.createdAt, now, random)
+    const [recorded] = await tx
+      .update(deliveries)
+      .set({ status: next ? 'retrying' : 'failed', responseStatus: outcome.status, error: outcome.error, nextAttemptAt: next })
+      .where(asTaken(taken))
+      .returning({ id: deliveries.id })
+    if (!recorded) return false
+    const [state] = await tx
+      .update(webhooks)
+      .set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${now.toISOString()}::timestamptz)` })
+      .where(webhook)
+      .returning({ failingSince: webhooks.failingSince, disabledAt: webhooks.disabledAt })
+    if (!state || state.disabledAt || now.getTime() - state.failingSince!.getTime() < FAILING_FOR_MS) return false
+    await tx.update(webhooks).set({ disabledAt: now }).where(webhook)
+    await tx
+      .update(deliveries)
+      .set({ status: 'failed', error: 'webhook disabled after 24 hours of failures', nextAttemptAt: null })
+      .where(and(eq(deliveries.userId, taken.userId), eq(deliveries.webhookId, taken.webhookId), isNotNull(deliveries.nextAttemptAt)))
+    return true
+  })
+}
