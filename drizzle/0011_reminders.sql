@@ -14,7 +14,7 @@ CREATE TABLE "reminder_firings" (
 CREATE TABLE "reminder_notices" (
 	"user_id" text NOT NULL,
 	"number" bigint NOT NULL,
-	"data" jsonb NOT NULL,
+	"data" json NOT NULL,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "reminder_notices_user_id_number_pk" PRIMARY KEY("user_id","number")
 );

@@ -408,6 +408,7 @@ describe('event: reminder on live streams', () => {
       id: undefined,
       data: { task_id: task.id, title: 'Water the plants', due_date: '2026-06-01', remind_at: '2026-06-01T08:00:00.000Z' },
     })
+    expect(Object.keys(event.data)).toEqual(['task_id', 'title', 'due_date', 'remind_at'])
     // Bob's next reminder is his own: Alice's was never his.
     const later = await streamOf(alice)
     const bobs = await create(bob, { title: "Bob's", reminders: [{ at: '2026-06-01T08:30:00Z' }] })

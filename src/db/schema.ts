@@ -8,6 +8,7 @@ import {
   foreignKey,
   index,
   integer,
+  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -242,8 +243,8 @@ export const reminderNotices = pgTable(
     userId: text('user_id').notNull(),
     // The user's notices in commit order (reminder_counters): a stream never skips one.
     number: bigint('number', { mode: 'number' }).notNull(),
-    // The event's data as sent: {task_id, title, due_date, remind_at}.
-    data: jsonb('data').notNull(),
+    // The event's data as sent: {task_id, title, due_date, remind_at} (json, not jsonb: kept in that order).
+    data: json('data').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
   (table) => [primaryKey({ columns: [table.userId, table.number] }), index('reminder_notices_created_idx').on(table.createdAt)],
