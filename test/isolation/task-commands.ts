@@ -108,6 +108,7 @@ export class Create extends Step {
           due_date: normalDueDate(fields.due_date ?? null),
           tags: fields.tags ?? [],
           recurrence: null,
+          reminders: [],
           created_at: expect.stringMatching(ISO),
           updated_at: expect.stringMatching(ISO),
         },
