@@ -261,6 +261,37 @@ describe('when reminders fire', () => {
     expect((await noticesOf(user)).map((notice) => notice.remind_at)).toEqual(['2026-04-01T13:15:00.000Z', '2026-04-01T13:45:00.000Z'])
   })
 
+  test('a recurring task: completing it moves its relative reminders to the next occurrence (across the Berlin DST change); a passed {at} stays passed', async () => {
+    clock = new Date('2026-03-27T06:00:00Z')
+    const user = await userIn('Europe/Berlin')
+    const task = await create(user, {
+      title: 'Water the plants',
+      due_date: '2026-03-27T09:00:00+01:00',
+      recurrence: { rule: 'FREQ=DAILY' },
+      reminders: [{ before_minutes: 30 }, { at: '2026-03-27T07:00:00Z' }],
+    })
+    expect(await firings(user, task.id)).toEqual({ 0: '2026-03-27T07:30:00.000Z', 1: '2026-03-27T07:00:00.000Z' })
+    await scheduler.runOnce(new Date('2026-03-27T07:30:00Z'))
+    // Completed late, by the toggle: 09:00 in Berlin on the 28th, still CET.
+    clock = new Date('2026-03-27T10:00:00Z')
+    const rolled = await user.call('PATCH', `/api/tasks/${task.id}/complete`)
+    expect([rolled.status, rolled.body.completed, rolled.body.due_date]).toEqual([200, false, '2026-03-28T08:00:00.000Z'])
+    expect(await firings(user, task.id)).toEqual({ 0: '2026-03-28T07:30:00.000Z' })
+    await scheduler.runOnce(new Date('2026-03-28T07:30:00Z'))
+    // Completed by PATCH completed: true: 09:00 on the 29th is CEST, an hour earlier in UTC, and so is its reminder.
+    clock = new Date('2026-03-28T09:00:00Z')
+    const again = await user.call('PATCH', `/api/tasks/${task.id}`, { body: { completed: true } })
+    expect([again.status, again.body.due_date]).toEqual([200, '2026-03-29T07:00:00.000Z'])
+    expect(await firings(user, task.id)).toEqual({ 0: '2026-03-29T06:30:00.000Z' })
+    await scheduler.runOnce(new Date('2026-03-29T06:30:00Z'))
+    expect((await noticesOf(user)).map((notice) => [notice.remind_at, notice.due_date])).toEqual([
+      ['2026-03-27T07:00:00.000Z', '2026-03-27T08:00:00.000Z'],
+      ['2026-03-27T07:30:00.000Z', '2026-03-27T08:00:00.000Z'],
+      ['2026-03-28T07:30:00.000Z', '2026-03-28T08:00:00.000Z'],
+      ['2026-03-29T06:30:00.000Z', '2026-03-29T07:00:00.000Z'],
+    ])
+  })
+
   test("a completed task's reminders do not fire; reopened before their time, they do; deleting the task deletes them", async () => {
     clock = new Date('2026-04-02T08:00:00Z')
     const user = await userIn()
