@@ -135,7 +135,8 @@ export const TOOLS: Tool[] = [
       'tags and reminders replace the whole set. recurrence: {rule, from} makes it repeat (or changes how), null stops it. ' +
       REMINDERS +
       'Give at least one field besides task_id.',
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    // Not idempotent: completed: true moves a recurring task one occurrence on each time.
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     input: writeArguments({ task_id: taskId, ...TaskModel.update.properties }),
     output: Answers.task,
     writes: true,
@@ -151,11 +152,12 @@ export const TOOLS: Tool[] = [
     title: 'Complete a task',
     description:
       'Marks a task as done (or, with completed: false, as not done) and returns it. Use it when the user says a task is finished. ' +
-      'It sets the state rather than toggling it, so calling it twice is safe. Completing a task also completes its open subtasks; ' +
+      'It sets the state rather than toggling it, so calling it twice on a task that does not recur is safe. Completing a task also completes its open subtasks; ' +
       'reopening it does not reopen them. A recurring task is not left completed: it moves to its next due date, reopened with its subtasks ' +
       '(it stays completed only when its series has ended), so call it once per occurrence, with an idempotency_key if you may retry: ' +
       'each completion moves it one occurrence on.',
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    // Not idempotent: each completion of a recurring task moves it one occurrence on.
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: writeArguments({
       task_id: taskId,
       completed: t.Optional({
