@@ -77,12 +77,13 @@ export async function remindersMode(jsonPath?: string): Promise<void> {
     for (let i = 0; i < users.length; i += OPEN_AT_ONCE) await Promise.all(users.slice(i, i + OPEN_AT_ONCE).map(openStream))
     log(`${open} streams open`)
 
-    // One reminder per user (its first task's) moved into one second, five seconds ahead, spread over its milliseconds.
+    // One reminder per user (its first open task's: a completed task's reminder does not fire) moved into one second, five seconds ahead, spread over its milliseconds.
     second = Math.ceil(Date.now() / 1000) * 1000 + 5000
     const moved = await db.sql`
       update reminder_firings f set fire_at = ${new Date(second).toISOString()}::timestamptz + (row_number * interval '1 millisecond')
-      from (select user_id, min(task_id) as task_id, (row_number() over (order by user_id)) % 1000 as row_number
-            from reminder_firings group by user_id) first
+      from (select f.user_id, min(f.task_id) as task_id, (row_number() over (order by f.user_id)) % 1000 as row_number
+            from reminder_firings f join tasks t on t.user_id = f.user_id and t.id = f.task_id and not t.completed
+            group by f.user_id) first
       where f.user_id = first.user_id and f.task_id = first.task_id`
     log(`${moved.count} reminders due in the second starting ${new Date(second).toISOString()}`)
     const deadline = second + 15_000
