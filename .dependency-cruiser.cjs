@@ -1,7 +1,7 @@
 // The layers of src/, checked by the test command (bun run test):
 // errors.ts knows nothing; db/ knows only errors.ts; http/ knows db/ and
 // errors.ts but no feature; features use any of those; nothing is circular.
-const FEATURES = '^src/(auth|tasks|lists|sync|events|mcp|health|docs|recurrence)/'
+const FEATURES = '^src/(auth|tasks|lists|sync|events|reminders|mcp|health|docs|recurrence|webhooks|settings|idempotency)/'
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

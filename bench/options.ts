@@ -11,6 +11,7 @@ export const { values: options } = parseArgs({
     growth: { type: 'boolean', default: false },
     embedded: { type: 'boolean', default: false },
     streams: { type: 'boolean', default: false },
+    reminders: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },

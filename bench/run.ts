@@ -5,6 +5,7 @@
 //   bun bench/run.ts --growth     list cost as a user's tasks and lists and the table grow, filters, cold start, EXPLAIN
 //   bun bench/run.ts --embedded   the service alone on embedded PGlite
 //   bun bench/run.ts --streams    11,000 open event streams on two instances: RSS, commit-to-delivery latency
+//   bun bench/run.ts --reminders  100,000 pending reminders, 1,000 due in one second: delivery to streams, idle scheduler CPU
 //
 //   --rounds 4 --rounds-per-start 2 --seconds 3 --warmup 1 --prewarm 8
 //   --scenarios list,revalidate,create,get-one,update,toggle,lists,list-tasks,mcp-list --connections 64 (64,256: also under overload)
@@ -32,6 +33,7 @@ import { embeddedMode } from './embedded'
 import { growthMode } from './growth'
 import { options } from './options'
 import { checkHost, stopChildren } from './processes'
+import { remindersMode } from './reminders'
 import { streamsMode } from './streams'
 
 checkHost()
@@ -70,6 +72,7 @@ try {
   if (options.growth) await growthMode(workDir)
   else if (options.embedded) await embeddedMode(workDir)
   else if (options.streams) await streamsMode(workDir, options.json)
+  else if (options.reminders) await remindersMode(options.json)
   else await compareMode(workDir)
 } catch (error) {
   failed = true

@@ -11,6 +11,7 @@ import { procStatusKb } from './proc'
 import { stopProcess } from './processes'
 import { environment, fmt, log, table } from './report'
 import { mintTokens, startServer } from './servers'
+import { percentile, readEvents } from './sse'
 
 // STREAMS_USERS, STREAMS_RATE and STREAMS_SECONDS shrink a run to check the harness quickly.
 const USERS = Number(process.env.STREAMS_USERS ?? 1000)
@@ -21,41 +22,18 @@ const OPEN_AT_ONCE = 200
 
 type Arrival = { instance: 'A' | 'B'; latencyMs: number }
 
-/** Reads one event stream, reporting each task it announces as created: its created_at against now. */
-async function follow(url: string, token: string, instance: 'A' | 'B', arrivals: Arrival[], opened: () => void): Promise<void> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
-  if (response.status !== 200) throw new Error(`${instance}: GET /api/events answered ${response.status}`)
-  const reader = response.body!.getReader()
-  const decoder = new TextDecoder()
-  let buffer = ''
-  let first = true
-  for (;;) {
-    const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
-    if (done) return
-    const now = Date.now()
-    if (first) {
-      first = false
-      opened()
-    }
-    buffer += decoder.decode(value, { stream: true })
-    let end = buffer.indexOf('\n\n')
-    while (end >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const data = block.split('\n').find((line) => line.startsWith('data: '))
-      if (data) {
-        const change = JSON.parse(data.slice(6))
-        if (change.type === 'task' && change.op === 'upsert')
-          arrivals.push({ instance, latencyMs: now - Date.parse(change.data.created_at) })
-      }
-      end = buffer.indexOf('\n\n')
-    }
-  }
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+/** Reads one event stream, reporting each task it announces as created: its created_at against its arrival. */
+function follow(url: string, token: string, instance: 'A' | 'B', arrivals: Arrival[], opened: () => void): Promise<void> {
+  return readEvents(
+    url,
+    token,
+    ({ event, data, at }) => {
+      if (event !== 'change') return
+      const change = JSON.parse(data)
+      if (change.type === 'task' && change.op === 'upsert') arrivals.push({ instance, latencyMs: at - Date.parse(change.data.created_at) })
+    },
+    opened,
+  )
 }
 
 export async function streamsMode(_workDir: string, jsonPath?: string): Promise<void> {

@@ -44,7 +44,7 @@ export interface AppDeps {
   logger: Logger
   /** Sign-up and sign-in rate limits; tests tighten or relax them. */
   authLimits?: AuthLimits
-  /** The clock the due filters count days by (today, overdue); tests pin it. */
+  /** The clock the due filters count days by (today, overdue) and reminders are scheduled by; tests pin it. */
   now?: () => Date
 }
 
@@ -97,7 +97,7 @@ export async function createApp({
     .use(taskRoutes({ db: database.db, auth, logger, now }))
     .use(listRoutes({ db: database.db, auth, logger }))
     .use(recurrenceRoutes({ db: database.db, auth }))
-    .use(settingsRoutes({ db: database.db, auth, logger }))
+    .use(settingsRoutes({ db: database.db, auth, logger, now }))
     .use(syncRoutes({ db: database.db, auth, cursors }))
     .use(
       webhookRoutes({

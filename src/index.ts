@@ -7,6 +7,7 @@ import { createHub } from './events/hub'
 import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
+import { reminderScheduler, reminderWebhooks } from './reminders/scheduler'
 import { destinationPolicy } from './webhooks/destinations'
 import { createWebhookWorker, wakingWebhooks } from './webhooks/worker'
 
@@ -57,6 +58,8 @@ logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.ser
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
 webhooks.start()
+// Every instance runs the schedule; each reminder fires on one of them, its webhooks queued in the same transaction.
+const stopReminders = reminderScheduler({ db: database.db, notifier: live.notifier, logger, onFired: [reminderWebhooks] }).start()
 
 let stopping = false
 async function shutdown(signal: string) {
@@ -72,6 +75,8 @@ async function shutdown(signal: string) {
   stopCatchUp()
   // Attempts under way are abandoned: their leases lapse and another instance sends them.
   await webhooks.stop()
+  // A claim under way commits or rolls back before the database closes; a later one is another instance's.
+  await stopReminders()
   // Streams never finish by themselves: they end first, and clients reconnect elsewhere.
   hub.endAll()
   await app.stop(false)

@@ -212,7 +212,8 @@ describe('GET /api/events', () => {
     const user = await signedInUser()
     const reader = await stream(user, '/api/events', {}, watched)
     // 70,000 other users' streams, as the hub holds them (real ones would need as many connections); their feeds never moved.
-    for (let i = 0; i < 70_000; i++) live.hub.add({ userId: `idle-${i}`, wake: () => {}, position: () => 0, end: () => {} })
+    for (let i = 0; i < 70_000; i++)
+      live.hub.add({ userId: `idle-${i}`, wake: () => {}, position: () => 0, remind: () => {}, noticePosition: () => 0, end: () => {} })
     const task = await createTask(user, { title: 'unannounced' })
     expect(await catchUp(database.db, live.hub)).toBe(1)
     await untilTask(reader, task.id)

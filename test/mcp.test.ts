@@ -52,7 +52,8 @@ describe('POST /mcp with the SDK client', () => {
       expect(tool.annotations).toMatchObject({
         readOnlyHint: !writes,
         destructiveHint: ['update_task', 'delete_task'].includes(tool.name),
-        idempotentHint: !['add_task', 'create_list'].includes(tool.name),
+        // Completing a recurring task moves it on each time: update_task and complete_task are not idempotent.
+        idempotentHint: !['add_task', 'create_list', 'update_task', 'complete_task'].includes(tool.name),
         openWorldHint: false,
       })
       // TypeBox's own annotations stay out of what a client reads as JSON Schema.

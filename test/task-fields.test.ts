@@ -38,6 +38,10 @@ const SAMPLES: Record<string, Sample> = {
     answered: { rule: 'FREQ=WEEKLY;BYDAY=MO', from: 'due' },
     task: { due_date: '2031-05-06' },
   },
+  reminders: {
+    value: [{ before_minutes: 30 }, { at: '2031-05-06T06:00:00+02:00' }],
+    answered: [{ before_minutes: 30 }, { at: '2031-05-06T04:00:00.000Z' }],
+  },
   list_id: { make: (user) => makeList(user) },
   parent_id: { make: async (user, body) => (await createTask(user, { list_id: body.list_id })).id },
 }

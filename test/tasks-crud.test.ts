@@ -22,6 +22,7 @@ describe('POST /api/tasks', () => {
       due_date: null,
       tags: [],
       recurrence: null,
+      reminders: [],
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
     })

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { sqlStateOf } from '../db/errors'
 import { prepared, transaction } from '../db/operations'
-import { eventTickets, idempotencyKeys, lists, taskQuotas, tasks, userSettings, users, webhooks } from '../db/schema'
+import { eventTickets, idempotencyKeys, lists, reminderNotices, taskQuotas, tasks, userSettings, users, webhooks } from '../db/schema'
 import { advance, bury } from '../sync/feed'
 import { EmailTaken } from './errors'
 
@@ -57,7 +57,7 @@ export async function getAccount(db: Database, id: string): Promise<Account | un
   return account
 }
 
-/** The account (if any), the settings, webhooks and every list and task of this user, in one transaction. */
+/** The account (if any), the settings, webhooks and every list and task of this user (their reminders too), in one transaction. */
 export async function deleteAccount(db: Database, userId: string): Promise<void> {
   await transaction(db, async (tx) => {
     // The user's row first: a create in flight holds its lock, so this waits
@@ -73,6 +73,8 @@ export async function deleteAccount(db: Database, userId: string): Promise<void>
     // Kept answers hold task data too; tickets would open a stream on nothing.
     await tx.delete(idempotencyKeys).where(eq(idempotencyKeys.userId, userId))
     await tx.delete(eventTickets).where(eq(eventTickets.userId, userId))
+    // Fired reminders name tasks (their firings went with the tasks). The notice counter stays, as the feed's position does.
+    await tx.delete(reminderNotices).where(eq(reminderNotices.userId, userId))
     await tx.delete(userSettings).where(eq(userSettings.userId, userId))
     // Their deliveries go with them (foreign key cascade).
     await tx.delete(webhooks).where(eq(webhooks.userId, userId))

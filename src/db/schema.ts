@@ -8,6 +8,7 @@ import {
   foreignKey,
   index,
   integer,
+  json,
   jsonb,
   pgEnum,
   pgTable,
@@ -88,6 +89,9 @@ export const tasks = pgTable(
     recurrenceStart: timestamp('recurrence_start', { precision: 3, mode: 'string' }),
     // Occurrences completed since the series start (COUNT of a series counted from completion).
     recurrenceDone: integer('recurrence_done').notNull().default(0),
+    // As the client gave them ({before_minutes} or {at}, at in UTC), so reads need no join;
+    // when each fires next is kept in reminder_firings (src/reminders/schedule.ts).
+    reminders: jsonb('reminders').$type<({ before_minutes: number } | { at: string })[]>().notNull().default(sql`'[]'::jsonb`),
     // Bumped on every change: the ETag, and the compare-and-set behind If-Match.
     version: integer('version').notNull().default(1),
     // Where the task's last change sits in the user's change feed (src/sync/feed.ts).
@@ -246,6 +250,50 @@ export const userSettings = pgTable('user_settings', {
   timeZone: text('time_zone').notNull().default('UTC'),
   // Bumped on every change: the ETag, and the compare-and-set behind If-Match. 0 = the defaults.
   version: integer('version').notNull().default(0),
+})
+
+// Reminders not yet fired, with when each fires next (src/reminders/schedule.ts):
+// recomputed from the task row whenever what they count from changes, and
+// deleted when the scheduler claims them. Every row is pending, so the index
+// on fire_at is the scheduler's whole work list. fire_at is in the key: a
+// firing already due but not yet claimed stays when the task's reminders are
+// recomputed, beside the one they now give.
+export const reminderFirings = pgTable(
+  'reminder_firings',
+  {
+    userId: text('user_id').notNull(),
+    taskId: bigint('task_id', { mode: 'number' }).notNull(),
+    // The reminder's index in tasks.reminders.
+    reminder: integer('reminder').notNull(),
+    fireAt: timestamp('fire_at', { withTimezone: true, precision: 3, mode: 'string' }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.taskId, table.reminder, table.fireAt] }),
+    index('reminder_firings_fire_at_idx').on(table.fireAt),
+    foreignKey({ columns: [table.userId, table.taskId], foreignColumns: [tasks.userId, tasks.id] }).onDelete('cascade'),
+  ],
+)
+
+// What fired, per user, for the live streams to send (src/reminders/notices.ts):
+// written in the transaction that claims the firing, kept an hour.
+export const reminderNotices = pgTable(
+  'reminder_notices',
+  {
+    userId: text('user_id').notNull(),
+    // The user's notices in commit order (reminder_counters): a stream never skips one.
+    number: bigint('number', { mode: 'number' }).notNull(),
+    // The event's data as sent: {task_id, title, due_date, remind_at} (json, not jsonb: kept in that order).
+    data: json('data').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.number] }), index('reminder_notices_created_idx').on(table.createdAt)],
+)
+
+// The number of each user's last notice. Claims lock it, so notice numbers
+// commit in order; only claims touch it, so it never waits on a task write.
+export const reminderCounters = pgTable('reminder_counters', {
+  userId: text('user_id').primaryKey(),
+  lastNotice: bigint('last_notice', { mode: 'number' }).notNull().default(0),
 })
 
 // A user's webhooks (src/webhooks): where their events are POSTed, signed with

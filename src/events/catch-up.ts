@@ -6,6 +6,7 @@ import { inArray } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { taskQuotas } from '../db/schema'
 import type { Logger } from '../http/logger'
+import { latestNotices } from '../reminders/notices'
 import type { Hub } from './hub'
 import { HEARTBEAT_MS } from './stream'
 
@@ -14,7 +15,8 @@ import { HEARTBEAT_MS } from './stream'
 const USERS_PER_READ = 10_000
 
 /**
- * One sweep: wakes the users whose feed moved past what their streams sent.
+ * One sweep: wakes the users whose feed moved past what their streams sent,
+ * and those with reminder notices their streams have not sent; returns how many.
  * Across users, by the ids of this instance's streams (the one statement on
  * the feed that names several users).
  */
@@ -33,7 +35,21 @@ export async function catchUp(db: Database, hub: Hub): Promise<number> {
         woken++
       }
   }
-  return woken
+  return woken + (await catchUpNotices(db, hub))
+}
+
+/** The same for reminder notices: the streams whose user has one they have not sent read them. */
+async function catchUpNotices(db: Database, hub: Hub): Promise<number> {
+  const sent = hub.noticePositions()
+  const users = [...sent.keys()]
+  let reminded = 0
+  for (let from = 0; from < users.length; from += USERS_PER_READ)
+    for (const [userId, last] of await latestNotices(db, users.slice(from, from + USERS_PER_READ)))
+      if (last > (sent.get(userId) ?? last)) {
+        hub.remind(userId)
+        reminded++
+      }
+  return reminded
 }
 
 /** Sweeps every `everyMs` (the heartbeat's period by default); returns a stop function. */

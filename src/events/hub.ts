@@ -11,6 +11,10 @@ export interface LiveStream {
   wake(): void
   /** The feed position the stream has sent everything up to. */
   position(): number
+  /** Reminders of the user fired: read the notices (src/reminders/notices.ts). */
+  remind(): void
+  /** The last reminder notice the stream has sent; undefined until it knows where it started. */
+  noticePosition(): number | undefined
   /** End the stream (instance stopping); `flush`: send what is left in the feed first (account deleted). */
   end(flush?: boolean): void
 }
@@ -39,9 +43,16 @@ export function createHub() {
     wake(userId: string): void {
       each(byUser.get(userId), (stream) => stream.wake())
     },
-    /** After a gap in notifications (the listening connection came back): every stream reads. */
+    remind(userId: string): void {
+      each(byUser.get(userId), (stream) => stream.remind())
+    },
+    /** After a gap in notifications (the listening connection came back): every stream reads, the feed and the notices. */
     wakeAll(): void {
-      for (const streams of byUser.values()) each(streams, (stream) => stream.wake())
+      for (const streams of byUser.values())
+        each(streams, (stream) => {
+          stream.wake()
+          stream.remind()
+        })
     },
     /** The user's account is gone: their streams send what is left, then end. */
     end(userId: string): void {
@@ -51,6 +62,16 @@ export function createHub() {
     positions(): Map<string, number> {
       const lowest = new Map<string, number>()
       for (const [userId, streams] of byUser) lowest.set(userId, Math.min(...[...streams].map((stream) => stream.position())))
+      return lowest
+    },
+    /** Every user with a stream here that knows its notice position, with the lowest one. */
+    noticePositions(): Map<string, number> {
+      const lowest = new Map<string, number>()
+      for (const [userId, streams] of byUser)
+        for (const stream of streams) {
+          const position = stream.noticePosition()
+          if (position !== undefined) lowest.set(userId, Math.min(position, lowest.get(userId) ?? position))
+        }
       return lowest
     },
     endAll(): void {

@@ -19,16 +19,22 @@ export interface Notifier {
   changed(userId: string): void
   /** The user's account is gone: their streams end, on every instance. */
   ended(userId: string): void
+  /** Reminders of the user's fired (after commit): their streams read the notices, not the feed (src/reminders). */
+  reminded(userId: string): void
   close(): Promise<void>
 }
 
-type Message = { from: string; changed: string[]; ended: string[] }
+// `reminded` is apart from `changed`: a reminder does not make every stream
+// read the feed, nor a change make every stream read the notices.
+type Kind = 'changed' | 'ended' | 'reminded'
+type Message = { from: string } & Record<Kind, string[]>
 
 /** Embedded mode: one process, so the hub is told directly. */
 export function localNotifier(hub: Hub): Notifier {
   return {
     changed: (userId) => hub.wake(userId),
     ended: (userId) => hub.end(userId),
+    reminded: (userId) => hub.remind(userId),
     close: async () => {},
   }
 }
@@ -62,6 +68,8 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
       if (message.from === instance) return
       for (const userId of message.changed) hub.wake(userId)
       for (const userId of message.ended) hub.end(userId)
+      // An instance of the version before reminders sends no such list.
+      for (const userId of message.reminded ?? []) hub.remind(userId)
     },
     () => {
       // Called on the first LISTEN and after every reconnect: a gap may lie behind.
@@ -73,14 +81,12 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
     },
   )
 
-  const changed = new Set<string>()
-  const ended = new Set<string>()
+  const pending: Record<Kind, Set<string>> = { changed: new Set(), ended: new Set(), reminded: new Set() }
   let timer: Timer | undefined
   async function flush() {
     timer = undefined
-    const messages = batches(instance, [...changed], [...ended])
-    changed.clear()
-    ended.clear()
+    const messages = batches(instance, pending)
+    for (const users of Object.values(pending)) users.clear()
     for (const message of messages)
       await client
         .notify(CHANNEL, message)
@@ -97,12 +103,17 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
   return {
     changed(userId) {
       hub.wake(userId)
-      changed.add(userId)
+      pending.changed.add(userId)
       schedule()
     },
     ended(userId) {
       hub.end(userId)
-      ended.add(userId)
+      pending.ended.add(userId)
+      schedule()
+    },
+    reminded(userId) {
+      hub.remind(userId)
+      pending.reminded.add(userId)
       schedule()
     },
     async close() {
@@ -117,22 +128,24 @@ export async function postgresNotifier(url: string, hub: Hub, logger: Logger): P
 }
 
 /** Messages under the NOTIFY payload limit that together name every user given. */
-function batches(from: string, changed: string[], ended: string[]): string[] {
+function batches(from: string, users: Record<Kind, Set<string>>): string[] {
   const messages: string[] = []
-  let current: Message = { from, changed: [], ended: [] }
-  let size = 64
-  const push = (list: 'changed' | 'ended', userId: string) => {
-    const cost = Buffer.byteLength(JSON.stringify(userId)) + 1
-    if (size + cost > MAX_PAYLOAD) {
-      messages.push(JSON.stringify(current))
-      current = { from, changed: [], ended: [] }
-      size = 64
+  const empty = (): Message => ({ from, changed: [], ended: [], reminded: [] })
+  let current = empty()
+  let size = 80
+  let any = false
+  for (const kind of Object.keys(users) as Kind[])
+    for (const userId of users[kind]) {
+      const cost = Buffer.byteLength(JSON.stringify(userId)) + 1
+      if (size + cost > MAX_PAYLOAD) {
+        messages.push(JSON.stringify(current))
+        current = empty()
+        size = 80
+      }
+      current[kind].push(userId)
+      size += cost
+      any = true
     }
-    current[list].push(userId)
-    size += cost
-  }
-  for (const userId of changed) push('changed', userId)
-  for (const userId of ended) push('ended', userId)
-  if (current.changed.length || current.ended.length) messages.push(JSON.stringify(current))
+  if (any) messages.push(JSON.stringify(current))
   return messages
 }

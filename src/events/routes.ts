@@ -82,7 +82,9 @@ export function eventRoutes({ db, auth, tokens, hub, cursors, logger, heartbeatM
             description:
               'text/event-stream: `event: change`, `id: <cursor>`, `data: <a change as in sync>`, for every change after Last-Event-ID ' +
               '(or ?cursor=; neither: from now on), then each new one as it commits, from any instance. A comment line every 15 s. ' +
-              'A cursor too old: one `event: reset` (sync again), then the live changes. Authorization: Bearer, or ?ticket=. ' +
+              'A cursor too old: one `event: reset` (sync again), then the live changes. ' +
+              'A reminder of yours firing: `event: reminder`, `data: {task_id, title, due_date, remind_at}`, without an id, on every open stream (not replayed to one opened later). ' +
+              'Authorization: Bearer, or ?ticket=. ' +
               `At most ${MAX_STREAMS_PER_USER} open streams per user (429).`,
             // Bearer, or no header at all with ?ticket=.
             security: [{ bearer: [] }, {}],

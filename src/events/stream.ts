@@ -4,6 +4,7 @@
 // feed order, none twice, none missing.
 import type { Database } from '../db/client'
 import type { Logger } from '../http/logger'
+import { noticeReader } from '../reminders/stream-notices'
 import type { Cursor, CursorCodec } from '../sync/cursor'
 import { CursorExpired } from '../sync/errors'
 import { feedPosition } from '../sync/feed'
@@ -53,6 +54,16 @@ export function liveStream(
     if (!ended) controller.enqueue(encoder.encode(text))
   }
   const full = () => (controller.desiredSize ?? 0) <= 0
+  // Without an id line: the client's Last-Event-ID stays the feed cursor of its last change.
+  const notices = noticeReader(
+    db,
+    userId,
+    (reminder) => send(`event: reminder\ndata: ${JSON.stringify(reminder)}\n\n`),
+    (error) => {
+      logger.warn('live stream could not read its reminders; ending it', { cause: String(error) })
+      end()
+    },
+  )
 
   // Whether to read on: waits while the client has not taken what the stream holds.
   async function room(): Promise<boolean> {
@@ -137,6 +148,8 @@ export function liveStream(
     userId,
     wake: () => void read(),
     position: () => cursor.position,
+    remind: notices.remind,
+    noticePosition: notices.position,
     end: (flush = false) => {
       if (!flush) return end()
       ending = true

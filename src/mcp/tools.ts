@@ -9,10 +9,11 @@ import { PagingQuery, pageOf } from '../http/paging'
 import { createList } from '../lists/arrange'
 import { ListModel, trimListInput } from '../lists/model'
 import { listLists, toList } from '../lists/queries'
-import { recurrenceColumns } from '../recurrence/columns'
+import { MAX_BEFORE_MINUTES, MAX_REMINDERS } from '../reminders/model'
+import { WHOLE_DAY_REMINDS_FROM } from '../reminders/schedule'
 import { toTask } from '../tasks/columns'
 import { createTask } from '../tasks/create'
-import { dueColumns } from '../tasks/due-dates'
+import { taskColumns } from '../tasks/input'
 import { canonicalListQuery, TaskModel, trimTaskInput } from '../tasks/model'
 import { deleteTask, getTask, listTasks, listTimeOf, updateTask } from '../tasks/queries'
 import { MAX_ANCESTORS } from '../tasks/tree'
@@ -56,8 +57,12 @@ const READS: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, ide
 const TASK_FIELDS =
   'A task has: id; list_id (the list it is in); parent_id (null, or the task it is a subtask of); title; description (or null); ' +
   "completed; priority (low, medium or high); due_date (a moment as an ISO 8601 date-time in UTC, a whole day as YYYY-MM-DD in the user's time zone, or null); tags (strings); " +
-  'recurrence (null, or {rule, from}: how the task repeats); position ' +
+  'recurrence (null, or {rule, from}: how the task repeats); reminders ({before_minutes} or {at}, at in UTC); position ' +
   '(orders it among its siblings); created_at and updated_at.'
+
+const REMINDERS =
+  `reminders: up to ${MAX_REMINDERS}, each {before_minutes: 0 to ${MAX_BEFORE_MINUTES}} (before due_date; a whole day counts from ${WHOLE_DAY_REMINDS_FROM} in the user's time zone) ` +
+  'or {at: an ISO 8601 date-time}; the user is reminded on their live streams and reminder webhooks at that time, unless the task is completed by then. '
 
 const RECURRENCE =
   'recurrence makes the task repeat (it needs a due_date): {rule, from}, rule an RFC 5545 RRULE value such as FREQ=DAILY, FREQ=WEEKLY;BYDAY=MO,WE, ' +
@@ -79,14 +84,14 @@ export const TOOLS: Tool[] = [
       "due_date is a moment, an ISO 8601 date-time with a time zone (2026-01-31T17:00:00Z), or a whole day (2026-01-31), that day in the user's time zone; " +
       `tags are up to ${TAGS.maxItems} distinct short labels. ` +
       RECURRENCE +
+      REMINDERS +
       TASK_FIELDS,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: writeArguments(TaskModel.create.properties),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
-    run: async ({ db, userId }, fields) =>
-      toTask(await createTask(db, userId, { ...fields, ...dueColumns(fields.due_date), ...recurrenceColumns(fields.recurrence) })),
+    run: async ({ db, userId, now }, fields) => toTask(await createTask(db, userId, taskColumns(fields), now())),
   }),
   tool({
     name: 'list_tasks',
@@ -127,15 +132,18 @@ export const TOOLS: Tool[] = [
       'Changes the fields given of one task and returns it; fields not given are kept. Use it to rename a task, change its description, ' +
       'priority, due date or tags, move it to another list (list_id; its subtasks move with it; a subtask cannot move alone), ' +
       'or mark it done or not (completed; completing also completes its open subtasks). Set description or due_date to null to clear them. ' +
-      'tags replaces the whole set. recurrence: {rule, from} makes it repeat (or changes how), null stops it. Give at least one field besides task_id.',
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      'tags and reminders replace the whole set. recurrence: {rule, from} makes it repeat (or changes how), null stops it. ' +
+      REMINDERS +
+      'Give at least one field besides task_id.',
+    // Not idempotent: completed: true moves a recurring task one occurrence on each time.
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     input: writeArguments({ task_id: taskId, ...TaskModel.update.properties }),
     output: Answers.task,
     writes: true,
     prepare: trimTaskInput,
     run: async ({ db, userId, now }, { task_id, ...changes }) => {
       if (Object.keys(changes).length === 0) throw new ValidationFailed([{ field: 'arguments', message: UPDATE_RULE }])
-      const columns = { ...changes, ...dueColumns(changes.due_date), ...recurrenceColumns(changes.recurrence) }
+      const columns = taskColumns(changes)
       return toTask(await updateTask(db, userId, task_id, columns, undefined, now()))
     },
   }),
@@ -144,11 +152,12 @@ export const TOOLS: Tool[] = [
     title: 'Complete a task',
     description:
       'Marks a task as done (or, with completed: false, as not done) and returns it. Use it when the user says a task is finished. ' +
-      'It sets the state rather than toggling it, so calling it twice is safe. Completing a task also completes its open subtasks; ' +
+      'It sets the state rather than toggling it, so calling it twice on a task that does not recur is safe. Completing a task also completes its open subtasks; ' +
       'reopening it does not reopen them. A recurring task is not left completed: it moves to its next due date, reopened with its subtasks ' +
       '(it stays completed only when its series has ended), so call it once per occurrence, with an idempotency_key if you may retry: ' +
       'each completion moves it one occurrence on.',
-    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    // Not idempotent: each completion of a recurring task moves it one occurrence on.
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     input: writeArguments({
       task_id: taskId,
       completed: t.Optional({

@@ -6,6 +6,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { preparedIn, type Transaction } from '../db/operations'
 import { owned } from '../db/ownership'
 import { taskCompletions, tasks, userSettings } from '../db/schema'
+import { scheduleReminders } from '../reminders/schedule'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
 import { stamp } from '../sync/feed'
 import { rowColumns, type TaskRow } from '../tasks/columns'
@@ -95,6 +96,8 @@ export async function rollForward(tx: Transaction, userId: string, id: number, n
       .returning(rowColumns)
       .prepare(name),
   ).execute({ userId, id, moment: next.due.moment ?? null, day: next.due.day ?? null, start: next.start })
+  // Relative reminders fire again for the new occurrence.
+  await scheduleReminders(tx, userId, [id], now)
   await reopenDescendants(tx, userId, series.listId, id)
   return row
 }

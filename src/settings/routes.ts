@@ -36,10 +36,12 @@ export interface SettingsRoutesDeps {
   db: Database
   auth: ReturnType<typeof authPlugin>
   logger: Logger
+  /** The clock the reminders of whole-day tasks are rescheduled by when the time zone changes. */
+  now: () => Date
 }
 
 /** GET and PATCH /api/settings: every user has settings, the defaults until changed. */
-export function settingsRoutes({ db, auth, logger }: SettingsRoutesDeps) {
+export function settingsRoutes({ db, auth, logger, now }: SettingsRoutesDeps) {
   return (
     new Elysia({ prefix: '/api/settings' })
       .use(auth)
@@ -69,7 +71,7 @@ export function settingsRoutes({ db, auth, logger }: SettingsRoutesDeps) {
       .patch(
         '',
         async ({ userId, body, headers, set }) =>
-          answerSettings(await updateSettings(db, userId, body, preconditionOf(headers['if-match'], TAG)), set),
+          answerSettings(await updateSettings(db, userId, body, preconditionOf(headers['if-match'], TAG), now()), set),
         {
           headers: PreconditionHeaders,
           parse: 'json',

@@ -25,7 +25,7 @@ export function keyOf(column: PgColumn): string {
 
 // Timestamps leave PostgreSQL as ISO 8601 strings: no Date round trip, and the
 // same text on PGlite and PostgreSQL. Columns have millisecond precision.
-const iso = (column: PgColumn) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+export const iso = (column: PgColumn | SQL) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 // A due date is kept in one of two columns (src/tasks/due-dates.ts): it is
 // answered as it was given, a moment in UTC or the whole day as a date. A

@@ -10,6 +10,7 @@ import { lists, taskQuotas, tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
 import { defaultPlacement } from '../lists/queries'
 import { type RecurrenceColumns, refusedWithoutDue, seriesStart } from '../recurrence/columns'
+import { scheduleReminders } from '../reminders/schedule'
 import { advance } from '../sync/feed'
 import { keyOf, rowColumns, storedColumnsOf, type TaskRow } from './columns'
 import type { DueColumns } from './due-dates'
@@ -132,20 +133,28 @@ function vanished(input: CreateInput, constraint: string | undefined): Validatio
   return new ValidationFailed([{ field: 'list_id', message: NOT_YOUR_LIST }])
 }
 
-export async function createTask(db: Database, userId: string, input: CreateInput): Promise<TaskRow> {
+/** `now`: a reminder whose time is before it does not fire. */
+export async function createTask(db: Database, userId: string, input: CreateInput, now: Date): Promise<TaskRow> {
   const given = OPTIONAL_ON_CREATE.filter((field) => input[field] !== undefined)
   const name = `tasks_create_${given.join('_')}`
   // Two creates racing for the same place collide on the sibling-position
   // index (23505): the later one looks again.
   for (let attempt = 1; ; attempt++) {
     try {
-      if (input.parent_id !== undefined && input.parent_id !== null) return await createSubtask(db, userId, input, given, name)
-      const insert = prepared(db, name, (name) => insertStatement(db, given).prepare(name))
+      if (input.parent_id !== undefined && input.parent_id !== null) return await createSubtask(db, userId, input, given, name, now)
       const { listId, last } =
         input.list_id === undefined
           ? await defaultPlacement(db, userId)
           : { listId: input.list_id, last: await lastTopLevelKey(db, userId, input.list_id) }
-      const [row] = await insert.execute({ ...input, userId, listId, parentId: null, position: keyAfter(last, attempt) })
+      const values = { ...input, userId, listId, parentId: null, position: keyAfter(last, attempt) }
+      // With reminders, their schedule commits with the task.
+      if (input.reminders?.length)
+        return await transaction(db, async (tx) => {
+          const [row] = await preparedIn(tx, `${name}_scheduled`, (name) => insertStatement(tx, given).prepare(name)).execute(values)
+          await scheduleReminders(tx, userId, [row!.id], now)
+          return row!
+        })
+      const [row] = await prepared(db, name, (name) => insertStatement(db, given).prepare(name)).execute(values)
       return row!
     } catch (error) {
       const state = sqlStateOf(error)
@@ -158,7 +167,7 @@ export async function createTask(db: Database, userId: string, input: CreateInpu
 }
 
 // Under the user's lock, so the parent cannot move deeper or to another list meanwhile.
-function createSubtask(db: Database, userId: string, input: CreateInput, given: Optional[], name: string): Promise<TaskRow> {
+function createSubtask(db: Database, userId: string, input: CreateInput, given: Optional[], name: string, now: Date): Promise<TaskRow> {
   return transaction(db, async (tx) => {
     await advance(tx, userId)
     const parent = await readNode(tx, userId, input.parent_id!)
@@ -177,6 +186,7 @@ function createSubtask(db: Database, userId: string, input: CreateInput, given: 
       parentId: parent.id,
       position,
     })
+    if (input.reminders?.length) await scheduleReminders(tx, userId, [row!.id], now)
     return row!
   })
 }

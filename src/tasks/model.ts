@@ -3,6 +3,7 @@ import { IdParams } from '../http/ids'
 import { PagingQuery } from '../http/paging'
 import { text } from '../http/text'
 import { RecurrenceModel } from '../recurrence/model'
+import { answeredReminders, reminders } from '../reminders/model'
 import { timeZone } from '../settings/model'
 import { spellZoneCanonically } from '../settings/time-zones'
 import { DATE_PATTERN, DATE_TIME_PATTERN } from './due-dates'
@@ -71,6 +72,7 @@ const task = t.Object(
     }),
     tags: t.Array(t.String()),
     recurrence: RecurrenceModel.recurrence,
+    reminders: answeredReminders,
     created_at: timestamp,
     updated_at: timestamp,
   },
@@ -87,6 +89,7 @@ const writable = t.Object({
   due_date: dueDate,
   tags,
   recurrence: RecurrenceModel.input,
+  reminders,
   list_id: listId,
 })
 

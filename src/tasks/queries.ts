@@ -8,6 +8,7 @@ import { ValidationFailed } from '../errors'
 import type { Page } from '../http/paging'
 import { RESTARTING_FIELDS, type RecurrenceColumns, refusedWithoutDue, restartedSeries } from '../recurrence/columns'
 import { rollForward } from '../recurrence/roll'
+import { scheduleReminders } from '../reminders/schedule'
 import { DEFAULT_TIME_ZONE } from '../settings/model'
 import { getSettings } from '../settings/queries'
 import { advance, advancing, bury, feedPosition, positionColumn, stamp } from '../sync/feed'
@@ -251,8 +252,9 @@ function updateStatement(db: Database, fields: Exclude<Field, 'list_id'>[], chec
  * really changes, so repeating a write is idempotent and keeps its ETag.
  * A new list, or completion, takes a transaction: the subtasks move or
  * complete with it, and the lists' open_count changes. Completing an open
- * recurring task moves it to its next occurrence instead (src/recurrence),
- * by the clock `now`.
+ * recurring task moves it to its next occurrence instead (src/recurrence).
+ * So does a new due date or new reminders: the reminders' schedule changes
+ * with them. Both count from the clock `now`.
  */
 export async function updateTask(
   db: Database,
@@ -264,8 +266,9 @@ export async function updateTask(
 ): Promise<TaskRow> {
   const fields = WRITABLE.filter((field) => changes[field] !== undefined)
   const name = `tasks_update_${fields.join('_')}`
+  const reschedules = changes.reminders !== undefined || changes.due_date !== undefined || changes.due_day !== undefined
   try {
-    if (changes.list_id !== undefined || changes.completed !== undefined)
+    if (changes.list_id !== undefined || changes.completed !== undefined || reschedules)
       return await withLockedTask(db, userId, id, precondition, async (tx, node) => {
         if (changes.list_id !== undefined) await relist(tx, userId, node, changes.list_id)
         const [row] = await preparedIn(tx, `${name}_locked`, (name) => updateStatement(tx, fields, undefined, true).prepare(name)).execute({
@@ -273,6 +276,7 @@ export async function updateTask(
           id,
           ...changes,
         })
+        if (reschedules) await scheduleReminders(tx, userId, [id], now)
         const rolled = changes.completed === true && !node.completed && row!.recurrence && (await rollForward(tx, userId, id, now))
         if (changes.completed === true && !rolled) await completeDescendants(tx, userId, row!.list_id, id)
         if (changes.completed !== undefined) await stampLists(tx, userId, [row!.list_id])

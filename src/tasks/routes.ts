@@ -22,11 +22,10 @@ import {
   WriteHeaders,
 } from '../http/preconditions'
 import { idempotency } from '../idempotency/plugin'
-import { recurrenceColumns } from '../recurrence/columns'
 import { type TaskRow, toTask } from './columns'
 import { createTask } from './create'
-import { dueColumns } from './due-dates'
 import { dueTagContext } from './due-views'
+import { taskColumns } from './input'
 import { canonicalListQuery, TaskModel, trimTaskInput } from './model'
 import { moveTask } from './moves'
 import { deleteTask, getTask, listTagState, listTasks, listTimeOf, toggleTask, updateTask } from './queries'
@@ -93,7 +92,7 @@ function taskRoutesAt<const Prefix extends string>({
     ifMatch: string | undefined,
     set: { headers: Record<string, unknown> },
   ) {
-    const changes = { ...body, ...dueColumns(body.due_date), ...recurrenceColumns(body.recurrence) }
+    const changes = taskColumns(body)
     const row = await updateTask(db, userId, id, changes, preconditionOf(ifMatch, id), now())
     return answerTask(row, set)
   }
@@ -150,7 +149,7 @@ function taskRoutesAt<const Prefix extends string>({
       .post(
         '',
         async ({ userId, body, set, path }) => {
-          const row = await createTask(db, userId, { ...body, ...dueColumns(body.due_date), ...recurrenceColumns(body.recurrence) })
+          const row = await createTask(db, userId, taskColumns(body), now())
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${row.id}`
           return answerTask(row, set)

@@ -135,12 +135,19 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
   }
 }
 
-/** The notifier, also waking the worker after each write of this instance: its change deliveries go out at once. */
+/**
+ * The notifier, also waking the worker after each write of this instance, and
+ * after reminders fired here: its change and reminder deliveries go out at once.
+ */
 export function wakingWebhooks(notifier: Notifier, worker: Pick<WebhookWorker, 'wake'>): Notifier {
   return {
     ...notifier,
     changed(userId) {
       notifier.changed(userId)
+      worker.wake(userId)
+    },
+    reminded(userId) {
+      notifier.reminded(userId)
       worker.wake(userId)
     },
   }

@@ -115,6 +115,7 @@ export class Create extends Step {
           due_date: normalDueDate(fields.due_date ?? null),
           tags: fields.tags ?? [],
           recurrence,
+          reminders: [],
           created_at: expect.stringMatching(ISO),
           updated_at: expect.stringMatching(ISO),
         },
