@@ -1,18 +1,29 @@
 // Model-based property: three users run random sequences of list and task
 // operations (lists made, renamed, moved and deleted; tasks made in a list or
 // under another task, changed, completed, moved and deleted with their
-// subtasks; time zones set), and after every step each user's lists, tasks
-// and settings equal a model kept in the test (test/isolation/). As the
+// subtasks; recurring tasks completed and rolled forward; time zones set;
+// webhooks registered and deleted), and after every step each user's lists,
+// tasks, settings and webhooks equal a model kept in the test
+// (test/isolation/). A step runs the webhook worker: every delivery verifies
+// with its own webhook's secret and carries only that user's data. As the
 // attacker, a user also aims at other users' ids: in a path they are 403, in
 // a body or query 422 naming the field, and nothing changes; through the MCP
 // tools, the same refusals as tool errors. fast-check prints the seed and
 // path of a failure; replay one with FC_SEED=<seed> FC_PATH=<path> (and
 // FC_REPLAY_PATH=<replayPath> from the counterexample); FC_RUNS=<n> runs more
 // than the default 15.
-import { test } from 'bun:test'
+import { afterAll, test } from 'bun:test'
 import fc from 'fast-check'
 import { AgentAttack, agentAimArb } from './isolation/agent-commands'
-import { Attack, CollectionAttack, OnDeleted, ReferenceAttack, referenceArb, targetArb } from './isolation/attack-commands'
+import {
+  Attack,
+  CollectionAttack,
+  type CollectionRequest,
+  OnDeleted,
+  ReferenceAttack,
+  referenceArb,
+  targetArb,
+} from './isolation/attack-commands'
 import {
   actorArb,
   createBodyArb,
@@ -31,9 +42,20 @@ import {
 import { CreateList, DeleteList, MoveList, ReadLists, UpdateList } from './isolation/list-commands'
 import { emptyModel, type Model, USERS } from './isolation/model'
 import { Move } from './isolation/move-command'
+import { ReadSeries } from './isolation/recurrence'
 import { SetTimeZone } from './isolation/settings-commands'
 import { label, type Real } from './isolation/steps'
-import { Create, OwnDelete, OwnGet, OwnWrite, Query, writeArb } from './isolation/task-commands'
+import { Create, OwnDelete, OwnGet, OwnWrite, Query, type Write, writeArb } from './isolation/task-commands'
+import {
+  DeleteWebhook,
+  DeliverWebhooks,
+  eventsArb,
+  finishWebhooks,
+  newWebhookRun,
+  OwnDeliveries,
+  RegisterWebhook,
+  webhookAttackArb,
+} from './isolation/webhook-commands'
 import { signedInUser } from './support'
 
 type Command = fc.Arbitrary<fc.AsyncCommand<Model, Real>>
@@ -56,6 +78,13 @@ const commandArbs: Command[] = [
     3,
     fc.tuple(actorArb, taskPickArb, writeArb, viaArb, ifMatchArb).map(([a, p, w, via, m]) => new OwnWrite(a, p, w, via, m)),
   ),
+  // Completing a recurring task: it rolls forward, or its series ends.
+  ...weighted(
+    2,
+    fc
+      .tuple(actorArb, fc.constantFrom<Write>({ kind: 'toggle' }, { kind: 'set', completed: true }), viaArb, ifMatchArb)
+      .map(([a, w, via, m]) => new OwnWrite(a, 'recurring', w, via, m)),
+  ),
   fc.tuple(actorArb, taskPickArb, viaArb, ifMatchArb).map(([a, p, via, m]) => new OwnDelete(a, p, via, m)),
   fc
     .tuple(actorArb, fc.constantFrom('tasks' as const, 'lists' as const), pickArb, viaArb)
@@ -64,6 +93,9 @@ const commandArbs: Command[] = [
     2,
     fc.tuple(actorArb, querySpecArb, viaArb).map(([a, spec, via]) => new Query(a, spec, via)),
   ),
+  fc
+    .tuple(actorArb, fc.oneof(taskPickArb, fc.constant('recurring' as const)), fc.integer({ min: 1, max: 5 }), viaArb)
+    .map(([a, p, limit, via]) => new ReadSeries(a, p, limit, via)),
   ...weighted(
     3,
     fc.tuple(actorArb, taskPickArb, moveSpecArb, viaArb, ifMatchArb).map(([a, p, spec, via, m]) => new Move(a, p, spec, via, m)),
@@ -85,6 +117,15 @@ const commandArbs: Command[] = [
   fc
     .tuple(actorArb, zoneArb, fc.constantFrom('none' as const, 'none' as const, 'current' as const, 'stale' as const))
     .map(([a, zone, m]) => new SetTimeZone(a, zone, m)),
+  // Webhooks
+  ...weighted(
+    3,
+    fc.tuple(actorArb, eventsArb, viaArb).map(([a, events, via]) => new RegisterWebhook(a, events, via)),
+  ),
+  fc.tuple(actorArb, pickArb, viaArb).map(([a, p, via]) => new DeleteWebhook(a, p, via)),
+  ...weighted(3, fc.constant(new DeliverWebhooks())),
+  fc.tuple(actorArb, pickArb, viaArb).map(([a, p, via]) => new OwnDeliveries(a, p, via)),
+  ...weighted(2, webhookAttackArb(actorArb, victimOffsetArb, pickArb)),
   // Attacks
   ...weighted(
     2,
@@ -103,7 +144,7 @@ const commandArbs: Command[] = [
     .tuple(
       actorArb,
       victimOffsetArb,
-      fc.constantFrom('GET tasks' as const, 'POST tasks' as const, 'GET lists' as const, 'POST lists' as const),
+      fc.constantFrom<CollectionRequest>('GET tasks', 'POST tasks', 'GET lists', 'POST lists', 'GET webhooks', 'POST webhooks'),
     )
     .map(([a, v, request]) => new CollectionAttack(a, v, request)),
   ...weighted(
@@ -127,6 +168,8 @@ const commandArbs: Command[] = [
   ),
 ]
 
+afterAll(finishWebhooks)
+
 const numRuns = Number(process.env.FC_RUNS ?? 15)
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED)
 // Shrinking a long failing run can take minutes on a busy machine. Past this
@@ -143,7 +186,11 @@ test(
         async (commands) => {
           const setup = async () => ({
             model: emptyModel(),
-            real: { users: await Promise.all(Array.from({ length: USERS }, (_, i) => signedInUser(label(i)))), trace: [] } satisfies Real,
+            real: {
+              users: await Promise.all(Array.from({ length: USERS }, (_, i) => signedInUser(label(i)))),
+              trace: [],
+              webhooks: newWebhookRun(),
+            } satisfies Real,
           })
           await fc.asyncModelRun(setup, commands)
         },

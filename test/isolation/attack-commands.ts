@@ -12,11 +12,16 @@ import { type Model, pickId, USERS, type UserModel } from './model'
 import { base, expectError, expectRefusal, holder, label, type Real, Step, show } from './steps'
 import { describeWrite, sendWrite, type Write, writeArb } from './task-commands'
 
-type TaskVerb = 'GET' | 'DELETE' | 'MOVE' | Write
+// COMPLETIONS and OCCURRENCES: GET {id}/completions and {id}/occurrences, a recurring task's reads.
+type TaskVerb = 'GET' | 'DELETE' | 'MOVE' | 'COMPLETIONS' | 'OCCURRENCES' | Write
 type ListVerb = 'GET' | 'DELETE' | 'MOVE' | { method: 'PATCH' | 'PUT'; body: ListBody }
 export type Target = { kind: 'tasks'; verb: TaskVerb } | { kind: 'lists'; verb: ListVerb }
 
-const taskVerbArb: fc.Arbitrary<TaskVerb> = fc.oneof(fc.constantFrom<TaskVerb>('GET', 'DELETE', 'MOVE'), writeArb)
+const taskVerbArb: fc.Arbitrary<TaskVerb> = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom<TaskVerb>('GET', 'DELETE', 'MOVE') },
+  { weight: 1, arbitrary: fc.constantFrom<TaskVerb>('COMPLETIONS', 'OCCURRENCES') },
+  { weight: 2, arbitrary: writeArb },
+)
 const listVerbArb: fc.Arbitrary<ListVerb> = fc.oneof(
   fc.constantFrom<ListVerb>('GET', 'DELETE', 'MOVE'),
   fc.record({ method: fc.constantFrom('PATCH' as const, 'PUT' as const), body: updateListBodyArb }),
@@ -28,6 +33,7 @@ export const targetArb: fc.Arbitrary<Target> = fc.oneof(
 
 function describeTarget(target: Target): string {
   const { verb } = target
+  if (verb === 'COMPLETIONS' || verb === 'OCCURRENCES') return `GET {id}/${verb.toLowerCase()}`
   if (typeof verb === 'string') return verb === 'MOVE' ? 'POST {id}/move' : `${verb} {id}`
   return target.kind === 'tasks' ? describeWrite(verb as Write) : `${(verb as { method: string }).method} {id} ${show(verb)}`
 }
@@ -40,6 +46,7 @@ function sendTo(sender: UserModel, user: User, path: string, target: Target, hea
   const { verb } = target
   const ownList = sender.listOrder[0]
   if (verb === 'GET' || verb === 'DELETE') return user.call(verb, path, { headers })
+  if (verb === 'COMPLETIONS' || verb === 'OCCURRENCES') return user.call('GET', `${path}/${verb.toLowerCase()}`, { headers })
   if (verb === 'MOVE') {
     const body = target.kind === 'tasks' ? { parent_id: null } : { after_id: ownList ?? 1 }
     return user.call('POST', `${path}/move`, { body, headers })
@@ -95,7 +102,13 @@ export class Attack extends Step {
   }
 }
 
-export type CollectionRequest = 'GET tasks' | 'POST tasks' | 'GET lists' | 'POST lists'
+export type CollectionRequest = `${'GET' | 'POST'} ${'tasks' | 'lists' | 'webhooks'}`
+
+const PLANTED = {
+  tasks: { title: 'planted' },
+  lists: { name: 'planted' },
+  webhooks: { url: 'http://127.0.0.1:9/planted', events: ['change'] },
+}
 
 /** The attacker reads or adds to the victim's collections through the alias naming the victim: 403, nothing made. */
 export class CollectionAttack extends Step {
@@ -110,9 +123,9 @@ export class CollectionAttack extends Step {
   check = () => true
   toString = () => `${label(this.attacker)} attacks: ${this.request.replace(' ', ` /api/{${label(this.victim())}}/`)}`
   async step(_: Model, real: Real) {
-    const [method, kind] = this.request.split(' ') as ['GET' | 'POST', 'tasks' | 'lists']
+    const [method, kind] = this.request.split(' ') as ['GET' | 'POST', 'tasks' | 'lists' | 'webhooks']
     const path = `/api/${real.users[this.victim()]!.id}/${kind}`
-    const body = method === 'GET' ? undefined : kind === 'tasks' ? { title: 'planted' } : { name: 'planted' }
+    const body = method === 'GET' ? undefined : PLANTED[kind]
     const reply = await real.users[this.attacker]!.call(method, method === 'GET' ? `${path}?limit=1000` : path, { body })
     expectError(reply, 403, 'forbidden')
     return `${this.toString()} → 403`

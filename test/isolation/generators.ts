@@ -170,16 +170,52 @@ const dueDateOrNullArb = fc.oneof(fc.constant(null), dueDateArb, sharedDueDateAr
 /** A time zone as a client may spell it (model.ts says how the service keeps it). */
 export const zoneArb = fc.constantFrom(...Object.keys(ZONES))
 
-export type UpdateBody = Partial<Pick<Task, 'title' | 'description' | 'completed' | 'priority' | 'due_date' | 'tags'>>
+export type UpdateBody = Partial<Pick<Task, 'title' | 'description' | 'completed' | 'priority' | 'due_date' | 'tags'>> & {
+  recurrence?: RecurrenceInput
+}
 export type CreateBody = Omit<UpdateBody, 'completed'> & { title: string }
 
-export const createBodyArb: fc.Arbitrary<CreateBody> = fc.record(
-  { title: titleArb, description: descriptionArb, priority: priorityArb, due_date: dueDateOrNullArb, tags: tagsArb },
-  { requiredKeys: ['title'] },
+export type RecurrenceInput = { rule: string; from?: 'due' | 'completion' } | null
+
+/** Rules as sent, and as the task answers them (normalized: upper case, no prefix, INTERVAL=1 left out, from defaulted). */
+export const RECURRENCES: [RecurrenceInput, Task['recurrence']][] = [
+  [{ rule: 'FREQ=DAILY' }, { rule: 'FREQ=DAILY', from: 'due' }],
+  [
+    { rule: 'rrule:freq=weekly;byday=mo;interval=1', from: 'due' },
+    { rule: 'FREQ=WEEKLY;BYDAY=MO', from: 'due' },
+  ],
+  [
+    { rule: 'FREQ=DAILY;INTERVAL=3', from: 'completion' },
+    { rule: 'FREQ=DAILY;INTERVAL=3', from: 'completion' },
+  ],
+  // Ends at its second completion: the task then stays completed.
+  [
+    { rule: 'FREQ=DAILY;COUNT=2', from: 'completion' },
+    { rule: 'FREQ=DAILY;COUNT=2', from: 'completion' },
+  ],
+  [null, null],
+]
+const recurrenceArb = fc.constantFrom(...RECURRENCES.map(([sent]) => sent))
+// A recurring task needs a due date: mostly one is sent with the rule, sometimes not (422 naming recurrence).
+const recurringArb = fc.record(
+  { recurrence: recurrenceArb, due_date: fc.oneof(dueDateArb, sharedDueDateArb, wholeDayArb, wholeDayArb) },
+  { requiredKeys: ['recurrence'] },
+)
+/** In about a third of bodies, a recurrence (null included) and usually a due date with it. */
+const withRecurrence = <T extends object>(arbitrary: fc.Arbitrary<T>) =>
+  fc
+    .tuple(arbitrary, fc.oneof({ weight: 2, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: recurringArb }))
+    .map(([body, recurring]) => ({ ...body, ...recurring }))
+
+export const createBodyArb: fc.Arbitrary<CreateBody> = withRecurrence(
+  fc.record(
+    { title: titleArb, description: descriptionArb, priority: priorityArb, due_date: dueDateOrNullArb, tags: tagsArb },
+    { requiredKeys: ['title'] },
+  ),
 )
 
-export const updateBodyArb: fc.Arbitrary<UpdateBody> = fc
-  .record(
+export const updateBodyArb: fc.Arbitrary<UpdateBody> = withRecurrence(
+  fc.record(
     {
       title: titleArb,
       description: descriptionArb,
@@ -189,13 +225,17 @@ export const updateBodyArb: fc.Arbitrary<UpdateBody> = fc
       tags: tagsArb,
     },
     { requiredKeys: [] },
-  )
-  .filter((body) => Object.keys(body).length > 0)
+  ),
+).filter((body) => Object.keys(body).length > 0)
 
 /** Names a task or list of the acting user: resolved at run time as the pick-th of them by id. */
 export const pickArb = fc.nat({ max: 1000 })
 /** A task to change: often the one with the most subtasks, so that subtrees move, complete and go together. */
-export const taskPickArb = fc.oneof({ weight: 2, arbitrary: pickArb }, { weight: 1, arbitrary: fc.constant('largest' as const) })
+export const taskPickArb = fc.oneof(
+  { weight: 4, arbitrary: pickArb },
+  { weight: 2, arbitrary: fc.constant('largest' as const) },
+  { weight: 1, arbitrary: fc.constant('recurring' as const) },
+)
 export const actorArb = fc.integer({ min: 0, max: USERS - 1 })
 /** Owner routes: /api/tasks (or /api/lists), or the /api/{own id}/... alias. */
 export const viaArb = fc.constantFrom<'plain' | 'alias'>('plain', 'alias')

@@ -6,6 +6,7 @@
 import type { List } from '../../src/lists/model'
 import type { Task } from '../../src/tasks/model'
 import { MAX_ANCESTORS } from '../../src/tasks/tree'
+import type { Webhook } from '../../src/webhooks/model'
 import type { ListParams } from './generators'
 
 export const USERS = 3
@@ -45,6 +46,16 @@ export interface UserModel {
   /** GET /api/settings: the canonical zone, and the version in its ETag (0 until it changes). */
   timeZone: string
   settingsVersion: number
+  /**
+   * Per task that has recurred: occurrences completed since its series
+   * (re)started (a new rule or due date starts it again), and the due dates
+   * of its recorded completions, newest first.
+   */
+  series: Map<number, { done: number; completions: string[] }>
+  /** GET /api/webhooks as the model expects it, by id. */
+  webhooks: Map<number, Webhook>
+  /** Every task and list this user ever held ('task:7', 'list:3'): the only ones a delivery to them may name. */
+  held: Set<string>
 }
 
 export interface Model {
@@ -53,6 +64,10 @@ export interface Model {
   gone: number[]
   /** List ids deleted in this run. */
   goneLists: number[]
+  /** Webhook ids deleted in this run. */
+  goneWebhooks: number[]
+  /** Some user registered a webhook in this run: the check after every step reads every user's webhooks. */
+  webhooksUsed: boolean
 }
 
 export function emptyModel(): Model {
@@ -66,8 +81,11 @@ export function emptyModel(): Model {
     defaultMade: false,
     timeZone: 'UTC',
     settingsVersion: 0,
+    series: new Map(),
+    webhooks: new Map(),
+    held: new Set(),
   })
-  return { users: Array.from({ length: USERS }, user), gone: [], goneLists: [] }
+  return { users: Array.from({ length: USERS }, user), gone: [], goneLists: [], goneWebhooks: [], webhooksUsed: false }
 }
 
 /** The pick-th of `ids` in id order (wrapping): how generated commands name a task or list. */
@@ -76,12 +94,22 @@ export function pickId(ids: Iterable<number>, pick: number): number {
   return sorted[pick % sorted.length]!
 }
 
-/** How a command names the task it changes: the pick-th by id, or the one with the most subtasks. */
-export type TaskPick = number | 'largest'
+/**
+ * How a command names the task it changes: the pick-th by id, the one with
+ * the most subtasks, or a recurring one (open first) if there is one.
+ */
+export type TaskPick = number | 'largest' | 'recurring'
 
-export const describeTaskPick = (pick: TaskPick) => (pick === 'largest' ? 'task with the most subtasks' : `task[${pick} mod n]`)
+export const describeTaskPick = (pick: TaskPick) =>
+  pick === 'largest' ? 'task with the most subtasks' : pick === 'recurring' ? 'recurring task' : `task[${pick} mod n]`
 
 export function pickTask(user: UserModel, pick: TaskPick): number {
+  if (pick === 'recurring') {
+    const recurring = [...user.tasks.values()]
+      .filter((task) => task.recurrence !== null)
+      .sort((a, b) => Number(a.completed) - Number(b.completed))
+    return recurring[0]?.id ?? pickId(user.tasks.keys(), 0)
+  }
   if (pick !== 'largest') return pickId(user.tasks.keys(), pick)
   return user.order.reduce((largest, id) => (descendants(user, id).length > descendants(user, largest).length ? id : largest))
 }
@@ -130,6 +158,8 @@ export function forget(model: Model, actor: number, ids: number[]) {
   for (const id of ids) {
     mine.tasks.delete(id)
     mine.etags.delete(id)
+    // Its completions go with it.
+    mine.series.delete(id)
   }
   mine.order = mine.order.filter((id) => !ids.includes(id))
   model.gone.push(...ids)

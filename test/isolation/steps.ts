@@ -7,15 +7,19 @@ import type fc from 'fast-check'
 import { lists } from '../../src/db/schema'
 import { type List, ListModel } from '../../src/lists/model'
 import { type Task, TaskModel } from '../../src/tasks/model'
+import type { Webhook } from '../../src/webhooks/model'
 import { traced } from '../property-trace'
 import { database, errorBody, type Reply, type User } from '../support'
 import { codePoints } from './generators'
 import { compareStrings, expectedLists, type Model, type Refusal, SORTS, siblings, sortTasks, USERS, type UserModel } from './model'
+import type { WebhookRun } from './webhook-commands'
 
 export interface Real {
   users: User[]
   /** What this run did, with the ids resolved: attached to a failure. */
   trace: string[]
+  /** The webhooks' secrets and what the receiver got for them. */
+  webhooks: WebhookRun
 }
 
 export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -30,7 +34,7 @@ export const ifMatchHeader = (etags: Map<number, string>, id: number, ifMatch: I
 export const describeIfMatch = (ifMatch: IfMatch) => (ifMatch === 'none' ? '' : `, If-Match ${ifMatch}`)
 
 /** The owner's route to a collection: /api/{resource}, or the /api/{own id}/{resource} alias. */
-export function base(real: Real, actor: number, via: Via, resource: 'tasks' | 'lists' = 'tasks'): string {
+export function base(real: Real, actor: number, via: Via, resource: 'tasks' | 'lists' | 'webhooks' = 'tasks'): string {
   return via === 'alias' ? `/api/${real.users[actor]!.id}/${resource}` : `/api/${resource}`
 }
 
@@ -39,7 +43,12 @@ export function base(real: Real, actor: number, via: Via, resource: 'tasks' | 'l
  * holds what they need (tasks, or lists), else as the next user who does, so
  * that few commands are skipped.
  */
-export function holder(model: Readonly<Model>, preferred: number, needs: 'tasks' | 'lists', except?: number): number | undefined {
+export function holder(
+  model: Readonly<Model>,
+  preferred: number,
+  needs: 'tasks' | 'lists' | 'webhooks',
+  except?: number,
+): number | undefined {
   for (let i = 0; i < USERS; i++) {
     const index = (preferred + i) % USERS
     if (index !== except && model.users[index]![needs].size > 0) return index
@@ -82,13 +91,14 @@ export abstract class Step implements fc.AsyncCommand<Model, Real> {
 const fingerprint = (user: UserModel) => JSON.stringify([user.timeZone, ...user.tasks.values()])
 
 /**
- * Each user's whole view is the model's (settings included), and no task or
- * list id is ever seen by two users; for users whose tasks or time zone
- * changed, every sort of their tasks too.
+ * Each user's whole view is the model's (settings, and webhooks once a run
+ * has any, included), and no task, list or webhook id is ever seen by two
+ * users; for users whose tasks or time zone changed, every sort of their
+ * tasks too.
  */
 async function checkEverything(model: Model, real: Real, changed: boolean[]) {
-  const seen = { tasks: new Map<number, string>(), lists: new Map<number, string>() }
-  const noneSeenTwice = (kind: 'tasks' | 'lists', ids: number[], who: string) => {
+  const seen = { tasks: new Map<number, string>(), lists: new Map<number, string>(), webhooks: new Map<number, string>() }
+  const noneSeenTwice = (kind: 'tasks' | 'lists' | 'webhooks', ids: number[], who: string) => {
     for (const id of ids) {
       expect({ [kind]: id, alsoSeenBy: seen[kind].get(id) }).toEqual({ [kind]: id, alsoSeenBy: undefined })
       seen[kind].set(id, who)
@@ -107,6 +117,20 @@ async function checkEverything(model: Model, real: Real, changed: boolean[]) {
       body: { time_zone: mine.timeZone },
       etag: `"settings.${mine.settingsVersion}"`,
     })
+    if (model.webhooksUsed) {
+      const webhooks = await user.call<Webhook[]>('GET', '/api/webhooks')
+      const expected = [...mine.webhooks.values()].sort((a, b) => a.id - b.id)
+      expect({ user: label(index), status: webhooks.status, webhooks: webhooks.body }).toEqual({
+        user: label(index),
+        status: 200,
+        webhooks: expected,
+      })
+      noneSeenTwice(
+        'webhooks',
+        webhooks.body.map((webhook) => webhook.id),
+        label(index),
+      )
+    }
   }
 }
 
@@ -255,11 +279,13 @@ export function expectWrite<T extends Task | List>(
 }
 
 export function store(mine: UserModel, reply: Reply<Task>) {
+  mine.held.add(`task:${reply.body.id}`)
   mine.tasks.set(reply.body.id, reply.body)
   mine.etags.set(reply.body.id, reply.headers.get('etag')!)
 }
 
 export function storeList(mine: UserModel, reply: Reply<List>) {
+  mine.held.add(`list:${reply.body.id}`)
   mine.lists.set(reply.body.id, reply.body)
   mine.listEtags.set(reply.body.id, reply.headers.get('etag')!)
 }

@@ -21,9 +21,11 @@ import {
   pickId,
   pickTask,
   place,
+  type Refusal,
   type TaskPick,
   type UserModel,
 } from './model'
+import { expectCompletion, restartsSeries, seriesOf, storedRecurrence, withoutDue } from './recurrence'
 import {
   base,
   describeIfMatch,
@@ -84,10 +86,15 @@ export class Create extends Step {
     for (const { fields, placement } of this.bodies) {
       const placed = placementBody(mine, placement)
       const body = { ...fields, ...placed }
-      const outcome = createOutcome(mine, placed)
+      const slot = createOutcome(mine, placed)
+      const recurrence = fields.recurrence === undefined ? null : storedRecurrence(fields.recurrence)
+      const dueless: Refusal | undefined = recurrence && !fields.due_date ? { status: 422, field: 'recurrence' } : undefined
+      const outcome = isRefusal(slot) ? slot : (dueless ?? slot)
       const reply = await real.users[this.actor]!.call<Task>('POST', path, { body })
       if (isRefusal(outcome)) {
         expectRefusal(reply, outcome)
+        // The default list is made before the insert is refused: the check after the step reads it.
+        if (!isRefusal(slot) && slot.listId === 'default') mine.defaultMade = true
         results.push(`${show(placed)} → ${describeRefusal(outcome)}`)
         continue
       }
@@ -107,7 +114,7 @@ export class Create extends Step {
           priority: fields.priority ?? 'medium',
           due_date: normalDueDate(fields.due_date ?? null),
           tags: fields.tags ?? [],
-          recurrence: null,
+          recurrence,
           reminders: [],
           created_at: expect.stringMatching(ISO),
           updated_at: expect.stringMatching(ISO),
@@ -200,7 +207,9 @@ export class OwnWrite extends Step {
     const before = mine.tasks.get(id)!
     const listId = this.write.kind === 'update' && this.write.list !== undefined ? pickId(mine.lists.keys(), this.write.list) : undefined
     const path = `${base(real, actor, this.via)}/${id}`
+    const sentAt = new Date()
     const reply = await sendWrite(user, path, this.write, ifMatchHeader(mine.etags, id, this.ifMatch), listId)
+    const answeredAt = new Date()
     const done = `${label(actor)} ${describeWrite(this.write)} on own task ${id}${listId === undefined ? '' : ` (list ${listId})`}`
     const relist = listId !== undefined && listId !== before.list_id
     // A subtask stays in its parent's list.
@@ -217,7 +226,18 @@ export class OwnWrite extends Step {
     if (body.priority !== undefined) after.priority = body.priority
     if (body.due_date !== undefined) after.due_date = normalDueDate(body.due_date)
     if (body.tags !== undefined) after.tags = body.tags
-    const changed = relist || show(before) !== show(after)
+    if (body.recurrence !== undefined) after.recurrence = storedRecurrence(body.recurrence)
+    const dueless = withoutDue(after, body.recurrence)
+    if (dueless) {
+      expectRefusal(reply, dueless)
+      return `${done} → ${describeRefusal(dueless)}`
+    }
+    if (restartsSeries(before, after)) seriesOf(mine, id).done = 0
+    // Completing an open recurring task records a completion and rolls it forward, unless its series ends.
+    const completing = !before.completed && after.completed
+    const rolled = completing && after.recurrence !== null && expectCompletion(mine, after, reply.body, sentAt, answeredAt)
+    if (rolled) Object.assign(after, { completed: false, due_date: reply.body.due_date })
+    const changed = relist || rolled || show(before) !== show(after)
     const { updated_at: _, ...expected }: Record<string, unknown> = relist
       ? { ...after, list_id: listId, position: expect.any(String) }
       : after
@@ -231,14 +251,15 @@ export class OwnWrite extends Step {
       for (const task of below) mine.tasks.get(task)!.list_id = listId
       for (const task of below) touched.add(task)
     }
-    // Completing completes the open subtasks; {completed: true} does so even on a task already completed.
-    if ((this.write.kind === 'toggle' && after.completed) || body.completed === true)
-      for (const task of below.filter((task) => !mine.tasks.get(task)!.completed)) {
-        mine.tasks.get(task)!.completed = true
-        touched.add(task)
-      }
+    // Rolled forward, its subtasks reopen; else completing completes the open
+    // subtasks ({completed: true} does so even on a task already completed).
+    const completes = (this.write.kind === 'toggle' && after.completed) || body.completed === true
+    for (const task of below.filter((task) => (rolled ? mine.tasks.get(task)!.completed : completes && !mine.tasks.get(task)!.completed))) {
+      mine.tasks.get(task)!.completed = !rolled
+      touched.add(task)
+    }
     await expectTouched(mine, user, [...touched])
-    return `${done} → ${reply.status}${changed ? '' : ' (no change)'}${touched.size ? `, subtasks ${[...touched].join(', ')} changed` : ''}`
+    return `${done} → ${reply.status}${changed ? '' : ' (no change)'}${rolled ? `, rolled to ${after.due_date}` : ''}${touched.size ? `, subtasks ${[...touched].join(', ')} changed` : ''}`
   }
 }
 
