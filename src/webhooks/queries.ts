@@ -1,12 +1,13 @@
 // A user's webhooks and what was delivered to them; enqueueWebhookEvent for
 // the features whose events they receive.
 import { randomBytes } from 'node:crypto'
-import { and, desc, eq, lt, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { PgColumn } from 'drizzle-orm/pg-core'
 import type { Database } from '../db/client'
 import { prepared, type Transaction, transaction } from '../db/operations'
 import { explainMissing, owned } from '../db/ownership'
 import { taskQuotas, webhookDeliveries, webhooks } from '../db/schema'
+import { iso } from '../tasks/columns'
 import { WebhookLimitReached, WebhookNotFound } from './errors'
 import type { CreatedWebhook, Delivery, Webhook, WebhookEvent, WebhookModel } from './model'
 
@@ -17,7 +18,6 @@ const SECRET_BYTES = 32
 type CreateInput = typeof WebhookModel.create.static
 
 const placeholder = (name: string) => sql.placeholder(name)
-const iso = (column: PgColumn | SQL) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const isoOrNull = (column: PgColumn) => sql<string | null>`case when ${column} is null then null else ${iso(column)} end`
 
 /** What every answer holds (never user_id; the secret only when made). */
