@@ -9,7 +9,7 @@ import { webhookDeliveries, webhooks } from '../src/db/schema'
 import { createHub } from '../src/events/hub'
 import { localNotifier } from '../src/events/notifier'
 import { sweep } from '../src/housekeeping'
-import { takeDue } from '../src/webhooks/outbox'
+import { recordAttempt, takeDue } from '../src/webhooks/outbox'
 import { enqueueWebhookEvent } from '../src/webhooks/queries'
 import { createWebhookWorker, wakingWebhooks } from '../src/webhooks/worker'
 import { createTask, database, logger, signedInUser, signedUpUser, testConfig, type User } from './support'
@@ -279,6 +279,51 @@ describe('retries', () => {
     expect(await reminder(user, { n: 3 }, at)).toBe(0)
     await worker().tick(new Date(at.getTime() + 3_600_000))
     expect(received).toHaveLength(sent)
+  })
+})
+
+describe('disabled webhooks', () => {
+  test('a delivery in flight when its webhook is disabled stays failed: its attempt, recorded later, changes nothing', async () => {
+    const user = await signedInUser()
+    const { url } = receiver([500])
+    const made = await register(user, url, ['reminder'])
+    const start = new Date(Date.now() - 25 * 3_600_000)
+    await database.db
+      .update(webhooks)
+      .set({ failingSince: start })
+      .where(and(eq(webhooks.userId, user.id), eq(webhooks.id, made.id)))
+    await reminder(user, { n: 1 }, seconds(start, 90_000))
+    await reminder(user, { n: 2 }, seconds(start, 90_000))
+    // Two attempts in flight at once; the first to fail disables the webhook.
+    const taken = (await takeDue(database.db, seconds(start, 90_001), seconds(start, 90_061), 1000)).filter(
+      (delivery) => delivery.webhookId === made.id,
+    )
+    expect(taken).toHaveLength(2)
+    const failed = { delivered: false as const, status: 500, error: 'answered 500' }
+    expect(await recordAttempt(database.db, taken[0]!, failed, seconds(start, 90_002), () => 0.5)).toBe(true)
+    expect(await recordAttempt(database.db, taken[1]!, failed, seconds(start, 90_003), () => 0.5)).toBe(false)
+    expect(await recordAttempt(database.db, taken[1]!, { delivered: true, status: 200 }, seconds(start, 90_003), () => 0.5)).toBe(false)
+    const listed = await deliveries(user, made.id)
+    expect(listed.map((delivery: any) => [delivery.status, delivery.next_attempt_at])).toEqual([
+      ['failed', null],
+      ['failed', null],
+    ])
+  })
+
+  test('deliveries still waiting for a disabled webhook are not taken', async () => {
+    const user = await signedInUser()
+    const { received, url } = receiver()
+    const made = await register(user, url, ['reminder'])
+    const now = new Date()
+    await reminder(user, {}, now)
+    // Disabled by another path (an instance that had not failed the waiting deliveries yet).
+    await database.db
+      .update(webhooks)
+      .set({ disabledAt: now })
+      .where(and(eq(webhooks.userId, user.id), eq(webhooks.id, made.id)))
+    expect((await takeDue(database.db, seconds(now, 1), seconds(now, 61), 1000)).some((each) => each.webhookId === made.id)).toBe(false)
+    await worker().tick(seconds(now, 1))
+    expect(received).toHaveLength(0)
   })
 })
 

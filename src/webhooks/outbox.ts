@@ -2,7 +2,7 @@
 // (each by one worker, across instances), then record how each attempt went.
 // A delivery taken is leased: its next_attempt_at moves to the end of the
 // lease, so a worker that dies mid-delivery leaves it to be taken again then.
-import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { transaction } from '../db/operations'
 import { webhookDeliveries as deliveries, webhooks } from '../db/schema'
@@ -46,7 +46,8 @@ export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: 
     db
       .select({ userId: deliveries.userId, id: deliveries.id, url: webhooks.url, secret: webhooks.secret })
       .from(deliveries)
-      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId)))
+      // A disabled webhook's deliveries are not sent, whatever they say.
+      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId), isNull(webhooks.disabledAt)))
       .where(and(isNotNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now)))
       .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
       .limit(limit)
@@ -80,10 +81,21 @@ const asTaken = (taken: Taken) =>
  * failure sets it if unset, schedules the next attempt (or gives up after 24
  * hours), and a failure 24 hours after failing_since disables the webhook,
  * whose deliveries still waiting then fail. Answers whether the webhook was disabled.
+ *
+ * The webhook's row is locked first, so attempts of one webhook recorded at
+ * once take turns (always webhook, then delivery: no deadlock), and an attempt
+ * that ends after its webhook was disabled (or deleted) changes nothing: its
+ * delivery stays failed.
  */
 export async function recordAttempt(db: Database, taken: Taken, outcome: Outcome, now: Date, random: () => number): Promise<boolean> {
   return transaction(db, async (tx) => {
     const webhook = and(eq(webhooks.userId, taken.userId), eq(webhooks.id, taken.webhookId))
+    const [enabled] = await tx
+      .select({ id: webhooks.id })
+      .from(webhooks)
+      .where(and(webhook, isNull(webhooks.disabledAt)))
+      .for('update')
+    if (!enabled) return false
     if (outcome.delivered) {
       const [recorded] = await tx
         .update(deliveries)
@@ -104,8 +116,8 @@ export async function recordAttempt(db: Database, taken: Taken, outcome: Outcome
       .update(webhooks)
       .set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${now.toISOString()}::timestamptz)` })
       .where(webhook)
-      .returning({ failingSince: webhooks.failingSince, disabledAt: webhooks.disabledAt })
-    if (!state || state.disabledAt || now.getTime() - state.failingSince!.getTime() < FAILING_FOR_MS) return false
+      .returning({ failingSince: webhooks.failingSince })
+    if (!state || now.getTime() - state.failingSince!.getTime() < FAILING_FOR_MS) return false
     await tx.update(webhooks).set({ disabledAt: now }).where(webhook)
     await tx
       .update(deliveries)
