@@ -10,7 +10,7 @@ import { createHub } from '../src/events/hub'
 import { localNotifier } from '../src/events/notifier'
 import { sweep } from '../src/housekeeping'
 import { recordAttempt, takeDue } from '../src/webhooks/outbox'
-import { enqueueWebhookEvent } from '../src/webhooks/queries'
+import { enqueueWebhookEvent, enqueueWebhookEvents } from '../src/webhooks/queries'
 import { createWebhookWorker, wakingWebhooks } from '../src/webhooks/worker'
 import { createTask, database, logger, signedInUser, signedUpUser, testConfig, type User } from './support'
 
@@ -198,6 +198,38 @@ describe('reminder deliveries: enqueueWebhookEvent', () => {
         data: { task_id: 1, title: 'Call back' },
       })
     }
+  })
+})
+
+describe('reminder deliveries: enqueueWebhookEvents', () => {
+  test("a batch of many users' events in one statement: each to its user's enabled webhooks that receive its type, in order", async () => {
+    const [one, two, none] = await Promise.all([signedInUser(), signedInUser(), signedInUser()])
+    const first = receiver()
+    const second = receiver()
+    const off = receiver()
+    const a = await register(one, first.url, ['reminder'])
+    const b = await register(two, second.url, ['reminder', 'change'])
+    await register(two, receiver().url, ['change'])
+    const disabled = await register(two, off.url, ['reminder'])
+    const now = new Date()
+    await database.db
+      .update(webhooks)
+      .set({ disabledAt: now })
+      .where(and(eq(webhooks.userId, two.id), eq(webhooks.id, disabled.id)))
+    const events = [one, two, none, one, two].map((user, n) => ({ userId: user.id, type: 'reminder' as const, data: { n } }))
+    expect(await transaction(database.db, (tx) => enqueueWebhookEvents(tx, events, now))).toBe(4)
+    expect(await transaction(database.db, (tx) => enqueueWebhookEvents(tx, [], now))).toBe(0)
+    const sent = async (user: User, id: number) => (await deliveries(user, id)).map((delivery: any) => delivery.event).reverse() as string[]
+    expect(await sent(one, a.id)).toEqual(['reminder', 'reminder'])
+    await worker().tick(now)
+    const bodies = (received: Received[]) => received.map((request) => JSON.parse(request.body)).sort((x, y) => x.data.n - y.data.n)
+    expect(bodies(first.received)).toEqual([
+      { type: 'reminder', timestamp: now.toISOString(), data: { n: 0 } },
+      { type: 'reminder', timestamp: now.toISOString(), data: { n: 3 } },
+    ])
+    expect(bodies(second.received).map((body) => body.data.n)).toEqual([1, 4])
+    expect(await sent(two, b.id)).toEqual(['reminder', 'reminder'])
+    expect(off.received).toHaveLength(0)
   })
 })
 
