@@ -27,6 +27,7 @@ import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
 import { destinationPolicy } from './webhooks/destinations'
 import { webhookRoutes } from './webhooks/routes'
+import type { ChangeWebhookUsers } from './webhooks/worker'
 
 /** This instance's live streams and how changes reach them (src/events). */
 export interface Live {
@@ -34,6 +35,8 @@ export interface Live {
   notifier: Notifier
   /** Between the comment lines that keep a quiet stream open; tests shorten it. */
   heartbeatMs?: number
+  /** This instance's webhook worker, told of webhooks registered and deleted here (src/index.ts). */
+  webhookUsers?: ChangeWebhookUsers
 }
 
 export interface AppDeps {
@@ -106,6 +109,7 @@ export async function createApp({
         logger,
         now,
         policy: destinationPolicy(config),
+        users: live.webhookUsers,
       }),
     )
     .use(eventRoutes({ db: database.db, auth, tokens, hub: live.hub, cursors, logger, heartbeatMs: live.heartbeatMs }))

@@ -43,13 +43,13 @@ const notifier =
         fail(`cannot LISTEN on the database: ${error instanceof Error ? error.message : String(error)}`),
       )
     : localNotifier(hub)
-// Every instance delivers webhooks; this one's writes wake its worker at once.
+// Every instance delivers webhooks; this one's writes wake its worker at once (for users with change webhooks).
 const webhooks = createWebhookWorker({
   db: database.db,
   logger,
   policy: destinationPolicy(config),
 })
-const live = { hub, notifier: wakingWebhooks(notifier, webhooks) }
+const live = { hub, notifier: wakingWebhooks(notifier, webhooks), webhookUsers: webhooks }
 const app = (await createApp({ database, config: { ...config, jwtSecret }, logger, live })).listen({
   port: config.port,
   hostname: '0.0.0.0',

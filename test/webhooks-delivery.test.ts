@@ -9,21 +9,25 @@ import { webhookDeliveries, webhooks } from '../src/db/schema'
 import { createHub } from '../src/events/hub'
 import { localNotifier } from '../src/events/notifier'
 import { sweep } from '../src/housekeeping'
-import { takeDue } from '../src/webhooks/outbox'
-import { enqueueWebhookEvent } from '../src/webhooks/queries'
+import { recordAttempt, takeDue } from '../src/webhooks/outbox'
+import { enqueueWebhookEvent, enqueueWebhookEvents } from '../src/webhooks/queries'
 import { createWebhookWorker, wakingWebhooks } from '../src/webhooks/worker'
 import { createTask, database, logger, signedInUser, signedUpUser, testConfig, type User } from './support'
 
 type Received = { headers: Record<string, string>; body: string }
 
-/** A receiver on loopback answering each request with the next status of `statuses` (the last one repeats). */
-function receiver(statuses: number[] = [204]) {
+/**
+ * A receiver on loopback answering each request with the next status of `statuses` (the last one repeats),
+ * after `onRequest` (told how many it has received) if given.
+ */
+function receiver(statuses: number[] = [204], onRequest?: (count: number) => void) {
   const received: Received[] = []
   const server = Bun.serve({
     port: 0,
     hostname: '127.0.0.1',
     async fetch(request) {
       received.push({ headers: Object.fromEntries(request.headers), body: await request.text() })
+      onRequest?.(received.length)
       const status = statuses[Math.min(received.length - 1, statuses.length - 1)]!
       return status >= 300 && status < 400
         ? new Response(null, { status, headers: { location: 'http://127.0.0.1:1/elsewhere' } })
@@ -63,8 +67,8 @@ describe('change deliveries', () => {
     const made = await register(user, url, ['change'])
     const task = await createTask(user, { title: 'after the webhook' })
     const result = await worker().tick()
-    // The task, and its list (whose open count changed).
-    expect(result.made).toBe(2)
+    // The task, and its list (whose open count changed); on a database kept from an earlier run, others' too.
+    expect(result.made).toBeGreaterThanOrEqual(2)
     expect(received).toHaveLength(2)
     const request = received.find((each) => JSON.parse(each.body).data.type === 'task')
     expect(request!.headers['content-type']).toBe('application/json')
@@ -120,23 +124,85 @@ describe('change deliveries', () => {
     expect(new Set(changes.received.map((request) => request.headers['webhook-id'])).size).toBe(changes.received.length)
   })
 
-  test("a write wakes its instance's running worker through the notifier: delivered at once, without waiting for a sweep", async () => {
+  test("a write wakes its instance's worker through the notifier, for users with change webhooks only: delivered at once, without waiting for a sweep", async () => {
     const user = await signedInUser()
+    const other = await signedInUser()
     const { received, url } = receiver()
-    await register(user, url, ['change'])
     const hooks = worker()
     const hub = createHub()
     const instance = await createApp({
       database,
       config: testConfig(),
       logger,
-      live: { hub, notifier: wakingWebhooks(localNotifier(hub), hooks) },
+      live: { hub, notifier: wakingWebhooks(localNotifier(hub), hooks), webhookUsers: hooks },
     })
+    // Registered on this instance: its worker knows at once.
+    const made = await user.call('POST', '/api/webhooks', { body: { url, events: ['change'] }, on: instance })
+    expect(made.status).toBe(201)
     expect((await user.call('POST', '/api/tasks', { body: { title: 'woken' }, on: instance })).status).toBe(201)
-    for (let i = 0; i < 100 && received.length < 2; i++) await Bun.sleep(20)
-    await hooks.stop()
+    await hooks.settled()
     expect(received.map((request) => JSON.parse(request.body).data.type).sort()).toEqual(['list', 'task'])
+    // A user with no change webhook (a reminder one does not count): their writes wake nothing.
+    await other.call('POST', '/api/webhooks', { body: { url, events: ['reminder'] }, on: instance })
+    expect(hooks.changed(other.id)).toBe(false)
+    // Deleted on this instance: the user's writes no longer wake it either.
+    expect(hooks.changed(user.id)).toBe(true)
+    await hooks.settled()
+    expect((await user.call('DELETE', `/api/webhooks/${made.body.id}`, { on: instance })).status).toBe(204)
+    expect(hooks.changed(user.id)).toBe(false)
+    await hooks.stop()
   })
+
+  test('a change wake that makes no change delivery takes nothing else: what is due waits for the poll', async () => {
+    const user = await signedInUser()
+    const other = await signedInUser()
+    const changes = receiver()
+    const reminders = receiver()
+    const hooks = worker()
+    hooks.registered(user.id, ['change'])
+    await register(user, changes.url, ['change'])
+    await register(other, reminders.url, ['reminder'])
+    await reminder(other, {}, new Date())
+    // Nothing new in the user's feed: no take, so the other user's reminder stays queued.
+    expect(hooks.changed(user.id)).toBe(true)
+    await hooks.settled()
+    expect(reminders.received).toHaveLength(0)
+    hooks.poll()
+    await hooks.settled()
+    expect(reminders.received).toHaveLength(1)
+    await hooks.stop()
+  })
+
+  test('the sweep goes by the clock (every 5 s), not by runs: it finds webhooks registered on other instances and their changes', async () => {
+    let clock = new Date()
+    const hooks = createWebhookWorker({
+      db: database.db,
+      logger,
+      policy: { allowLoopback: true, requireHttps: false },
+      now: () => clock,
+      random: () => 0.5,
+    })
+    hooks.poll()
+    await hooks.settled()
+    const user = await signedInUser()
+    const { received, url } = receiver()
+    // On another instance: this worker does not know of it yet.
+    await register(user, url, ['change'])
+    await createTask(user)
+    expect(hooks.changed(user.id)).toBe(false)
+    for (let run = 0; run < 7; run++) {
+      hooks.poll()
+      await hooks.settled()
+    }
+    expect(received).toHaveLength(0)
+    clock = seconds(clock, 5)
+    hooks.poll()
+    await hooks.settled()
+    expect(received.map((request) => JSON.parse(request.body).data.type).sort()).toEqual(['list', 'task'])
+    expect(hooks.changed(user.id)).toBe(true)
+    await hooks.stop()
+  })
+
   test('one write of more changes than a page (a list deleted with its 120 tasks): every change once', async () => {
     const user = await signedInUser()
     const { received, url } = receiver()
@@ -198,6 +264,38 @@ describe('reminder deliveries: enqueueWebhookEvent', () => {
         data: { task_id: 1, title: 'Call back' },
       })
     }
+  })
+})
+
+describe('reminder deliveries: enqueueWebhookEvents', () => {
+  test("a batch of many users' events in one statement: each to its user's enabled webhooks that receive its type, in order", async () => {
+    const [one, two, none] = await Promise.all([signedInUser(), signedInUser(), signedInUser()])
+    const first = receiver()
+    const second = receiver()
+    const off = receiver()
+    const a = await register(one, first.url, ['reminder'])
+    const b = await register(two, second.url, ['reminder', 'change'])
+    await register(two, receiver().url, ['change'])
+    const disabled = await register(two, off.url, ['reminder'])
+    const now = new Date()
+    await database.db
+      .update(webhooks)
+      .set({ disabledAt: now })
+      .where(and(eq(webhooks.userId, two.id), eq(webhooks.id, disabled.id)))
+    const events = [one, two, none, one, two].map((user, n) => ({ userId: user.id, type: 'reminder' as const, data: { n } }))
+    expect(await transaction(database.db, (tx) => enqueueWebhookEvents(tx, events, now))).toBe(4)
+    expect(await transaction(database.db, (tx) => enqueueWebhookEvents(tx, [], now))).toBe(0)
+    const sent = async (user: User, id: number) => (await deliveries(user, id)).map((delivery: any) => delivery.event).reverse() as string[]
+    expect(await sent(one, a.id)).toEqual(['reminder', 'reminder'])
+    await worker().tick(now)
+    const bodies = (received: Received[]) => received.map((request) => JSON.parse(request.body)).sort((x, y) => x.data.n - y.data.n)
+    expect(bodies(first.received)).toEqual([
+      { type: 'reminder', timestamp: now.toISOString(), data: { n: 0 } },
+      { type: 'reminder', timestamp: now.toISOString(), data: { n: 3 } },
+    ])
+    expect(bodies(second.received).map((body) => body.data.n)).toEqual([1, 4])
+    expect(await sent(two, b.id)).toEqual(['reminder', 'reminder'])
+    expect(off.received).toHaveLength(0)
   })
 })
 
@@ -279,6 +377,118 @@ describe('retries', () => {
     expect(await reminder(user, { n: 3 }, at)).toBe(0)
     await worker().tick(new Date(at.getTime() + 3_600_000))
     expect(received).toHaveLength(sent)
+  })
+})
+
+describe('disabled webhooks', () => {
+  test('a delivery in flight when its webhook is disabled stays failed: its attempt, recorded later, changes nothing', async () => {
+    const user = await signedInUser()
+    const { url } = receiver([500])
+    const made = await register(user, url, ['reminder'])
+    const start = new Date(Date.now() - 25 * 3_600_000)
+    await database.db
+      .update(webhooks)
+      .set({ failingSince: start })
+      .where(and(eq(webhooks.userId, user.id), eq(webhooks.id, made.id)))
+    await reminder(user, { n: 1 }, seconds(start, 90_000))
+    await reminder(user, { n: 2 }, seconds(start, 90_000))
+    // Two attempts in flight at once; the first to fail disables the webhook.
+    const taken = (await takeDue(database.db, seconds(start, 90_001), seconds(start, 90_061), 1000)).filter(
+      (delivery) => delivery.webhookId === made.id,
+    )
+    expect(taken).toHaveLength(2)
+    const failed = { delivered: false as const, status: 500, error: 'answered 500' }
+    expect(await recordAttempt(database.db, taken[0]!, failed, seconds(start, 90_002), () => 0.5)).toBe(true)
+    expect(await recordAttempt(database.db, taken[1]!, failed, seconds(start, 90_003), () => 0.5)).toBe(false)
+    expect(await recordAttempt(database.db, taken[1]!, { delivered: true, status: 200 }, seconds(start, 90_003), () => 0.5)).toBe(false)
+    const listed = await deliveries(user, made.id)
+    expect(listed.map((delivery: any) => [delivery.status, delivery.next_attempt_at])).toEqual([
+      ['failed', null],
+      ['failed', null],
+    ])
+  })
+
+  test('deliveries still waiting for a disabled webhook are not taken', async () => {
+    const user = await signedInUser()
+    const { received, url } = receiver()
+    const made = await register(user, url, ['reminder'])
+    const now = new Date()
+    await reminder(user, {}, now)
+    // Disabled by another path (an instance that had not failed the waiting deliveries yet).
+    await database.db
+      .update(webhooks)
+      .set({ disabledAt: now })
+      .where(and(eq(webhooks.userId, user.id), eq(webhooks.id, made.id)))
+    expect((await takeDue(database.db, seconds(now, 1), seconds(now, 61), 1000)).some((each) => each.webhookId === made.id)).toBe(false)
+    await worker().tick(seconds(now, 1))
+    expect(received).toHaveLength(0)
+  })
+})
+
+describe('clocks and slow receivers', () => {
+  test('each attempt reads the clock when it goes: signed, leased and recorded then, not when the run began', async () => {
+    const user = await signedInUser()
+    const start = new Date(Date.now() - 2 * 3_600_000)
+    let clock = start
+    // Each answer takes ten minutes, as the worker's clock sees it.
+    const { received, url } = receiver([204], () => {
+      clock = seconds(clock, 600)
+    })
+    const made = await register(user, url, ['reminder'])
+    await reminder(user, { n: 1 }, start)
+    await reminder(user, { n: 2 }, start)
+    const hooks = createWebhookWorker({
+      db: database.db,
+      logger,
+      policy: { allowLoopback: true, requireHttps: false },
+      now: () => clock,
+      perWebhook: 1,
+      random: () => 0.5,
+    })
+    await hooks.tick()
+    const stamps = received.map((request) => Number(request.headers['webhook-timestamp']) * 1000)
+    expect(stamps).toEqual([Math.floor(start.getTime() / 1000) * 1000, Math.floor(seconds(start, 600).getTime() / 1000) * 1000])
+    const listed = await deliveries(user, made.id)
+    expect(listed.map((delivery: any) => [delivery.status, delivery.attempted_at])).toEqual([
+      ['delivered', seconds(start, 600).toISOString()],
+      ['delivered', start.toISOString()],
+    ])
+  })
+
+  test('a slow receiver holds only its own attempts: the other webhooks are sent meanwhile', async () => {
+    const [slowUser, fastUser] = await Promise.all([signedInUser(), signedInUser()])
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const { received: fast, url: fastUrl } = receiver([204], (count) => {
+      if (count === 6) release()
+    })
+    let fastBeforeSlowAnswered = -1
+    const slowServer = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch() {
+        await Promise.race([released, Bun.sleep(1500)])
+        fastBeforeSlowAnswered = fast.length
+        return new Response(null, { status: 204 })
+      },
+    })
+    servers.push(slowServer)
+    await register(slowUser, `http://127.0.0.1:${slowServer.port}/hook`, ['reminder'])
+    await register(fastUser, fastUrl, ['reminder'])
+    const at = new Date(Date.now() - 2 * 3_600_000)
+    await reminder(slowUser, {}, at)
+    for (let n = 0; n < 6; n++) await reminder(fastUser, { n }, at)
+    const hooks = createWebhookWorker({
+      db: database.db,
+      logger,
+      policy: { allowLoopback: true, requireHttps: false },
+      batch: 2,
+      random: () => 0.5,
+    })
+    await hooks.tick(at)
+    expect(fastBeforeSlowAnswered).toBe(6)
   })
 })
 

@@ -102,6 +102,34 @@ describe('POST /api/webhooks', () => {
     expect((await user.call('GET', '/api/webhooks')).body).toEqual([])
   })
 
+  test('documentation, benchmarking, reserved, broadcast, discard and IPv4-translated addresses are refused too', async () => {
+    const user = await signedInUser()
+    for (const host of [
+      '192.0.2.10',
+      '198.51.100.7',
+      '203.0.113.200',
+      '198.18.0.1',
+      '198.19.255.254',
+      '240.0.0.1',
+      '255.255.255.255',
+      '[100::1]',
+      '[2001:db8::1]',
+      '[2001:db8:ffff::1]',
+      '[::ffff:0:10.0.0.1]',
+      '[::ffff:0:a9fe:a9fe]',
+    ])
+      for (const on of [app, strictApp]) {
+        const reply = await hook(user, { url: `http://${host}/hook`, events: ['change'] }, on)
+        expect(reply.status, host).toBe(422)
+        expect(reply.body).toEqual(validationError('url'))
+      }
+    // IPv4-translated loopback is loopback: refused where loopback is.
+    const translated = await hook(user, { url: 'http://[::ffff:0:127.0.0.1]:8080/hook', events: ['change'] }, strictApp)
+    expect(translated.status).toBe(422)
+    expect(translated.body.detail).toContain('loopback')
+    expect((await user.call('GET', '/api/webhooks')).body).toEqual([])
+  })
+
   test('loopback: allowed by WEBHOOK_ALLOW_LOOPBACK (the default outside production), else refused, a name resolving to it too', async () => {
     const user = await signedInUser()
     for (const host of ['127.0.0.1', '127.1.2.3', '[::1]', '[::ffff:127.0.0.1]', 'localhost', '2130706433']) {

@@ -12,7 +12,7 @@ import { reminderCounters, reminderFirings, reminderNotices, tasks } from '../db
 import type { Notifier } from '../events/notifier'
 import type { Logger } from '../http/logger'
 import { answerColumns, iso } from '../tasks/columns'
-import { enqueueWebhookEvent } from '../webhooks/queries'
+import { enqueueWebhookEvents } from '../webhooks/queries'
 import type { ReminderEvent } from './notices'
 
 // Claimed per statement: 1,000 reminders of one second take two claims.
@@ -30,9 +30,13 @@ export type FiredReminder = { userId: string; event: ReminderEvent }
  */
 export type OnFired = (tx: Transaction, fired: FiredReminder[], now: Date) => Promise<void>
 
-/** The `reminder` webhook of each fired reminder, queued for the user's webhooks that receive it. */
+/** The `reminder` webhook of each fired reminder, queued for the user's webhooks that receive it: one statement per claim. */
 export const reminderWebhooks: OnFired = async (tx, fired, now) => {
-  for (const { userId, event } of fired) await enqueueWebhookEvent(tx, userId, 'reminder', event, now)
+  await enqueueWebhookEvents(
+    tx,
+    fired.map(({ userId, event }) => ({ userId, type: 'reminder', data: event })),
+    now,
+  )
 }
 
 export interface SchedulerDeps {

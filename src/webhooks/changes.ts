@@ -24,6 +24,9 @@ const PAGE = 100
 // Webhooks claimed by one statement: each is caught up in turn, well within its lease.
 const CLAIMED_AT_ONCE = 10
 
+// An enabled webhook receiving `change` events (the partial index webhooks_change_idx).
+const receivesChanges = and(isNull(webhooks.disabledAt), sql`'change' = any(${webhooks.events})`)
+
 type Claimed = { userId: string; id: number; cursor: Cursor }
 
 /**
@@ -38,8 +41,7 @@ async function claimBehind(db: Database, token: string, now: Date, until: Date, 
       .innerJoin(taskQuotas, eq(taskQuotas.userId, webhooks.userId))
       .where(
         and(
-          isNull(webhooks.disabledAt),
-          sql`'change' = any(${webhooks.events})`,
+          receivesChanges,
           // A cursor inside a position (a page that ended within one large write) is behind too.
           sql`(${taskQuotas.changePosition} > ${webhooks.feedPosition} or ${webhooks.feedKind} <> 'end')`,
           or(isNull(webhooks.feedClaimUntil), lte(webhooks.feedClaimUntil, now)),
@@ -127,10 +129,12 @@ async function catchUpWebhook(db: Database, webhook: Claimed, token: string, now
  * the claim is not lost: that worker reads the feed again after releasing
  * it, and goes on if it moved. Answers the deliveries made.
  */
-export async function deliverChanges(db: Database, now: Date, leaseMs: number, users?: string[]): Promise<number> {
-  const until = new Date(now.getTime() + leaseMs)
+export async function deliverChanges(db: Database, clock: () => Date, leaseMs: number, users?: string[]): Promise<number> {
   let made = 0
   for (let round = 0; round < 100; round++) {
+    // Each round on the clock as it reads then: its claims lease from now, not from when the first began.
+    const now = clock()
+    const until = new Date(now.getTime() + leaseMs)
     const token = crypto.randomUUID()
     const claimed = await claimBehind(db, token, now, until, CLAIMED_AT_ONCE, users)
     if (!claimed.length) return made
@@ -138,4 +142,20 @@ export async function deliverChanges(db: Database, now: Date, leaseMs: number, u
     for (const webhook of claimed) made += await catchUpWebhook(db, webhook, token, now, until)
   }
   return made
+}
+
+/** The users with an enabled `change` webhook (read by the partial index the sweep uses). */
+export async function usersWithChangeWebhooks(db: Database): Promise<string[]> {
+  const found = await db.selectDistinct({ userId: webhooks.userId }).from(webhooks).where(receivesChanges)
+  return found.map(({ userId }) => userId)
+}
+
+/** Whether the user has an enabled `change` webhook. */
+export async function hasChangeWebhooks(db: Database, userId: string): Promise<boolean> {
+  const [found] = await db
+    .select({ id: webhooks.id })
+    .from(webhooks)
+    .where(and(eq(webhooks.userId, userId), receivesChanges))
+    .limit(1)
+  return found !== undefined
 }

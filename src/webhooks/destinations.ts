@@ -60,8 +60,13 @@ const IPV4_RANGES: [string, number, Kind][] = [
   ['100.64.0.0', 10, 'private'],
   ['169.254.0.0', 16, 'link-local'],
   ['192.0.0.0', 24, 'reserved'],
+  // Documentation (TEST-NET-1, 2 and 3) and benchmarking: never a real receiver.
+  ['192.0.2.0', 24, 'reserved'],
+  ['198.51.100.0', 24, 'reserved'],
+  ['203.0.113.0', 24, 'reserved'],
   ['198.18.0.0', 15, 'reserved'],
   ['224.0.0.0', 4, 'reserved'],
+  // Reserved, 255.255.255.255 (broadcast) included.
   ['240.0.0.0', 4, 'reserved'],
 ]
 
@@ -112,8 +117,13 @@ function ipv6Kind(address: string): Kind | undefined {
   const v4At = (offset: number) => bytes.slice(offset, offset + 4).join('.')
   if (bytes.every((byte) => byte === 0)) return 'unspecified'
   if (bytes.slice(0, 15).every((byte) => byte === 0) && bytes[15] === 1) return 'loopback'
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) reach an IPv4 address.
-  if (startsWith(bytes, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff], 96) || startsWith(bytes, Array(12).fill(0), 96))
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d)
+  // and NAT64 (64:ff9b::a.b.c.d) reach an IPv4 address.
+  if (
+    startsWith(bytes, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff], 96) ||
+    startsWith(bytes, [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0], 96) ||
+    startsWith(bytes, Array(12).fill(0), 96)
+  )
     return ipv4Kind(v4At(12))
   if (startsWith(bytes, [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0], 96)) return ipv4Kind(v4At(12))
   // 6to4 (2002:a.b.c.d::/48) embeds one too.
@@ -123,6 +133,8 @@ function ipv6Kind(address: string): Kind | undefined {
   // Site-local (deprecated), multicast, Teredo (an IPv4 address hidden inside), NAT64 local use.
   if (startsWith(bytes, [0xfe, 0xc0], 10) || startsWith(bytes, [0xff], 8)) return 'reserved'
   if (startsWith(bytes, [0x20, 0x01, 0, 0], 32) || startsWith(bytes, [0, 0x64, 0xff, 0x9b, 0, 1], 48)) return 'reserved'
+  // Documentation (2001:db8::/32) and discard-only (100::/64).
+  if (startsWith(bytes, [0x20, 0x01, 0x0d, 0xb8], 32) || startsWith(bytes, [1, 0, 0, 0, 0, 0, 0, 0], 64)) return 'reserved'
   return undefined
 }
 

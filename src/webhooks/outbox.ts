@@ -2,7 +2,7 @@
 // (each by one worker, across instances), then record how each attempt went.
 // A delivery taken is leased: its next_attempt_at moves to the end of the
 // lease, so a worker that dies mid-delivery leaves it to be taken again then.
-import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
 import { transaction } from '../db/operations'
 import { webhookDeliveries as deliveries, webhooks } from '../db/schema'
@@ -36,18 +36,40 @@ export function nextAttempt(attempts: number, createdAt: Date, now: Date, random
   return new Date(now.getTime() + Math.round(base * (1 - JITTER + 2 * JITTER * random())))
 }
 
+// Due deliveries looked at, oldest first, to pick at most `perWebhook` of each webhook.
+const SCANNED = 1000
+
+/** At most `perWebhook` attempts under way per webhook, counting those already under way on this worker. */
+export type PerWebhookCap = { perWebhook: number; sending: ReadonlyMap<number, number> }
+
 /**
  * Takes up to `limit` deliveries due at `now`, oldest first, skipping those
- * another worker is taking (FOR UPDATE SKIP LOCKED), and leases them until
- * `leaseUntil`. One short statement: nothing is held while they are sent.
+ * another worker is taking (FOR UPDATE SKIP LOCKED) and those of disabled
+ * webhooks, and leases them until `leaseUntil`; with `cap`, no more of one
+ * webhook than it leaves room for, so that a slow receiver holds a few of the
+ * worker's attempts, never all of them. One short statement: nothing is held
+ * while they are sent.
  */
-export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: number): Promise<Taken[]> {
+export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: number, cap?: PerWebhookCap): Promise<Taken[]> {
+  const isDue = sql`next_attempt_at is not null and next_attempt_at <= ${now.toISOString()}::timestamptz`
+  // The rank of each among its webhook's oldest due deliveries, against the room the webhook has left.
+  const roomy = cap
+    ? sql`(${deliveries.userId}, ${deliveries.id}) in (
+        select ranked.user_id, ranked.id
+        from (select user_id, id, webhook_id, row_number() over (partition by webhook_id order by next_attempt_at, id) as rank
+          from (select user_id, id, webhook_id, next_attempt_at from ${deliveries} where ${isDue} order by next_attempt_at, id limit ${SCANNED}) oldest
+        ) ranked
+        left join json_to_recordset(${JSON.stringify([...cap.sending].map(([webhook_id, n]) => ({ webhook_id, n })))}::json)
+          as busy(webhook_id bigint, n int) on busy.webhook_id = ranked.webhook_id
+        where ranked.rank <= ${cap.perWebhook} - coalesce(busy.n, 0))`
+    : undefined
   const due = db.$with('due').as(
     db
       .select({ userId: deliveries.userId, id: deliveries.id, url: webhooks.url, secret: webhooks.secret })
       .from(deliveries)
-      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId)))
-      .where(and(isNotNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now)))
+      // A disabled webhook's deliveries are not sent, whatever they say.
+      .innerJoin(webhooks, and(eq(webhooks.userId, deliveries.userId), eq(webhooks.id, deliveries.webhookId), isNull(webhooks.disabledAt)))
+      .where(and(isNotNull(deliveries.nextAttemptAt), lte(deliveries.nextAttemptAt, now), roomy))
       .orderBy(asc(deliveries.nextAttemptAt), asc(deliveries.id))
       .limit(limit)
       .for('update', { of: deliveries, skipLocked: true }),
@@ -80,10 +102,21 @@ const asTaken = (taken: Taken) =>
  * failure sets it if unset, schedules the next attempt (or gives up after 24
  * hours), and a failure 24 hours after failing_since disables the webhook,
  * whose deliveries still waiting then fail. Answers whether the webhook was disabled.
+ *
+ * The webhook's row is locked first, so attempts of one webhook recorded at
+ * once take turns (always webhook, then delivery: no deadlock), and an attempt
+ * that ends after its webhook was disabled (or deleted) changes nothing: its
+ * delivery stays failed.
  */
 export async function recordAttempt(db: Database, taken: Taken, outcome: Outcome, now: Date, random: () => number): Promise<boolean> {
   return transaction(db, async (tx) => {
     const webhook = and(eq(webhooks.userId, taken.userId), eq(webhooks.id, taken.webhookId))
+    const [enabled] = await tx
+      .select({ id: webhooks.id })
+      .from(webhooks)
+      .where(and(webhook, isNull(webhooks.disabledAt)))
+      .for('update')
+    if (!enabled) return false
     if (outcome.delivered) {
       const [recorded] = await tx
         .update(deliveries)
@@ -104,8 +137,8 @@ export async function recordAttempt(db: Database, taken: Taken, outcome: Outcome
       .update(webhooks)
       .set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${now.toISOString()}::timestamptz)` })
       .where(webhook)
-      .returning({ failingSince: webhooks.failingSince, disabledAt: webhooks.disabledAt })
-    if (!state || state.disabledAt || now.getTime() - state.failingSince!.getTime() < FAILING_FOR_MS) return false
+      .returning({ failingSince: webhooks.failingSince })
+    if (!state || now.getTime() - state.failingSince!.getTime() < FAILING_FOR_MS) return false
     await tx.update(webhooks).set({ disabledAt: now }).where(webhook)
     await tx
       .update(deliveries)

@@ -7,6 +7,7 @@ import type { Database } from '../db/client'
 import { prepared, type Transaction, transaction } from '../db/operations'
 import { explainMissing, owned } from '../db/ownership'
 import { taskQuotas, webhookDeliveries, webhooks } from '../db/schema'
+import { iso } from '../tasks/columns'
 import { WebhookLimitReached, WebhookNotFound } from './errors'
 import type { CreatedWebhook, Delivery, Webhook, WebhookEvent, WebhookModel } from './model'
 
@@ -17,7 +18,6 @@ const SECRET_BYTES = 32
 type CreateInput = typeof WebhookModel.create.static
 
 const placeholder = (name: string) => sql.placeholder(name)
-const iso = (column: PgColumn | SQL) => sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 const isoOrNull = (column: PgColumn) => sql<string | null>`case when ${column} is null then null else ${iso(column)} end`
 
 /** What every answer holds (never user_id; the secret only when made). */
@@ -126,6 +126,15 @@ export function payloadOf(type: WebhookEvent, data: unknown, at: Date): string {
 }
 
 /**
+ * The columns of a new delivery of `payload` to the webhook selected, in the
+ * table's order: drizzle names every column in an INSERT ... SELECT, the
+ * identity included, so its value is drawn here.
+ */
+const newDelivery = (type: SQL, payload: SQL, at: Date) =>
+  sql`${webhooks.userId}, nextval('webhook_deliveries_id_seq'), ${webhooks.id}, ${type}, 'msg_' || replace(gen_random_uuid()::text, '-', ''), ${payload},
+    'pending', 0, null, null, ${at.toISOString()}::timestamptz, null, ${at.toISOString()}::timestamptz`
+
+/**
  * A delivery of each payload for each webhook of the user that is enabled and
  * receives `type` (only webhook `webhookId`, when given), in one statement.
  */
@@ -137,12 +146,10 @@ export function deliveriesFor(
   at: Date,
   webhookId?: number,
 ) {
-  // drizzle names every column in an INSERT ... SELECT, the identity included: its value is drawn here.
   return db
     .insert(webhookDeliveries)
     .select(
-      sql`select ${webhooks.userId}, nextval('webhook_deliveries_id_seq'), ${webhooks.id}, ${type}, 'msg_' || replace(gen_random_uuid()::text, '-', ''), payload,
-          'pending', 0, null, null, ${at.toISOString()}::timestamptz, null, ${at.toISOString()}::timestamptz
+      sql`select ${newDelivery(sql`${type}`, sql`payload`, at)}
         from ${webhooks}, unnest(${sql.param(payloads)}::text[]) with ordinality as each(payload, n)
         where ${webhooks.userId} = ${userId} and ${webhooks.disabledAt} is null and ${type} = any(${webhooks.events})
           ${webhookId === undefined ? sql`` : sql`and ${webhooks.id} = ${webhookId}`}
@@ -151,20 +158,40 @@ export function deliveriesFor(
     .returning({ id: webhookDeliveries.id })
 }
 
+/** An event for one user's webhooks that receive its type. */
+export type WebhookEventFor = { userId: string; type: WebhookEvent; data: unknown }
+
 /**
- * For other features: inside the caller's transaction, queues the event
- * `type` with `data` for every enabled webhook of the user that receives it
- * (one indexed statement that inserts nothing for a user without webhooks).
- * Sent by the worker once committed. Answers how many deliveries were queued.
+ * For other features: inside the caller's transaction, queues each event for
+ * every enabled webhook of its user that receives its type, all in one
+ * statement (a batch of any size is one round trip; a user without webhooks
+ * gets nothing). Sent by the worker once committed. Answers how many
+ * deliveries were queued.
  */
-export async function enqueueWebhookEvent(
+export async function enqueueWebhookEvents(tx: Transaction, events: WebhookEventFor[], at: Date = new Date()): Promise<number> {
+  if (!events.length) return 0
+  const rows = JSON.stringify(events.map(({ userId, type, data }, n) => ({ user_id: userId, type, payload: payloadOf(type, data, at), n })))
+  const made = await tx
+    .insert(webhookDeliveries)
+    .select(
+      sql`select ${newDelivery(sql`each.type`, sql`each.payload`, at)}
+        from json_to_recordset(${rows}::json) as each(user_id text, type text, payload text, n int)
+        join ${webhooks} on ${webhooks.userId} = each.user_id and ${webhooks.disabledAt} is null and each.type = any(${webhooks.events})
+        order by each.n, ${webhooks.id}`,
+    )
+    .returning({ id: webhookDeliveries.id })
+  return made.length
+}
+
+/** enqueueWebhookEvents for one event. */
+export function enqueueWebhookEvent(
   tx: Transaction,
   userId: string,
   type: WebhookEvent,
   data: unknown,
   at: Date = new Date(),
 ): Promise<number> {
-  return (await deliveriesFor(tx, userId, type, [payloadOf(type, data, at)], at)).length
+  return enqueueWebhookEvents(tx, [{ userId, type, data }], at)
 }
 
 const KEPT_DAYS = 7

@@ -12,6 +12,7 @@ import { idempotency } from '../idempotency/plugin'
 import { checkWebhookUrl, type DestinationPolicy, type Resolve } from './destinations'
 import { DEFAULT_DELIVERIES_LIMIT, WebhookModel } from './model'
 import { createWebhook, deleteWebhook, getWebhook, listDeliveries, listWebhooks, MAX_WEBHOOKS_PER_USER } from './queries'
+import type { ChangeWebhookUsers } from './worker'
 
 export interface WebhookRoutesDeps {
   db: Database
@@ -20,6 +21,8 @@ export interface WebhookRoutesDeps {
   policy: DestinationPolicy
   now: () => Date
   resolve?: Resolve
+  /** This instance's webhook worker, told who registers and deletes webhooks (its writes wake it for their users only). */
+  users?: ChangeWebhookUsers
 }
 
 const TAG = 'webhooks'
@@ -38,6 +41,7 @@ function webhookRoutesAt<const Prefix extends string>({
   policy,
   now,
   resolve,
+  users,
   prefix,
   params: paramsSchema,
   collectionParams,
@@ -69,6 +73,7 @@ function webhookRoutesAt<const Prefix extends string>({
         async ({ userId, body, set, path }) => {
           await checkWebhookUrl(body.url, policy, resolve)
           const made = await createWebhook(db, userId, body, now())
+          users?.registered(userId, body.events)
           set.status = 201
           set.headers.location = `${path.endsWith('/') ? path.slice(0, -1) : path}/${made.id}`
           return made
@@ -102,6 +107,7 @@ function webhookRoutesAt<const Prefix extends string>({
         '/:id',
         async ({ userId, params, set }) => {
           await deleteWebhook(db, userId, params.id)
+          await users?.removed(userId)
           set.status = 204
         },
         {
