@@ -136,3 +136,8 @@ export function withoutCount(rule: string): string {
     .filter((part) => !part.startsWith('COUNT='))
     .join(';')
 }
+
+/** A stored rule with its COUNT set to `count`. */
+export function withCount(rule: string, count: number): string {
+  return rule.replace(/(^|;)COUNT=\d+/, `$1COUNT=${count}`)
+}
