@@ -84,6 +84,17 @@ describe('recurrence on a task', () => {
     ['FREQ=WEEKLY;BYDAY=-1FR', 'BYDAY ordinals (-1FR) are only for FREQ=MONTHLY or FREQ=YEARLY'],
     ['FREQ=MONTHLY;BYDAY=6MO', 'a BYDAY ordinal must be 1 to 5 or -5 to -1, not 6'],
     ['FREQ=MONTHLY;BYDAY=XX', 'BYDAY must be weekdays'],
+    // rrule-temporal gives 2027-01-04 for the 53rd Monday of 2026 (a year of 52): not taken.
+    [
+      'FREQ=YEARLY;BYDAY=53MO',
+      'a BYDAY ordinal of FREQ=YEARLY must be 1 to 52 or -52 to -1 (a 53rd weekday of the year is not supported), not 53MO',
+    ],
+    ['FREQ=YEARLY;BYDAY=-53TH', 'a BYDAY ordinal of FREQ=YEARLY must be 1 to 52 or -52 to -1'],
+    ['FREQ=YEARLY;BYDAY=54MO', 'a BYDAY ordinal must be 1 to 52 or -52 to -1, not 54'],
+    ['FREQ=YEARLY;BYMONTH=1;BYDAY=9MO', 'a BYDAY ordinal with BYMONTH (counted within the month) must be 1 to 5 or -5 to -1, not 9'],
+    // Rules that give no date at all.
+    ['FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,30;BYDAY=+1MO', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,30;BYDAY=1MO gives no date'],
+    ['FREQ=MONTHLY;BYDAY=5MO;BYSETPOS=-366', 'FREQ=MONTHLY;BYDAY=5MO;BYSETPOS=-366 gives no date'],
     ['INTERVAL=2', 'FREQ is required'],
     ['FREQ=DAILY;INTERVAL=0', 'INTERVAL must be 1 to 1000, not 0'],
     ['FREQ=DAILY;INTERVAL=two', 'INTERVAL must be a whole number, not TWO'],

@@ -8,6 +8,7 @@ import { ValidationFailed } from '../errors'
 import { userTimeZone } from '../settings/zone'
 import type { RecurrenceModel } from './model'
 import { normalizeRule } from './rule'
+import { givesAnyDate } from './schedule'
 
 type Input = typeof RecurrenceModel.input.static
 
@@ -22,7 +23,10 @@ export type RecurrenceColumns = { recurrence_rule: string | null; recurrence_fro
 export function recurrenceColumns(value: Input | undefined): RecurrenceColumns | undefined {
   if (value === undefined) return undefined
   if (value === null) return { recurrence_rule: null, recurrence_from: null }
-  return { recurrence_rule: normalizeRule(value.rule), recurrence_from: value.from ?? 'due' }
+  const rule = normalizeRule(value.rule)
+  if (!givesAnyDate(rule))
+    throw new ValidationFailed([{ field: 'recurrence.rule', message: `${rule} gives no date (none in a century of its periods)` }])
+  return { recurrence_rule: rule, recurrence_from: value.from ?? 'due' }
 }
 
 /** The task fields whose change starts a series again from the (new) due date. */

@@ -83,6 +83,25 @@ function walk(rule: string, dtstart: Temporal.ZonedDateTime, visit: (occurrence:
   }
 }
 
+// Where a rule is tried to see whether it gives any date at all: a 1
+// January has every day of the month and the month every rule can name.
+const TRIAL_START = Temporal.ZonedDateTime.from('2000-01-01T00:00:00[UTC]')
+
+/**
+ * Whether the rule (its COUNT and UNTIL aside, at INTERVAL=1) gives any date
+ * within a walk's budget: one that does not (the first Monday of February on
+ * the 29th or 30th) would never move a task. A rule that does may still give
+ * none for a given due date (INTERVAL=4 on 29 February from a year that is
+ * not leap): that series ends at its first completion.
+ */
+export function givesAnyDate(rule: string): boolean {
+  const open = withoutCount(rule)
+    .split(';')
+    .filter((part) => !part.startsWith('UNTIL=') && !part.startsWith('INTERVAL='))
+    .join(';')
+  return firstAfter(open, TRIAL_START, TRIAL_START, true) !== null
+}
+
 /** Within the years a due date can hold (src/tasks/due-dates.ts); past them, the series has ended. */
 const inRange = (occurrence: Temporal.ZonedDateTime) => occurrence.withTimeZone('UTC').year <= MAX_YEAR
 
