@@ -473,6 +473,22 @@ describe('the cost of a series and the edges of the calendar', () => {
     return ('rows' in rows ? rows.rows : rows)[0]
   }
 
+  test('a rule that matches once in decades: the list stops where the walk runs out, from due and from completion', async () => {
+    const user = await userIn('Europe/Berlin')
+    // 29 February on a Monday: 2044, 2072, ... 28 years or more apart.
+    const rule = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'
+    const due = await create(user, { due_date: '2026-01-01T08:00:00Z', recurrence: { rule } })
+    // 20,000 days of the rule's walk from the series start.
+    expect(await occurrences(user, due.id, 100)).toEqual(['2044-02-29T08:00:00.000Z', '2072-02-29T08:00:00.000Z'])
+    const completion = await create(user, { due_date: '2026-01-01T08:00:00Z', recurrence: { rule, from: 'completion' } })
+    const started = performance.now()
+    const dates = await occurrences(user, completion.id, 100)
+    // Each date walks from the completion before it: about four centuries of days for the whole list.
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(dates.slice(0, 2)).toEqual(['2044-02-29T08:00:00.000Z', '2072-02-29T08:00:00.000Z'])
+    expect(dates.length).toBe(15)
+  })
+
   test('a COUNT series starts again at each occurrence, the occurrences passed counted: skipped or not, COUNT ends it', async () => {
     const user = await userIn('Europe/Berlin')
     // Due on a Tuesday, which the rule does not give: COUNT counts Wednesday, Monday, Wednesday, Monday.

@@ -222,8 +222,13 @@ function scheduleAfterDue(series: Series, limit: number, dates: string[]): void 
   })
 }
 
+// The days the walks of one list from completion may span together: four
+// walks' worth (each one restarts at a completion, so each has its own budget).
+const LIST_WALK_MS = 4 * WALK_DAYS * 86_400_000
+
 function completedOnEachDue(series: Series, limit: number, dates: string[]): void {
   let current = series
+  let walked = 0
   while (dates.length < limit) {
     const completedAt =
       current.due.day === undefined
@@ -231,6 +236,9 @@ function completedOnEachDue(series: Series, limit: number, dates: string[]): voi
         : new Date(Temporal.PlainDate.from(current.due.day).toZonedDateTime(current.zone).epochMilliseconds)
     const next = nextOf(current, completedAt)
     if (!next) return
+    const nextAt = next.due.day === undefined ? Date.parse(next.due.moment) : Date.parse(next.due.day)
+    walked += nextAt - completedAt.getTime()
+    if (walked > LIST_WALK_MS) return
     dates.push(next.due.day ?? next.due.moment!)
     current = { ...current, due: next.due, start: next.start, counted: next.counted, done: current.done + 1 }
   }
