@@ -4,7 +4,8 @@
 // sequence continued, ids past int4 served, and each user's tasks placed in a
 // default list in the order they were created. A database made by the
 // release before whole-day due dates (drizzle/0000 to 0008) keeps every due
-// date the moment it was. On PGlite always, on
+// date the moment it was; one made before recurrence_counted (drizzle/0000
+// to 0012) keeps its COUNT series going. On PGlite always, on
 // PostgreSQL when TEST_DATABASE_URL is set (not through a pooler: it creates
 // and drops a database).
 import { afterAll, describe, expect, test } from 'bun:test'
@@ -311,5 +312,56 @@ describe('upgrading a database of the release before whole-day due dates', () =>
 
   test.if(onPostgres)('PostgreSQL: every due date stays the moment it was', () =>
     upgrade('postgres', BEFORE_TIME, seedBeforeTime, dueDates, expectDueDatesKept),
+  )
+})
+
+// ---------------------------------------------------------------------------
+// The release before recurrence_counted (drizzle/0013): a COUNT series kept
+// its first start, and its occurrences are counted from there: the new
+// column's 0 says just that, so an old series goes on as it would have.
+
+const BEFORE_COUNTED = [...BEFORE_TIME, '0009_settings_and_whole_day_due_dates', '0010_webhooks', '0011_recurrence', '0012_reminders']
+
+async function seedBeforeCounted(run: Run) {
+  await run(`insert into lists (user_id, name, is_default, position) values ('count-a', 'Inbox', true, 'a0')`)
+  // FREQ=DAILY;COUNT=5 from 1 May 09:00: completed on the 1st (to the 2nd),
+  // then late on the 3rd (the 3rd passed, to the 4th): two completions, the
+  // 4th is its 4th occurrence.
+  await run(`insert into tasks (user_id, list_id, position, title, due_date, recurrence_rule, recurrence_from, recurrence_start, recurrence_done, created_at, updated_at)
+    select 'count-a', id, 'a0', 'five days', '2026-05-04T09:00:00Z', 'FREQ=DAILY;COUNT=5', 'due', '2026-05-01T09:00:00', 2, '2026-05-01T00:00:00Z', '2026-05-03T10:00:00Z'
+    from lists where user_id = 'count-a'`)
+  await run(`insert into task_quotas (user_id, task_count, list_count, change_position) values ('count-a', 1, 1, 2)`)
+}
+
+async function series(run: Run): Promise<Contents> {
+  const [row] = await run(
+    `select json_agg(t order by t.id)::text as tasks from (select id, due_date, recurrence_rule, recurrence_start, recurrence_done from tasks) t`,
+  )
+  return row
+}
+
+async function expectSeriesGoesOn(database: DatabaseHandle, before: Contents) {
+  const run = runOn(database.db)
+  expect(await series(run)).toEqual(before)
+  let now = new Date('2026-05-04T10:00:00Z')
+  const app = await createApp({ database, config: testConfig(), logger, now: () => now })
+  const token = await tokenFor('count-a')
+  const [task] = (await call('GET', '/api/tasks', { on: app, token })).body as { id: number }[]
+  const occurrences = await call('GET', `/api/tasks/${task!.id}/occurrences`, { on: app, token })
+  expect(occurrences.body).toEqual({ occurrences: ['2026-05-05T09:00:00.000Z'] })
+  const fifth = await call('PATCH', `/api/tasks/${task!.id}/complete`, { on: app, token })
+  expect([fifth.body.due_date, fifth.body.completed]).toEqual(['2026-05-05T09:00:00.000Z', false])
+  now = new Date('2026-05-05T10:00:00Z')
+  const ended = await call('PATCH', `/api/tasks/${task!.id}/complete`, { on: app, token })
+  expect([ended.body.due_date, ended.body.completed]).toEqual(['2026-05-05T09:00:00.000Z', true])
+}
+
+describe('upgrading a database of the release before recurrence_counted', () => {
+  test('PGlite: a COUNT series goes on where it was', { timeout: 60_000 }, () =>
+    upgrade('pglite', BEFORE_COUNTED, seedBeforeCounted, series, expectSeriesGoesOn),
+  )
+
+  test.if(onPostgres)('PostgreSQL: a COUNT series goes on where it was', () =>
+    upgrade('postgres', BEFORE_COUNTED, seedBeforeCounted, series, expectSeriesGoesOn),
   )
 })

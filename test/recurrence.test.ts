@@ -5,6 +5,7 @@
 // and occurrences routes, If-Match, sync and ownership. The clock is the
 // app's, pinned by each test, so "now" never depends on when the suite runs.
 import { describe, expect, test } from 'bun:test'
+import { sql } from 'drizzle-orm'
 import { createApp } from '../src/app'
 import { answerOf, errorOf, mcpClient } from './mcp-client'
 import { sync } from './replica'
@@ -83,6 +84,17 @@ describe('recurrence on a task', () => {
     ['FREQ=WEEKLY;BYDAY=-1FR', 'BYDAY ordinals (-1FR) are only for FREQ=MONTHLY or FREQ=YEARLY'],
     ['FREQ=MONTHLY;BYDAY=6MO', 'a BYDAY ordinal must be 1 to 5 or -5 to -1, not 6'],
     ['FREQ=MONTHLY;BYDAY=XX', 'BYDAY must be weekdays'],
+    // rrule-temporal gives 2027-01-04 for the 53rd Monday of 2026 (a year of 52): not taken.
+    [
+      'FREQ=YEARLY;BYDAY=53MO',
+      'a BYDAY ordinal of FREQ=YEARLY must be 1 to 52 or -52 to -1 (a 53rd weekday of the year is not supported), not 53MO',
+    ],
+    ['FREQ=YEARLY;BYDAY=-53TH', 'a BYDAY ordinal of FREQ=YEARLY must be 1 to 52 or -52 to -1'],
+    ['FREQ=YEARLY;BYDAY=54MO', 'a BYDAY ordinal must be 1 to 52 or -52 to -1, not 54'],
+    ['FREQ=YEARLY;BYMONTH=1;BYDAY=9MO', 'a BYDAY ordinal with BYMONTH (counted within the month) must be 1 to 5 or -5 to -1, not 9'],
+    // Rules that give no date at all.
+    ['FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,30;BYDAY=+1MO', 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,30;BYDAY=1MO gives no date'],
+    ['FREQ=MONTHLY;BYDAY=5MO;BYSETPOS=-366', 'FREQ=MONTHLY;BYDAY=5MO;BYSETPOS=-366 gives no date'],
     ['INTERVAL=2', 'FREQ is required'],
     ['FREQ=DAILY;INTERVAL=0', 'INTERVAL must be 1 to 1000, not 0'],
     ['FREQ=DAILY;INTERVAL=two', 'INTERVAL must be a whole number, not TWO'],
@@ -430,6 +442,99 @@ describe('completing a recurring task', () => {
     } finally {
       await client.close()
     }
+  })
+})
+
+describe('the cost of a series and the edges of the calendar', () => {
+  // The last day of every year, its 366 days tried each year: once a walk
+  // from the series start per date, 100 dates from year 1 held the event
+  // loop for 12.7 s, and a COUNT series walked from its first occurrence on
+  // every completion.
+  const EVERY_LAST_DAY =
+    'FREQ=YEARLY;COUNT=1000;BYMONTHDAY=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYSETPOS=-1'
+
+  test('occurrences are read in one walk: 100 dates of a costly rule from year 1 answer at once', async () => {
+    const user = await userIn('UTC')
+    const task = await create(user, { due_date: '0001-01-01T09:00:00Z', recurrence: { rule: EVERY_LAST_DAY } })
+    const started = performance.now()
+    const dates = await occurrences(user, task.id, 100)
+    // Tens of milliseconds now; seconds when each date walked the series again.
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(dates).toHaveLength(100)
+    expect(dates.slice(0, 2)).toEqual(['0001-12-31T09:00:00.000Z', '0002-12-31T09:00:00.000Z'])
+    expect(dates.at(-1)).toBe('0100-12-31T09:00:00.000Z')
+  })
+
+  // The series as a task row keeps it: where it starts, and the occurrences of its COUNT before that.
+  async function storedSeries(id: number) {
+    const rows = (await database.db.execute(
+      sql`select to_char(recurrence_start, 'YYYY-MM-DD HH24:MI:SS') as start, recurrence_counted as counted from tasks where id = ${id}`,
+    )) as unknown as { start: string; counted: number }[] | { rows: { start: string; counted: number }[] }
+    return ('rows' in rows ? rows.rows : rows)[0]
+  }
+
+  test('a rule that matches once in decades: the list stops where the walk runs out, from due and from completion', async () => {
+    const user = await userIn('Europe/Berlin')
+    // 29 February on a Monday: 2044, 2072, ... 28 years or more apart.
+    const rule = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO'
+    const due = await create(user, { due_date: '2026-01-01T08:00:00Z', recurrence: { rule } })
+    // 20,000 days of the rule's walk from the series start.
+    expect(await occurrences(user, due.id, 100)).toEqual(['2044-02-29T08:00:00.000Z', '2072-02-29T08:00:00.000Z'])
+    const completion = await create(user, { due_date: '2026-01-01T08:00:00Z', recurrence: { rule, from: 'completion' } })
+    const started = performance.now()
+    const dates = await occurrences(user, completion.id, 100)
+    // Each date walks from the completion before it: about four centuries of days for the whole list.
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(dates.slice(0, 2)).toEqual(['2044-02-29T08:00:00.000Z', '2072-02-29T08:00:00.000Z'])
+    expect(dates.length).toBe(15)
+  })
+
+  test('a COUNT series starts again at each occurrence, the occurrences passed counted: skipped or not, COUNT ends it', async () => {
+    const user = await userIn('Europe/Berlin')
+    // Due on a Tuesday, which the rule does not give: COUNT counts Wednesday, Monday, Wednesday, Monday.
+    const task = await create(user, { due_date: '2026-05-05', recurrence: { rule: 'FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4' } })
+    expect(await occurrences(user, task.id)).toEqual(['2026-05-06', '2026-05-11', '2026-05-13', '2026-05-18'])
+    expect(await completeAt(user, task.id, '2026-05-05T10:00:00Z')).toMatchObject({ due_date: '2026-05-06', completed: false })
+    // Stored so that the next completion walks from Wednesday the 6th, not from the first due date.
+    expect(await storedSeries(task.id)).toEqual({ start: '2026-05-06 00:00:00', counted: 0 })
+    expect(await occurrences(user, task.id)).toEqual(['2026-05-11', '2026-05-13', '2026-05-18'])
+    // Completed on the 12th: Monday the 11th is passed, and used up.
+    expect(await completeAt(user, task.id, '2026-05-12T10:00:00Z')).toMatchObject({ due_date: '2026-05-13', completed: false })
+    expect(await storedSeries(task.id)).toEqual({ start: '2026-05-13 00:00:00', counted: 2 })
+    expect(await occurrences(user, task.id)).toEqual(['2026-05-18'])
+    expect(await completeAt(user, task.id, '2026-05-13T10:00:00Z')).toMatchObject({ due_date: '2026-05-18', completed: false })
+    expect(await occurrences(user, task.id)).toEqual([])
+    expect(await completeAt(user, task.id, '2026-05-18T10:00:00Z')).toMatchObject({ due_date: '2026-05-18', completed: true })
+  })
+
+  test('a costly COUNT series due centuries back: its walk is bounded, past the budget the series has ended', async () => {
+    const user = await userIn('UTC')
+    clock = new Date('2026-12-07T17:00:00Z')
+    const task = await create(user, { due_date: '0001-01-01T09:00:00Z', recurrence: { rule: EVERY_LAST_DAY } })
+    const started = performance.now()
+    const reply = await user.call('PATCH', `/api/tasks/${task.id}/complete`)
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect({ status: reply.status, completed: reply.body.completed }).toEqual({ status: 200, completed: true })
+  })
+
+  test('a series start outside the years 0001 to 9999 (a due date at the edge, in a zone ahead or behind) is an ended series, never a 500', async () => {
+    const ahead = await userIn('Pacific/Kiritimati')
+    // 14:00 on 1 January 10000 in Kiritimati.
+    for (const due_date of ['9999-12-31T23:00:00Z', '9999-12-31']) {
+      const task = await create(ahead, { due_date, recurrence: { rule: 'FREQ=DAILY' } })
+      expect(await occurrences(ahead, task.id)).toEqual([])
+      const reply = await ahead.call('PATCH', `/api/tasks/${task.id}/complete`)
+      expect({ status: reply.status, completed: reply.body.completed, due_date: reply.body.due_date }).toEqual({
+        status: 200,
+        completed: true,
+        due_date: due_date.length === 10 ? due_date : '9999-12-31T23:00:00.000Z',
+      })
+    }
+    // 19:03:58 (local mean time) on 31 December of year 0 (1 BC) in New York: the next dates are days later, not a year.
+    const behind = await userIn('America/New_York')
+    const task = await create(behind, { due_date: '0001-01-01T00:00:00Z', recurrence: { rule: 'FREQ=DAILY;COUNT=3' } })
+    expect(await occurrences(behind, task.id)).toEqual(['0001-01-02T00:00:00.000Z', '0001-01-03T00:00:00.000Z'])
+    expect(await completeAt(behind, task.id, '0001-01-01T01:00:00Z')).toMatchObject({ due_date: '0001-01-02T00:00:00.000Z' })
   })
 })
 

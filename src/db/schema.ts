@@ -89,6 +89,10 @@ export const tasks = pgTable(
     recurrenceStart: timestamp('recurrence_start', { precision: 3, mode: 'string' }),
     // Occurrences completed since the series start (COUNT of a series counted from completion).
     recurrenceDone: integer('recurrence_done').notNull().default(0),
+    // The rule's occurrences before the series start (COUNT of a series
+    // counted from due): each completion starts the series again at the
+    // occurrence it moves to, so that none walks the series from its first.
+    recurrenceCounted: integer('recurrence_counted').notNull().default(0),
     // As the client gave them ({before_minutes} or {at}, at in UTC), so reads need no join;
     // when each fires next is kept in reminder_firings (src/reminders/schedule.ts).
     reminders: jsonb('reminders').$type<({ before_minutes: number } | { at: string })[]>().notNull().default(sql`'[]'::jsonb`),

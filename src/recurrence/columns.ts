@@ -3,11 +3,12 @@
 // sets, and the series start that a new rule or due date resets.
 import { type SQL, sql } from 'drizzle-orm'
 import { constraintOf, sqlStateOf } from '../db/errors'
-import { tasks, userSettings } from '../db/schema'
+import { tasks } from '../db/schema'
 import { ValidationFailed } from '../errors'
-import { DEFAULT_TIME_ZONE } from '../settings/model'
+import { userTimeZone } from '../settings/zone'
 import type { RecurrenceModel } from './model'
 import { normalizeRule } from './rule'
+import { givesAnyDate } from './schedule'
 
 type Input = typeof RecurrenceModel.input.static
 
@@ -22,7 +23,10 @@ export type RecurrenceColumns = { recurrence_rule: string | null; recurrence_fro
 export function recurrenceColumns(value: Input | undefined): RecurrenceColumns | undefined {
   if (value === undefined) return undefined
   if (value === null) return { recurrence_rule: null, recurrence_from: null }
-  return { recurrence_rule: normalizeRule(value.rule), recurrence_from: value.from ?? 'due' }
+  const rule = normalizeRule(value.rule)
+  if (!givesAnyDate(rule))
+    throw new ValidationFailed([{ field: 'recurrence.rule', message: `${rule} gives no date (none in a century of its periods)` }])
+  return { recurrence_rule: rule, recurrence_from: value.from ?? 'due' }
 }
 
 /** The task fields whose change starts a series again from the (new) due date. */
@@ -38,8 +42,7 @@ export const RESTARTING_FIELDS = ['due_date', 'recurrence']
 export function seriesStart(dueSent: boolean): SQL {
   const moment = dueSent ? sql`${sql.placeholder('due_date')}::timestamptz` : sql`${tasks.dueDate}`
   const day = dueSent ? sql`${sql.placeholder('due_day')}::date` : sql`${tasks.dueDay}`
-  const zone = sql`coalesce((select ${userSettings.timeZone} from ${userSettings} where ${userSettings.userId} = ${sql.placeholder('userId')}), ${DEFAULT_TIME_ZONE})`
-  return sql`coalesce((${moment}) at time zone ${zone}, (${day})::timestamp)`
+  return sql`coalesce((${moment}) at time zone ${userTimeZone(sql.placeholder('userId'))}, (${day})::timestamp)`
 }
 
 /** What a write sets when `changed` (its restarting columns changed): the series starts again at the due date. */
@@ -47,6 +50,7 @@ export function restartedSeries(changed: SQL, dueSent: boolean) {
   return {
     recurrenceStart: sql`case when ${changed} then ${seriesStart(dueSent)} else ${tasks.recurrenceStart} end`,
     recurrenceDone: sql`case when ${changed} then 0 else ${tasks.recurrenceDone} end`,
+    recurrenceCounted: sql`case when ${changed} then 0 else ${tasks.recurrenceCounted} end`,
   }
 }
 

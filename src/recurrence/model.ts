@@ -13,7 +13,7 @@ const rule = text({
   minLength: 1,
   maxLength: 500,
   description:
-    'An RFC 5545 RRULE value such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;BYDAY=-1FR (an RRULE: prefix is accepted) of FREQ (DAILY, WEEKLY, MONTHLY, YEARLY), INTERVAL, BYDAY (ordinals such as -1FR for monthly and yearly), ' +
+    'An RFC 5545 RRULE value such as FREQ=WEEKLY;BYDAY=MO,WE or FREQ=MONTHLY;BYDAY=-1FR (an RRULE: prefix is accepted) of FREQ (DAILY, WEEKLY, MONTHLY, YEARLY), INTERVAL, BYDAY (ordinals such as -1FR for monthly and yearly: 1 to 5 in a month, 1 to 52 in a year), ' +
     'BYMONTHDAY (negative counts from the month end), BYMONTH, BYSETPOS, COUNT, UNTIL (a date, or a date-time in UTC). Answered normalized.',
   error: 'must be an RRULE value of 1 to 500 characters',
 })

@@ -6,8 +6,8 @@ import { prepared } from '../db/operations'
 import { explainMissing, owned } from '../db/ownership'
 import { taskCompletions, tasks } from '../db/schema'
 import type { Page } from '../http/paging'
-import { resource } from '../tasks/columns'
-import { seriesColumns, seriesOf } from './roll'
+import { iso, resource } from '../tasks/columns'
+import { findSeries } from './roll'
 import { upcomingOccurrences } from './schedule'
 
 const placeholder = (name: string) => sql.placeholder(name)
@@ -36,8 +36,8 @@ export async function listCompletions(
   const read = prepared(db, 'completions_page', (name) =>
     db
       .select({
-        completed_at: sql<string>`to_char(${taskCompletions.completedAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-        due_date: sql<string>`coalesce(to_char(${taskCompletions.dueDate} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), to_char(${taskCompletions.dueDay}, 'YYYY-MM-DD'))`,
+        completed_at: iso(taskCompletions.completedAt),
+        due_date: sql<string>`coalesce(${iso(taskCompletions.dueDate)}, to_char(${taskCompletions.dueDay}, 'YYYY-MM-DD'))`,
       })
       .from(taskCompletions)
       .where(ofTheTask)
@@ -51,9 +51,7 @@ export async function listCompletions(
 
 /** The task's next due dates after the current one (none when it does not recur); 404/403 for a task that is not the user's. */
 export async function listOccurrences(db: Database, userId: string, id: number, limit: number): Promise<string[]> {
-  const read = prepared(db, 'recurrence_series_read', (name) => db.select(seriesColumns).from(tasks).where(owned(tasks)).prepare(name))
-  const [row] = await read.execute({ userId, id })
-  if (!row) return explainMissing(db, tasks, resource, userId, id)
-  const series = seriesOf(row)
-  return series ? upcomingOccurrences(series, limit) : []
+  const task = await findSeries(db, userId, id)
+  if (!task) return explainMissing(db, tasks, resource, userId, id)
+  return task.series ? upcomingOccurrences(task.series, limit) : []
 }

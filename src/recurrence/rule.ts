@@ -44,14 +44,27 @@ const sortedUnique = (values: number[]) => [...new Set(values)].sort((a, b) => a
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
-function byDay(text: string, freq: Frequency): string {
+// The most weekdays a period has: a month has at most five Mondays, a year
+// 53. rrule-temporal places a 53rd weekday of the year wrongly
+// (FREQ=YEARLY;BYDAY=53MO gives 2027-01-04), so a yearly ordinal stops at 52.
+// With BYMONTH, a yearly rule's ordinals count within each month (RFC 5545).
+const MAX_ORDINAL_IN_MONTH = 5
+const MAX_ORDINAL_IN_YEAR = 52
+
+function byDay(text: string, freq: Frequency, inMonths: boolean): string {
   const days = list('BYDAY', text).map((item) => {
     const match = item.match(/^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$/)
     if (!match) return refuse(`BYDAY must be weekdays (MO, TU, WE, TH, FR, SA, SU), each maybe after an ordinal (1MO, -1FR), not ${item}`)
     const [, ordinal, weekday] = match
     if (ordinal === undefined) return { ordinal: 0, weekday: weekday! }
     if (freq !== 'MONTHLY' && freq !== 'YEARLY') return refuse(`BYDAY ordinals (${item}) are only for FREQ=MONTHLY or FREQ=YEARLY`)
-    return { ordinal: integer('a BYDAY ordinal', ordinal, 1, freq === 'MONTHLY' ? 5 : 53, true), weekday: weekday! }
+    const withinMonth = freq === 'MONTHLY' || inMonths
+    if (!withinMonth && Math.abs(Number(ordinal)) === MAX_ORDINAL_IN_YEAR + 1)
+      return refuse(
+        `a BYDAY ordinal of FREQ=YEARLY must be 1 to 52 or -52 to -1 (a 53rd weekday of the year is not supported), not ${item}`,
+      )
+    const part = freq === 'YEARLY' && inMonths ? 'a BYDAY ordinal with BYMONTH (counted within the month)' : 'a BYDAY ordinal'
+    return { ordinal: integer(part, ordinal, 1, withinMonth ? MAX_ORDINAL_IN_MONTH : MAX_ORDINAL_IN_YEAR, true), weekday: weekday! }
   })
   const order = (day: { ordinal: number; weekday: string }) => day.ordinal * 10 + WEEKDAYS.indexOf(day.weekday as (typeof WEEKDAYS)[number])
   const spelt = new Set(days.sort((a, b) => order(a) - order(b)).map((day) => `${day.ordinal || ''}${day.weekday}`))
@@ -113,7 +126,7 @@ export function normalizeRule(input: string): string {
       refuse(`BYMONTHDAY=${days.join(',')} falls on no day of BYMONTH=${months.join(',')}`)
     stored.BYMONTHDAY = days.join(',')
   }
-  if (given.has('BYDAY')) stored.BYDAY = byDay(given.get('BYDAY')!, freq as Frequency)
+  if (given.has('BYDAY')) stored.BYDAY = byDay(given.get('BYDAY')!, freq as Frequency, months.length > 0)
   if (given.has('BYSETPOS'))
     stored.BYSETPOS = sortedUnique(list('BYSETPOS', given.get('BYSETPOS')!).map((p) => integer('BYSETPOS', p, 1, 366, true))).join(',')
   if (given.has('COUNT')) stored.COUNT = String(integer('COUNT', given.get('COUNT')!, 1, MAX_COUNT))
@@ -135,4 +148,9 @@ export function withoutCount(rule: string): string {
     .split(';')
     .filter((part) => !part.startsWith('COUNT='))
     .join(';')
+}
+
+/** A stored rule with its COUNT set to `count`. */
+export function withCount(rule: string, count: number): string {
+  return rule.replace(/(^|;)COUNT=\d+/, `$1COUNT=${count}`)
 }

@@ -5,8 +5,8 @@
 // transaction, so the schedule never disagrees with a committed task.
 import { and, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Transaction } from '../db/operations'
-import { reminderFirings, tasks, userSettings } from '../db/schema'
-import { DEFAULT_TIME_ZONE } from '../settings/model'
+import { reminderFirings, tasks } from '../db/schema'
+import { userTimeZone } from '../settings/zone'
 
 // A whole day has no time: a relative reminder counts from 09:00 of that day
 // in the user's time zone, as calendar apps remind of all-day events. From
@@ -44,7 +44,7 @@ async function reschedule(tx: Transaction, userId: string, which: SQL, now: Date
         gt(reminderFirings.fireAt, nowText),
       ),
     )
-  const zone = sql`coalesce((select ${userSettings.timeZone} from ${userSettings} where ${userSettings.userId} = ${tasks.userId}), ${DEFAULT_TIME_ZONE})`
+  const zone = userTimeZone(tasks.userId)
   const dueMoment = sql`coalesce(${tasks.dueDate}, (${tasks.dueDay} + time '${sql.raw(WHOLE_DAY_REMINDS_FROM)}') at time zone ${zone})`
   // Null for a relative reminder without a due date: not scheduled.
   const fireAt = sql`case when item ->> 'at' is not null then (item ->> 'at')::timestamptz

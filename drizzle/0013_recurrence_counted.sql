@@ -1,0 +1,1 @@
+ALTER TABLE "tasks" ADD COLUMN "recurrence_counted" integer DEFAULT 0 NOT NULL;
