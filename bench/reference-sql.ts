@@ -14,7 +14,9 @@ const iso = (column: string) => (TIMESTAMPS === 'sql' ? `${isoOf(column)} as ${c
 // A due date is a moment (due_date) or a whole day (due_day), answered as it was given.
 const DAY = `to_char(due_day::timestamp, 'YYYY-MM-DD')`
 const DUE_DATE = TIMESTAMPS === 'sql' ? `coalesce(${isoOf('due_date')}, ${DAY}) as due_date` : `due_date, ${DAY} as due_day`
-export const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${DUE_DATE}, tags, ${iso('created_at')}, ${iso('updated_at')}`
+// A recurrence is kept as its rule and what it counts from; reminders as given.
+const RECURRENCE = `case when recurrence_rule is null then null else json_build_object('rule', recurrence_rule, 'from', recurrence_from) end as recurrence`
+export const COLUMNS = `id, list_id, parent_id, position, title, description, completed, priority, ${DUE_DATE}, tags, ${RECURRENCE}, reminders, ${iso('created_at')}, ${iso('updated_at')}`
 
 // Qualified: a bare created_at in ORDER BY would name the to_char output column,
 // and PostgreSQL would sort strings instead of walking tasks_user_created_idx.

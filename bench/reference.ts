@@ -95,6 +95,8 @@ interface Row {
   /** With REFERENCE_TIMESTAMPS=js only: a whole day, apart from the moment. */
   due_day?: string | null
   tags: string[]
+  recurrence: { rule: string; from: string } | null
+  reminders: unknown[]
   created_at: string | Date
   updated_at: string | Date
   version: number
@@ -140,6 +142,8 @@ function task(row: Row) {
     priority: row.priority,
     due_date: row.due_date ?? row.due_day ?? null,
     tags: row.tags,
+    recurrence: row.recurrence,
+    reminders: row.reminders,
     created_at: row.created_at,
     updated_at: row.updated_at,
   }
