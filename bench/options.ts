@@ -33,6 +33,8 @@ export const { values: options } = parseArgs({
     'reference-script': { type: 'string', default: 'bench/reference.ts' },
     // Diagnostics: wrk counts responses by status (they cost it more per response; see wrk.lua).
     statuses: { type: 'boolean', default: false },
+    // --no-same-answers skips the check that both servers answer alike: an A/B against an older service whose answers differ.
+    'same-answers': { type: 'boolean', default: true },
     // --no-pin-postgres leaves a shared local PostgreSQL server on its cores, for whoever else uses it meanwhile.
     'pin-postgres': { type: 'boolean', default: true },
     help: { type: 'boolean', default: false },

@@ -18,6 +18,7 @@
 //   --cpu-prof DIR: both servers write a CPU profile (markdown) there when they stop
 //   --statuses: wrk counts responses by status, for --json (it costs wrk per response)
 //   --no-pin-postgres: a local PostgreSQL server keeps its cores (others share it); wrk still runs on core 1
+//   --no-same-answers: no check that both answer alike (an A/B against an older service whose answers differ)
 //
 // See bench/README.md for what it measures and how. Needs wrk (apt-get
 // install wrk) and a PostgreSQL server: BENCH_DATABASE_URL, default
