@@ -32,8 +32,9 @@ interface Operation {
  * postgres.js queues without bound when its pool is busy, and waits as long
  * as TCP does on a database that went silent. The guard bounds both: an
  * operation waits for one of `slots` at most a quarter of the timeout (then
- * 503 busy, never having reached the database), and is answered by the
- * timeout plus that quarter whatever the database does (503 timeout). The
+ * 503 busy, never having reached the database), and once it holds a slot is
+ * answered by the timeout plus that quarter whatever the database does (503
+ * timeout). The
  * database ends its own side first: connectionTimeouts() has it cancel a
  * statement at the timeout, so whenever it can still hear us, its verdict
  * (a cancelled statement, nothing committed) arrives before the guard's. A
@@ -75,6 +76,10 @@ export function createGuard({ slots, timeoutMs }: GuardOptions): Guard {
   function begin(operation: Operation): void {
     const place = freePlaces.pop()!
     running[place] = operation
+    // Counted from here, not from when it was asked: PostgreSQL's own timeout
+    // starts when the statement arrives, and its verdict must come first,
+    // however long the operation waited for this slot.
+    operation.answerBy = performance.now() + timeoutMs + graceMs
     sweeper ??= setInterval(sweep, SWEEP_MS)
     const done = () => {
       running[place] = undefined
@@ -104,6 +109,7 @@ export function createGuard({ slots, timeoutMs }: GuardOptions): Guard {
       resolve: resolve as (value: unknown) => void,
       reject,
       until: asked + graceMs,
+      // Counted anew when it gets a slot (begin).
       answerBy: asked + timeoutMs + graceMs,
     }
     if (freePlaces.length > 0) begin(operation)
