@@ -21,7 +21,6 @@ import { resourceChallenge } from './mcp/metadata'
 import { mcpRoutes } from './mcp/routes'
 import { recurrenceRoutes } from './recurrence/routes'
 import { settingsRoutes } from './settings/routes'
-import { learnDatabaseZones } from './settings/time-zones'
 import { cursorCodec } from './sync/cursor'
 import { syncRoutes } from './sync/routes'
 import { taskRoutes } from './tasks/routes'
@@ -59,10 +58,6 @@ export async function createApp({
   live = localLive(),
   now = () => new Date(),
 }: AppDeps) {
-  // Zones the database does not know are refused once it has said which it knows.
-  learnDatabaseZones(database.db).catch((error: unknown) =>
-    logger.warn('could not read the database time zone names; every zone the runtime knows is accepted', { cause: String(error) }),
-  )
   const tokens = await createTokens({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,

@@ -8,6 +8,7 @@ import { localNotifier, postgresNotifier } from './events/notifier'
 import { startHousekeeping } from './housekeeping'
 import { createLogger } from './http/logger'
 import { reminderScheduler, reminderWebhooks } from './reminders/scheduler'
+import { learnDatabaseZones } from './settings/time-zones'
 import { destinationPolicy } from './webhooks/destinations'
 import { createWebhookWorker, wakingWebhooks } from './webhooks/worker'
 
@@ -55,6 +56,10 @@ const app = (await createApp({ database, config: { ...config, jwtSecret }, logge
   hostname: '0.0.0.0',
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
+// Zones the database does not know are refused once it has said which it knows (in the background: a few hundred ms on PGlite).
+learnDatabaseZones(database.db).catch((error: unknown) =>
+  logger.warn('could not read the database time zone names; every zone the runtime knows is accepted', { cause: String(error) }),
+)
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
 webhooks.start()

@@ -6,6 +6,7 @@
 // fixed-offset abbreviation, without its daylight saving time.
 import { sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
+import { guarded } from '../db/guard'
 
 const CANONICAL = new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase(), name]))
 // Aliases met so far (US/Eastern, Asia/Calcutta, Etc/UTC...): a few hundred at most, as the database names them.
@@ -35,7 +36,8 @@ const asked = new WeakSet<Database>()
 export async function learnDatabaseZones(db: Database): Promise<void> {
   if (asked.has(db)) return
   asked.add(db)
-  const rows = await db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`)
+  // Within the guard: an operation outside it would hold a pooled connection the guard counts as free.
+  const rows = await guarded(db, () => db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`))
   limitZonesTo(rows.map((row) => row.name))
 }
 
