@@ -8,7 +8,7 @@ import { type App, createApp } from '../src/app'
 import { createHub, type Hub } from '../src/events/hub'
 import { LISTENER_NAME, type Notifier, postgresNotifier } from '../src/events/notifier'
 import { reminderScheduler, type Scheduler } from '../src/reminders/scheduler'
-import { type EventReader, readEvents, waitForComment } from './sse'
+import { type EventReader, reminderStream } from './sse'
 import { callAs, database, logger, logLines, signedInUser, TEST_DATABASE_LISTEN_URL, TEST_DATABASE_URL, testConfig } from './support'
 
 const notifiers: Notifier[] = []
@@ -30,16 +30,8 @@ async function instance(): Promise<{ app: App; hub: Hub; scheduler: Scheduler }>
 }
 
 async function streamOn({ app, hub }: { app: App; hub: Hub }, user: { id: string; token: string }): Promise<EventReader> {
-  const reader = readEvents(
-    await app.handle(new Request('http://localhost/api/events', { headers: { authorization: `Bearer ${user.token}` } })),
-  )
+  const reader = await reminderStream(app, hub, user)
   readers.push(reader)
-  await waitForComment(reader)
-  const deadline = Date.now() + 5000
-  while (!hub.noticePositions().has(user.id)) {
-    if (Date.now() > deadline) throw new Error('the stream never learnt where its reminders start')
-    await Bun.sleep(5)
-  }
   return reader
 }
 

@@ -12,7 +12,7 @@ import { sweep } from '../src/housekeeping'
 import { NOTICES_KEPT_MS, readNotices } from '../src/reminders/notices'
 import { reminderScheduler, reminderWebhooks } from '../src/reminders/scheduler'
 import { answerOf, errorOf, mcpClient } from './mcp-client'
-import { type EventReader, readEvents, waitForComment } from './sse'
+import { type EventReader, reminderStream } from './sse'
 import { callAs, database, logger, signedInUser, signedUpUser, testConfig, type User, validationError } from './support'
 
 let clock = new Date('2026-03-01T12:00:00Z')
@@ -57,16 +57,8 @@ const noticesOf = async (user: User) => (await readNotices(database.db, user.id,
 
 /** A live stream of the user's on the pinned-clock app, open and knowing where its reminders start. */
 async function streamOf(user: User, on = timed, hub = live.hub): Promise<EventReader> {
-  const reader = readEvents(
-    await on.handle(new Request('http://localhost/api/events', { headers: { authorization: `Bearer ${user.token}` } })),
-  )
+  const reader = await reminderStream(on, hub, user)
   open.push(reader)
-  await waitForComment(reader)
-  const deadline = Date.now() + 5000
-  while (!hub.noticePositions().has(user.id)) {
-    if (Date.now() > deadline) throw new Error('the stream never learnt where its reminders start')
-    await Bun.sleep(5)
-  }
   return reader
 }
 

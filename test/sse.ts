@@ -1,6 +1,7 @@
 // Reading a text/event-stream answer as a client does: events split on blank
 // lines, `event`, `id` and `data` fields, comment lines kept apart.
 import { expect } from 'bun:test'
+import type { Hub } from '../src/events/hub'
 
 export type SseEvent = { event: string; id?: string; data: string }
 
@@ -106,4 +107,22 @@ export async function waitForComment(reader: EventReader) {
     if (Date.now() > deadline) throw new Error('the stream never opened')
     await Bun.sleep(5)
   }
+}
+
+/** A live stream of `user` on `app`, open, and knowing where its reminders start (so a reminder fired now reaches it). */
+export async function reminderStream(
+  app: { handle(request: Request): Promise<Response> },
+  hub: Pick<Hub, 'noticePositions'>,
+  user: { id: string; token: string },
+): Promise<EventReader> {
+  const reader = readEvents(
+    await app.handle(new Request('http://localhost/api/events', { headers: { authorization: `Bearer ${user.token}` } })),
+  )
+  await waitForComment(reader)
+  const deadline = Date.now() + 5000
+  while (!hub.noticePositions().has(user.id)) {
+    if (Date.now() > deadline) throw new Error('the stream never learnt where its reminders start')
+    await Bun.sleep(5)
+  }
+  return reader
 }
