@@ -657,3 +657,29 @@ describe('what is kept', () => {
     expect(await deliveries(user, made.id)).toEqual([])
   })
 })
+
+test("one webhook's backlog over the scanned window does not hold up another webhook's deliveries", async () => {
+  const [slow, fast] = [await signedInUser(), await signedInUser()]
+  const register = async (user: User) =>
+    (await user.call('POST', '/api/webhooks', { body: { url: 'http://127.0.0.1:9/hook', events: ['reminder'] } })).body.id as number
+  const [slowHook, fastHook] = [await register(slow), await register(fast)]
+  try {
+    const now = new Date()
+    const backlog = Array.from({ length: 1005 }, (_, n) => ({ userId: slow.id, type: 'reminder' as const, data: { n } }))
+    await transaction(database.db, (tx) => enqueueWebhookEvents(tx, backlog, new Date(now.getTime() - 3_600_000)))
+    await transaction(database.db, (tx) =>
+      enqueueWebhookEvents(tx, [{ userId: fast.id, type: 'reminder', data: {} }], new Date(now.getTime() - 60_000)),
+    )
+    const lease = new Date(now.getTime() + 60_000)
+    const first = await takeDue(database.db, now, lease, 20, { perWebhook: 4, sending: new Map() })
+    expect(first.filter((taken) => taken.webhookId === slowHook)).toHaveLength(4)
+    // The slow webhook is at its cap: the next take reaches past its backlog.
+    const next = await takeDue(database.db, now, lease, 20, { perWebhook: 4, sending: new Map([[slowHook, 4]]) })
+    expect([...first, ...next].filter((taken) => taken.webhookId === fastHook)).toHaveLength(1)
+    expect(next.filter((taken) => taken.webhookId === slowHook)).toEqual([])
+  } finally {
+    // Their deliveries go with them: no other test meets this backlog.
+    await slow.call('DELETE', `/api/webhooks/${slowHook}`)
+    await fast.call('DELETE', `/api/webhooks/${fastHook}`)
+  }
+})

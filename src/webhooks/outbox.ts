@@ -53,11 +53,16 @@ export type PerWebhookCap = { perWebhook: number; sending: ReadonlyMap<number, n
 export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: number, cap?: PerWebhookCap): Promise<Taken[]> {
   const isDue = sql`next_attempt_at is not null and next_attempt_at <= ${now.toISOString()}::timestamptz`
   // The rank of each among its webhook's oldest due deliveries, against the room the webhook has left.
+  // Webhooks already at their cap are left out of the window: one webhook's
+  // backlog would otherwise fill it, and no other webhook's delivery be taken.
+  const full = JSON.stringify([...(cap?.sending ?? [])].filter(([, n]) => n >= (cap?.perWebhook ?? 0)).map(([webhookId]) => webhookId))
   const roomy = cap
     ? sql`(${deliveries.userId}, ${deliveries.id}) in (
         select ranked.user_id, ranked.id
-        from (select user_id, id, webhook_id, row_number() over (partition by webhook_id order by next_attempt_at, id) as rank
-          from (select user_id, id, webhook_id, next_attempt_at from ${deliveries} where ${isDue} order by next_attempt_at, id limit ${SCANNED}) oldest
+        from (select user_id, id, webhook_id, row_number() over (partition by user_id, webhook_id order by next_attempt_at, id) as rank
+          from (select user_id, id, webhook_id, next_attempt_at from ${deliveries}
+            where ${isDue} and webhook_id not in (select value::bigint from json_array_elements_text(${full}::json))
+            order by next_attempt_at, id limit ${SCANNED}) oldest
         ) ranked
         left join json_to_recordset(${JSON.stringify([...cap.sending].map(([webhook_id, n]) => ({ webhook_id, n })))}::json)
           as busy(webhook_id bigint, n int) on busy.webhook_id = ranked.webhook_id
