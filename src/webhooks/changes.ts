@@ -11,6 +11,7 @@
 // A worker that dies lets the lease lapse and another goes on from the cursor.
 import { and, eq, isNull, lte, or, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
+import { guarded } from '../db/guard'
 import { transaction } from '../db/operations'
 import { taskQuotas, webhooks } from '../db/schema'
 import type { Cursor } from '../sync/cursor'
@@ -51,20 +52,22 @@ async function claimBehind(db: Database, token: string, now: Date, until: Date, 
       .limit(limit)
       .for('update', { of: webhooks, skipLocked: true }),
   )
-  const claimed = await db
-    .with(behind)
-    .update(webhooks)
-    .set({ feedClaim: token, feedClaimUntil: until })
-    .from(behind)
-    .where(and(eq(webhooks.userId, behind.userId), eq(webhooks.id, behind.id)))
-    .returning({
-      userId: webhooks.userId,
-      id: webhooks.id,
-      floor: webhooks.feedFloor,
-      position: webhooks.feedPosition,
-      kind: webhooks.feedKind,
-      feedId: webhooks.feedId,
-    })
+  const claimed = await guarded(db, () =>
+    db
+      .with(behind)
+      .update(webhooks)
+      .set({ feedClaim: token, feedClaimUntil: until })
+      .from(behind)
+      .where(and(eq(webhooks.userId, behind.userId), eq(webhooks.id, behind.id)))
+      .returning({
+        userId: webhooks.userId,
+        id: webhooks.id,
+        floor: webhooks.feedFloor,
+        position: webhooks.feedPosition,
+        kind: webhooks.feedKind,
+        feedId: webhooks.feedId,
+      }),
+  )
   return claimed.map(({ userId, id, floor, position, kind, feedId }) => ({ userId, id, cursor: { floor, position, kind, id: feedId } }))
 }
 
@@ -146,16 +149,18 @@ export async function deliverChanges(db: Database, clock: () => Date, leaseMs: n
 
 /** The users with an enabled `change` webhook (read by the partial index the sweep uses). */
 export async function usersWithChangeWebhooks(db: Database): Promise<string[]> {
-  const found = await db.selectDistinct({ userId: webhooks.userId }).from(webhooks).where(receivesChanges)
+  const found = await guarded(db, () => db.selectDistinct({ userId: webhooks.userId }).from(webhooks).where(receivesChanges))
   return found.map(({ userId }) => userId)
 }
 
 /** Whether the user has an enabled `change` webhook. */
 export async function hasChangeWebhooks(db: Database, userId: string): Promise<boolean> {
-  const [found] = await db
-    .select({ id: webhooks.id })
-    .from(webhooks)
-    .where(and(eq(webhooks.userId, userId), receivesChanges))
-    .limit(1)
+  const [found] = await guarded(db, () =>
+    db
+      .select({ id: webhooks.id })
+      .from(webhooks)
+      .where(and(eq(webhooks.userId, userId), receivesChanges))
+      .limit(1),
+  )
   return found !== undefined
 }

@@ -4,6 +4,7 @@
 // lease, so a worker that dies mid-delivery leaves it to be taken again then.
 import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Database } from '../db/client'
+import { guarded } from '../db/guard'
 import { transaction } from '../db/operations'
 import { webhookDeliveries as deliveries, webhooks } from '../db/schema'
 
@@ -79,23 +80,26 @@ export async function takeDue(db: Database, now: Date, leaseUntil: Date, limit: 
       .limit(limit)
       .for('update', { of: deliveries, skipLocked: true }),
   )
-  return db
-    .with(due)
-    .update(deliveries)
-    .set({ attempts: sql`${deliveries.attempts} + 1`, attemptedAt: now, nextAttemptAt: leaseUntil })
-    .from(due)
-    .where(and(eq(deliveries.userId, due.userId), eq(deliveries.id, due.id)))
-    .returning({
-      userId: deliveries.userId,
-      id: deliveries.id,
-      webhookId: deliveries.webhookId,
-      messageId: deliveries.messageId,
-      payload: deliveries.payload,
-      attempts: deliveries.attempts,
-      createdAt: deliveries.createdAt,
-      url: due.url,
-      secret: due.secret,
-    })
+  // Within the guard, as every statement the routes send: it holds one of the pool's connections.
+  return guarded(db, () =>
+    db
+      .with(due)
+      .update(deliveries)
+      .set({ attempts: sql`${deliveries.attempts} + 1`, attemptedAt: now, nextAttemptAt: leaseUntil })
+      .from(due)
+      .where(and(eq(deliveries.userId, due.userId), eq(deliveries.id, due.id)))
+      .returning({
+        userId: deliveries.userId,
+        id: deliveries.id,
+        webhookId: deliveries.webhookId,
+        messageId: deliveries.messageId,
+        payload: deliveries.payload,
+        attempts: deliveries.attempts,
+        createdAt: deliveries.createdAt,
+        url: due.url,
+        secret: due.secret,
+      }),
+  )
 }
 
 /** `where` for the delivery as this worker took it: a lease that lapsed and was taken again is no longer ours. */
