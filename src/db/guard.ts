@@ -4,7 +4,7 @@ import { DatabaseUnavailable } from './errors'
 export interface GuardOptions {
   /** Operations (statements or transactions) in flight at once: the pool size. */
   slots: number
-  /** How long an operation may take, waiting for a slot included, before the caller gets a 503. */
+  /** How long an operation may take once it holds a slot (plus a quarter for the database's own cancel to arrive), before the caller gets a 503. */
   timeoutMs: number
 }
 
@@ -31,11 +31,11 @@ interface Operation {
 /**
  * postgres.js queues without bound when its pool is busy, and waits as long
  * as TCP does on a database that went silent. The guard bounds both: an
- * operation waits for one of `slots` at most a quarter of the timeout (then
+ * operation waits for one of `slots` at most an eighth of the timeout (then
  * 503 busy, never having reached the database), and once it holds a slot is
- * answered by the timeout plus that quarter whatever the database does (503
- * timeout). The
- * database ends its own side first: connectionTimeouts() has it cancel a
+ * answered by the timeout plus a quarter whatever the database does (503
+ * timeout): at most 1.375 times the timeout in all. The database ends its
+ * own side first: connectionTimeouts() has it cancel a
  * statement at the timeout, so whenever it can still hear us, its verdict
  * (a cancelled statement, nothing committed) arrives before the guard's. A
  * slot is freed only when the driver is done with it, so the count never
@@ -43,6 +43,7 @@ interface Operation {
  */
 export function createGuard({ slots, timeoutMs }: GuardOptions): Guard {
   const graceMs = timeoutMs / 4
+  const maxWaitMs = timeoutMs / 8
   const maxWaiting = slots * WAITERS_PER_SLOT
   const waiting: Operation[] = []
   // Running operations by the slot they hold: an array of places, which
@@ -84,7 +85,12 @@ export function createGuard({ slots, timeoutMs }: GuardOptions): Guard {
     const done = () => {
       running[place] = undefined
       freePlaces.push(place)
-      const next = waiting.shift()
+      // A waiter past its wait is refused here, not started late (the sweep would refuse it at its next pass).
+      let next = waiting.shift()
+      while (next && next.until <= performance.now()) {
+        next.reject(new DatabaseUnavailable('busy'))
+        next = waiting.shift()
+      }
       if (next) begin(next)
     }
     const settle = (settled: () => void) => {
@@ -108,7 +114,7 @@ export function createGuard({ slots, timeoutMs }: GuardOptions): Guard {
       work,
       resolve: resolve as (value: unknown) => void,
       reject,
-      until: asked + graceMs,
+      until: asked + maxWaitMs,
       // Counted anew when it gets a slot (begin).
       answerBy: asked + timeoutMs + graceMs,
     }
