@@ -57,9 +57,12 @@ const app = (await createApp({ database, config: { ...config, jwtSecret }, logge
 })
 logger.info(`listening on http://localhost:${app.server?.port}`, { port: app.server?.port })
 // Zones the database does not know are refused once it has said which it knows (in the background: a few hundred ms on PGlite).
-learnDatabaseZones(database.db).catch((error: unknown) =>
-  logger.warn('could not read the database time zone names; every zone the runtime knows is accepted', { cause: String(error) }),
-)
+const learnZones = () =>
+  learnDatabaseZones(database.db).catch((error: unknown) => {
+    logger.warn('could not read the database time zone names; asked again in a minute', { cause: String(error) })
+    setTimeout(learnZones, 60_000).unref()
+  })
+learnZones()
 const stopHousekeeping = startHousekeeping(database.db, logger)
 const stopCatchUp = startCatchUp(database.db, hub, logger)
 webhooks.start()

@@ -36,9 +36,15 @@ const asked = new WeakSet<Database>()
 export async function learnDatabaseZones(db: Database): Promise<void> {
   if (asked.has(db)) return
   asked.add(db)
-  // Within the guard: an operation outside it would hold a pooled connection the guard counts as free.
-  const rows = await guarded(db, () => db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`))
-  limitZonesTo(rows.map((row) => row.name))
+  try {
+    // Within the guard: an operation outside it would hold a pooled connection the guard counts as free.
+    const rows = await guarded(db, () => db.select({ name: sql<string>`name` }).from(sql`pg_timezone_names`))
+    limitZonesTo(rows.map((row) => row.name))
+  } catch (error) {
+    // Asked again next time (until then, every zone the runtime knows passes).
+    asked.delete(db)
+    throw error
+  }
 }
 
 /** Only these zones pass from now on (undefined: every zone the runtime knows). */
